@@ -1,0 +1,36 @@
+// The world a stack lives in: a clock, and a way to let time pass while a call blocks.
+// A simulation advances virtual time; a real deployment waits for real events.
+#pragma once
+#include <type_traits>
+#include <utility>
+
+#include "usnet/types.hpp"
+
+namespace usnet {
+
+// A non-owning reference to a callable (no allocation, unlike std::function).
+template <class Sig> class FnRef;
+template <class R, class... A>
+class FnRef<R(A...)> {
+public:
+    template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, FnRef>>>
+    FnRef(F&& f) : obj_(const_cast<void*>(static_cast<const void*>(&f))),
+                   call_([](void* o, A... a) -> R { return (*static_cast<std::remove_reference_t<F>*>(o))(std::forward<A>(a)...); }) {}
+    R operator()(A... a) const { return call_(obj_, std::forward<A>(a)...); }
+
+private:
+    void* obj_;
+    R (*call_)(void*, A...);
+};
+
+class Env {
+public:
+    virtual ~Env() = default;
+    virtual Time now() const = 0;
+    // Let the world run until ready() holds or the clock reaches deadline (kNever: no limit).
+    // Returns ready(). Returns false early if nothing could ever make ready() true
+    // (a closed simulation with no pending events and no deadline).
+    virtual bool run_until(FnRef<bool()> ready, Time deadline) = 0;
+};
+
+}  // namespace usnet

@@ -1,0 +1,58 @@
+/* usnet C API: the libc socket calls, one for one, on a usnet stack. Each returns what
+ * libc would, and sets errno exactly as Linux would. Calls act on the current stack,
+ * which is the host of a default world created on first use unless usnet_use() chose
+ * another. */
+#ifndef USNET_USNET_H
+#define USNET_USNET_H
+
+#include <poll.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct usnet_stack usnet_stack;
+typedef struct usnet_world usnet_world;
+
+/* The default world: host 10.0.2.15/24 on eth0 (and lo), gateway 10.0.2.2. */
+usnet_world* usnet_world_new_default(uint64_t seed);
+void usnet_world_free(usnet_world* w);
+usnet_stack* usnet_world_host(usnet_world* w);
+usnet_stack* usnet_world_gateway(usnet_world* w);
+/* Make s the stack the calls below act on (process-wide). */
+void usnet_use(usnet_stack* s);
+usnet_stack* usnet_current(void);
+
+int usnet_socket(int domain, int type, int protocol);
+int usnet_bind(int fd, const struct sockaddr* addr, socklen_t len);
+int usnet_connect(int fd, const struct sockaddr* addr, socklen_t len);
+int usnet_getsockname(int fd, struct sockaddr* addr, socklen_t* len);
+int usnet_getpeername(int fd, struct sockaddr* addr, socklen_t* len);
+ssize_t usnet_send(int fd, const void* buf, size_t len, int flags);
+ssize_t usnet_sendto(int fd, const void* buf, size_t len, int flags, const struct sockaddr* to, socklen_t tolen);
+ssize_t usnet_sendmsg(int fd, const struct msghdr* msg, int flags);
+int usnet_sendmmsg(int fd, struct mmsghdr* msgs, unsigned int vlen, int flags);
+ssize_t usnet_recv(int fd, void* buf, size_t len, int flags);
+ssize_t usnet_recvfrom(int fd, void* buf, size_t len, int flags, struct sockaddr* from, socklen_t* fromlen);
+ssize_t usnet_recvmsg(int fd, struct msghdr* msg, int flags);
+int usnet_recvmmsg(int fd, struct mmsghdr* msgs, unsigned int vlen, int flags, struct timespec* timeout);
+int usnet_shutdown(int fd, int how);
+int usnet_close(int fd);
+int usnet_setsockopt(int fd, int level, int name, const void* val, socklen_t len);
+int usnet_getsockopt(int fd, int level, int name, void* val, socklen_t* len);
+int usnet_ioctl(int fd, unsigned long req, void* arg);
+int usnet_fcntl(int fd, int cmd, long arg);
+int usnet_poll(struct pollfd* fds, nfds_t n, int timeout_ms);
+
+/* Why the calling thread's last failing call failed: one sentence, "" after success. */
+const char* usnet_last_error_reason(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

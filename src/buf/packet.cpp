@@ -1,0 +1,76 @@
+#include "buf/packet.hpp"
+
+#include <cstdlib>
+#include <new>
+
+namespace usnet::buf {
+
+namespace {
+// Each packet lives at the front of its own slot: [Packet header][pool pointer][bytes...].
+struct Slot {
+    Packet pkt;
+    Pool* pool;
+};
+constexpr uint32_t kSlotHeader = (sizeof(Slot) + 63) & ~63u;
+constexpr uint32_t class_cap(int cls) { return cls == 0 ? Pool::kSmall : Pool::kLarge; }
+}  // namespace
+
+Pool* owner_of(const Packet* p) { return reinterpret_cast<const Slot*>(p)->pool; }
+
+void PacketPtr::reset() {
+    if (p_) {
+        owner_of(p_)->free(p_);
+        p_ = nullptr;
+    }
+}
+
+Pool::~Pool() {
+    for (void* c : chunks_) std::free(c);
+}
+
+void Pool::grow(int cls, uint32_t count) {
+    const uint32_t slot = kSlotHeader + class_cap(cls);
+    auto* mem = static_cast<uint8_t*>(std::malloc(size_t(slot) * count));
+    if (!mem) return;
+    ++heap_allocs_;
+    chunks_.push_back(mem);
+    for (uint32_t i = 0; i < count; ++i) {
+        auto* s = new (mem + size_t(i) * slot) Slot{};
+        s->pool = this;
+        Packet& p = s->pkt;
+        p.buf_ = mem + size_t(i) * slot + kSlotHeader;
+        p.cap_ = class_cap(cls);
+        p.cls_ = uint8_t(cls);
+        p.next = free_[cls];
+        free_[cls] = &p;
+    }
+}
+
+void Pool::reserve(uint32_t small, uint32_t large) {
+    if (small) grow(0, small);
+    if (large) grow(1, large);
+}
+
+PacketPtr Pool::alloc(uint32_t len, uint32_t headroom) {
+    const uint64_t need = uint64_t(len) + headroom;
+    int cls;
+    if (need <= kSmall) cls = 0;
+    else if (need <= kLarge) cls = 1;
+    else return {};
+    if (!free_[cls]) grow(cls, cls == 0 ? 256 : 16);
+    Packet* p = free_[cls];
+    if (!p) return {};
+    free_[cls] = p->next;
+    p->next = nullptr;
+    p->reset(headroom);
+    ++in_use_;
+    return PacketPtr(p);
+}
+
+void Pool::free(Packet* p) {
+    p->next = free_[p->cls_];
+    free_[p->cls_] = p;
+    --in_use_;
+}
+
+}  // namespace usnet::buf

@@ -1,0 +1,163 @@
+// Stack: construction, interface/address/route configuration, and the driving loop.
+#include <cerrno>
+
+#include "core/stack_impl.hpp"
+#include "socket/socket_layer.hpp"
+
+namespace usnet {
+
+StackImpl::StackImpl(StackConfig c) : cfg(std::move(c)), rng(cfg.seed) {
+    // Warm the pool so steady-state traffic never reaches the heap.
+    pool.reserve(256, 16);
+}
+
+StackImpl::~StackImpl() {
+    // Sockets hold packets; release them before the pool goes.
+    fds.clear();
+    for (auto& i : ifaces)
+        for (auto& n : i->neigh) n.pending.clear();
+}
+
+int StackImpl::add_interface(std::unique_ptr<link::Interface> ifc) {
+    int idx = 1;
+    for (auto& i : ifaces) idx = std::max(idx, i->ifindex + 1);
+    ifc->ifindex = idx;
+    ifaces.push_back(std::move(ifc));
+    return idx;
+}
+
+void StackImpl::run_timers() {
+    const Time t = now();
+    link.timers(t);
+    ip.timers(t);
+    link.run_backlog();
+}
+
+Time StackImpl::next_deadline() const { return std::min(link.next_deadline(), ip.next_deadline()); }
+
+bool SoloEnv::run_until(FnRef<bool()> ready, Time deadline) {
+    for (;;) {
+        if (ready()) return true;
+        const Time next = s_.next_deadline();
+        if (next == kNever && deadline == kNever) return false;
+        if (next > deadline) {
+            now_ = std::max(now_, deadline);
+            return ready();
+        }
+        now_ = std::max(now_, next);
+        s_.run_timers();
+    }
+}
+
+Stack::Stack(StackConfig cfg) : impl_(std::make_unique<StackImpl>(std::move(cfg))) {}
+Stack::~Stack() = default;
+
+int Stack::add_loopback() {
+    auto ifc = std::make_unique<link::Interface>();
+    ifc->name = "lo";
+    ifc->mtu = 65536;
+    ifc->loopback = true;
+    const int idx = impl_->add_interface(std::move(ifc));
+    add_address(idx, Ip4(127, 0, 0, 1), 8);
+    return idx;
+}
+
+int Stack::add_address(int ifindex, Ip4 addr, int prefix_len) {
+    link::Interface* ifc = impl_->iface(ifindex);
+    if (!ifc) return -ENODEV;
+    if (prefix_len < 0 || prefix_len > 32) return -EINVAL;
+    for (auto& a : ifc->addrs)
+        if (a.addr == addr) return -EEXIST;
+    link::IfAddr a{addr, prefix_len, Ip4(addr.v | ~prefix_mask(prefix_len))};
+    ifc->addrs.push_back(a);
+    impl_->ip.add_ifaddr_routes(*ifc, a);
+    return 0;
+}
+
+int Stack::del_address(int ifindex, Ip4 addr, int prefix_len) {
+    link::Interface* ifc = impl_->iface(ifindex);
+    if (!ifc) return -ENODEV;
+    for (size_t i = 0; i < ifc->addrs.size(); ++i) {
+        if (ifc->addrs[i].addr == addr && ifc->addrs[i].prefix == prefix_len) {
+            impl_->ip.del_ifaddr_routes(*ifc, ifc->addrs[i]);
+            ifc->addrs.erase(ifc->addrs.begin() + long(i));
+            return 0;
+        }
+    }
+    return -EADDRNOTAVAIL;
+}
+
+int Stack::add_route(const RouteSpec& r) {
+    if (r.prefix_len < 0 || r.prefix_len > 32) return -EINVAL;
+    if (r.ifindex && !impl_->iface(r.ifindex)) return -ENODEV;
+    RouteSpec spec = r;
+    spec.dst = Ip4(r.dst.v & prefix_mask(r.prefix_len));
+    if (spec.type == RouteType::Unicast && !spec.ifindex) {
+        // `ip route add ... via GW`: the device is the one that reaches GW directly.
+        const ip::Route* via = impl_->ip.lookup(spec.gateway);
+        if (!via || via->spec.type != RouteType::Unicast || !via->spec.gateway.any()) return -ENETUNREACH;
+        spec.ifindex = via->spec.ifindex;
+    }
+    const bool local = spec.type == RouteType::Local || spec.type == RouteType::Broadcast;
+    impl_->ip.add_route({spec, local, spec.gateway.any() && !local ? ip::Scope::Link : ip::Scope::Universe});
+    return 0;
+}
+
+int Stack::del_route(Ip4 dst, int prefix_len) {
+    return impl_->ip.del_route(Ip4(dst.v & prefix_mask(prefix_len)), prefix_len, false) ? 0 : -ESRCH;
+}
+
+int Stack::set_link_up(int ifindex, bool up) {
+    link::Interface* ifc = impl_->iface(ifindex);
+    if (!ifc) return -ENODEV;
+    ifc->up = up;
+    ++impl_->ip.genid;
+    return 0;
+}
+
+int Stack::set_mtu(int ifindex, uint32_t mtu) {
+    link::Interface* ifc = impl_->iface(ifindex);
+    if (!ifc) return -ENODEV;
+    if (mtu < 68 || mtu > 65536) return -EINVAL;
+    ifc->mtu = mtu;
+    ++impl_->ip.genid;
+    return 0;
+}
+
+int Stack::ifindex_of(const std::string& name) const {
+    for (auto& i : impl_->ifaces)
+        if (i->name == name) return i->ifindex;
+    return 0;
+}
+
+std::vector<InterfaceInfo> Stack::interfaces() const {
+    std::vector<InterfaceInfo> out;
+    for (auto& i : impl_->ifaces) {
+        InterfaceInfo info{i->ifindex, i->name, i->mtu, i->up, i->loopback, i->mac, {}};
+        for (auto& a : i->addrs) info.addrs.emplace_back(a.addr, a.prefix);
+        out.push_back(info);
+    }
+    return out;
+}
+
+int Stack::setsockopt(int fd, int level, int name, const void* val, socklen_t len) {
+    sock::DgramSock* sk = impl_->sock_of(fd);
+    if (!sk) return sock::fail(Err::BadFd, "setsockopt", fd);
+    return sock::do_setsockopt(*impl_, sk, level, name, val, len);
+}
+
+int Stack::getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
+    sock::DgramSock* sk = impl_->sock_of(fd);
+    if (!sk) return sock::fail(Err::BadFd, "getsockopt", fd);
+    return sock::do_getsockopt(*impl_, sk, level, name, val, len);
+}
+
+const Counters& Stack::counters() const { return impl_->ctr; }
+void Stack::set_env(Env* env) { impl_->env = env ? env : &impl_->solo; }
+Env& Stack::env() const { return *impl_->env; }
+Time Stack::now() const { return impl_->now(); }
+void Stack::poll_timers() { impl_->run_timers(); }
+Time Stack::next_deadline() const { return impl_->next_deadline(); }
+const StackConfig& Stack::config() const { return impl_->cfg; }
+
+}  // namespace usnet

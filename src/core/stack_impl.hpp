@@ -1,0 +1,70 @@
+// The parts of one host, wired together: each layer object holds a reference to this and
+// calls only its neighbours (socket -> udp -> ip -> link on the way down, and back up).
+#pragma once
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "buf/packet.hpp"
+#include "ip/ip.hpp"
+#include "link/link.hpp"
+#include "socket/sock.hpp"
+#include "udp/udp.hpp"
+#include "usnet/stack.hpp"
+
+namespace usnet {
+
+// A closed world: the stack alone. Time advances only to the next timer it has.
+class SoloEnv : public Env {
+public:
+    explicit SoloEnv(StackImpl& s) : s_(s) {}
+    Time now() const override { return now_; }
+    bool run_until(FnRef<bool()> ready, Time deadline) override;
+
+private:
+    StackImpl& s_;
+    Time now_ = 0;
+};
+
+class StackImpl {
+public:
+    explicit StackImpl(StackConfig c);
+    ~StackImpl();
+
+    StackConfig cfg;
+    Counters ctr;
+    buf::Pool pool;
+    std::mt19937_64 rng;
+    SoloEnv solo{*this};
+    Env* env = &solo;
+
+    std::vector<std::unique_ptr<link::Interface>> ifaces;
+    link::Link link{*this};
+    ip::Ip ip{*this};
+    udp::Udp udp{*this};
+
+    // Descriptor table: index is the fd.
+    std::vector<std::unique_ptr<sock::DgramSock>> fds;
+
+    Time now() const { return env->now(); }
+    link::Interface* iface(int ifindex) {
+        for (auto& i : ifaces)
+            if (i->ifindex == ifindex) return i.get();
+        return nullptr;
+    }
+    link::Interface* loopback() {
+        for (auto& i : ifaces)
+            if (i->loopback) return i.get();
+        return nullptr;
+    }
+    int add_interface(std::unique_ptr<link::Interface> ifc);
+    sock::DgramSock* sock_of(int fd) {
+        return fd >= 0 && size_t(fd) < fds.size() ? fds[size_t(fd)].get() : nullptr;
+    }
+    uint64_t random() { return rng(); }
+    // Runs timers of every layer that are due.
+    void run_timers();
+    Time next_deadline() const;
+};
+
+}  // namespace usnet

@@ -1,0 +1,113 @@
+// IPv4: the routing table (local table first, then main, like the default rules), source
+// address choice, output with fragmentation, input validation and local delivery,
+// reassembly, and ICMP.
+#pragma once
+#include <vector>
+
+#include "buf/packet.hpp"
+#include "link/link.hpp"
+#include "usnet/errors.hpp"
+#include "usnet/stack.hpp"
+
+namespace usnet::ip {
+
+enum RtFlags : uint8_t { kRtLocal = 1, kRtBroadcast = 2, kRtMulticast = 4 };
+enum class Scope : uint8_t { Universe = 0, Link = 253, Host = 254 };
+
+struct Route {
+    RouteSpec spec;
+    bool local_table = false;  // the kernel's "local" table (local and broadcast routes)
+    Scope scope = Scope::Universe;
+};
+
+// What ip_route_output gives a sender: where the packet goes and from which address.
+struct RouteResult {
+    link::Interface* dev = nullptr;
+    Ip4 src, dst, nexthop;
+    uint8_t flags = 0;  // RtFlags
+    uint32_t mtu = 0;
+};
+
+struct Flow {
+    Ip4 daddr, saddr;
+    int oif = 0;
+};
+
+// Per-datagram output settings a socket supplies.
+struct OutOpts {
+    uint8_t ttl = 64;
+    uint8_t tos = 0;
+    uint8_t proto = 0;
+    bool df = false;        // set DF when the datagram fits (IP_PMTUDISC_WANT/DO)
+    bool mc_loop = true;    // IP_MULTICAST_LOOP
+    uint16_t id = 0;        // used when the socket supplies one (connected sockets)
+    bool have_id = false;
+};
+
+class Ip {
+public:
+    explicit Ip(StackImpl& s) : s_(s) {}
+
+    // --- routing (route.cpp) ---
+    std::vector<Route> routes;
+    uint32_t genid = 1;  // bumped on any address/route change; invalidates socket route caches
+    void add_route(const Route& r);
+    bool del_route(Ip4 dst, int len, bool local_table);
+    void add_ifaddr_routes(link::Interface& ifc, const link::IfAddr& a);
+    void del_ifaddr_routes(link::Interface& ifc, const link::IfAddr& a);
+    // inet_addr_type: what dst means to this host.
+    RouteType addr_type(Ip4 a) const;
+    bool is_local_addr(Ip4 a) const;
+    // ip_route_output_key: route and source for a locally generated datagram.
+    Err route_output(const Flow& fl, RouteResult* out);
+    // inet_select_addr: an address of dev (or any device) suited to reach dst.
+    Ip4 select_addr(const link::Interface* dev, Ip4 dst, Scope scope) const;
+    const Route* lookup(Ip4 dst) const;
+
+    // --- output (ip_output.cpp) --- pkt's head is at the transport header.
+    Err output(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o);
+    // A fully built IPv4 packet (head at the IP header) to its interface.
+    void send_to_dev(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop = true);
+
+    // --- input (ip_input.cpp) ---
+    void input(link::Interface& ifc, buf::PacketPtr pkt);
+    void timers(Time now);
+    Time next_deadline() const;
+
+    // --- ICMP (icmp.cpp) ---
+    // icmp_send: an error about `orig` (head at its IP header).
+    void icmp_send_error(const buf::Packet& orig, uint8_t type, uint8_t code, uint32_t info);
+    void icmp_input(buf::PacketPtr pkt);
+
+private:
+    void local_deliver(buf::PacketPtr pkt);
+    buf::PacketPtr reassemble(buf::PacketPtr pkt);
+    bool icmp_rate_allow(Ip4 dst);
+    void fragment_out(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop);
+
+    StackImpl& s_;
+    uint16_t next_id_ = 1;
+
+    struct FragQueue {
+        Ip4 src, dst;
+        uint16_t id = 0;
+        uint8_t proto = 0;
+        buf::PacketPtr data;  // reassembly buffer: IP header then payload at its offset
+        uint32_t total = 0;   // payload length once the last fragment arrived (0: unknown)
+        uint32_t have = 0;    // payload bytes received
+        uint32_t truesize = 0;
+        bool first_seen = false;
+        Time expires = 0;
+        std::vector<std::pair<uint32_t, uint32_t>> ranges;  // received [start,end)
+    };
+    std::vector<FragQueue> frags_;
+    uint64_t frag_mem_ = 0;
+
+    // Token buckets like icmp_global_allow and inet_peer_xrlim_allow.
+    struct Bucket { Ip4 peer; Time last = 0; int64_t tokens = 0; };
+    std::vector<Bucket> peer_buckets_;
+    int64_t global_credit_ = -1;
+    Time global_stamp_ = 0;
+};
+
+}  // namespace usnet::ip

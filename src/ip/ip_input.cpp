@@ -1,0 +1,230 @@
+// IPv4 input: ip_rcv's validation, the input routing decision (local, broadcast,
+// multicast, or not ours), reassembly (ip_defrag) and local delivery by protocol.
+#include <algorithm>
+#include <cstring>
+
+#include "core/stack_impl.hpp"
+#include "ip/ip.hpp"
+#include "wire/bytes.hpp"
+#include "wire/checksum.hpp"
+#include "wire/icmp.hpp"
+#include "wire/ipv4.hpp"
+
+namespace usnet::ip {
+
+void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
+    auto& c = s_.ctr.ip;
+    ++c.InReceives;
+    wire::Ipv4Repr h;
+    switch (wire::Ipv4Repr::parse(pkt->bytes(), &h, !pkt->meta.csum_ok)) {
+        case wire::Ipv4Error::Ok: break;
+        case wire::Ipv4Error::TotalLength:
+            if (pkt->size() >= wire::kIpv4HeaderLen && wire::load16(pkt->data() + 2) > pkt->size()) {
+                ++c.InTruncatedPkts;
+                return;
+            }
+            ++c.InHdrErrors;
+            return;
+        case wire::Ipv4Error::Checksum:
+            ++c.InCsumErrors;
+            ++c.InHdrErrors;
+            return;
+        default:
+            ++c.InHdrErrors;
+            return;
+    }
+    pkt->trim(h.total_len);
+    // Martian sources (ip_route_input_slow / fib_validate_source).
+    if (h.src.is_multicast() || h.src.is_lbcast() ||
+        (!ifc.loopback && (h.src.is_loopback() || is_local_addr(h.src)))) {
+        ++c.InAddrErrors;
+        return;
+    }
+    uint8_t flags = 0;
+    if (h.dst.is_lbcast() || (h.dst.any() && !ifc.loopback)) {
+        flags = kRtBroadcast | kRtLocal;
+    } else if (h.dst.is_multicast()) {
+        if (!ifc.loopback && !ifc.in_group(h.dst) && h.dst != Ip4(224, 0, 0, 1)) {
+            ++c.InAddrErrors;
+            return;
+        }
+        flags = kRtMulticast | kRtLocal;
+    } else {
+        switch (addr_type(h.dst)) {
+            case RouteType::Local: flags = kRtLocal; break;
+            case RouteType::Broadcast: flags = kRtBroadcast | kRtLocal; break;
+            default:
+                // Not ours. With forwarding off (the default) ip_error drops it silently.
+                ++c.InAddrErrors;
+                return;
+        }
+    }
+    pkt->meta.route_flags = flags;
+    pkt->meta.ifindex = ifc.ifindex;
+    if (h.is_fragment()) {
+        pkt = reassemble(std::move(pkt));
+        if (!pkt) return;
+        wire::Ipv4Repr::parse(pkt->bytes(), &h, false);
+    }
+    pkt->meta.src = h.src;
+    pkt->meta.dst = h.dst;
+    pkt->meta.ttl = h.ttl;
+    pkt->meta.tos = h.tos;
+    pkt->meta.ip_id = h.id;
+    pkt->meta.l3_off = pkt->head_offset();
+    pkt->pull(h.header_len);
+    local_deliver(std::move(pkt));
+}
+
+void Ip::local_deliver(buf::PacketPtr pkt) {
+    auto& c = s_.ctr.ip;
+    const uint8_t proto = pkt->base()[pkt->meta.l3_off + 9];
+    switch (proto) {
+        case wire::kProtoUdp:
+            ++c.InDelivers;
+            s_.udp.input(std::move(pkt));
+            return;
+        case wire::kProtoIcmp:
+            ++c.InDelivers;
+            icmp_input(std::move(pkt));
+            return;
+        case wire::kProtoIgmp:
+            // No querier or router role here: reports and queries are consumed.
+            ++c.InDelivers;
+            return;
+        default:
+            ++c.InUnknownProtos;
+            if (!(pkt->meta.route_flags & (kRtBroadcast | kRtMulticast))) {
+                pkt->set_head(pkt->meta.l3_off);
+                icmp_send_error(*pkt, wire::kIcmpDestUnreach, wire::kIcmpProtUnreach, 0);
+            }
+            return;
+    }
+}
+
+// ip_defrag: queues keyed by (src, dst, id, proto), memory bounded by ipfrag_high_thresh,
+// overlapping fragments drop the whole queue (RFC 5722 style, as Linux does for IPv4 too).
+buf::PacketPtr Ip::reassemble(buf::PacketPtr pkt) {
+    auto& c = s_.ctr.ip;
+    ++c.ReasmReqds;
+    wire::Ipv4Repr h;
+    wire::Ipv4Repr::parse(pkt->bytes(), &h, false);
+    const uint32_t hl = h.header_len;
+    const uint32_t off = h.frag_offset();
+    const uint32_t len = pkt->size() - hl;
+    const uint32_t end = off + len;
+    if (end > 65535 - hl || (h.mf() && (len == 0 || (len & 7)))) {
+        ++c.ReasmFails;
+        return {};
+    }
+    FragQueue* q = nullptr;
+    for (auto& f : frags_)
+        if (f.src == h.src && f.dst == h.dst && f.id == h.id && f.proto == h.proto) q = &f;
+    const uint32_t ts = pkt->capacity();
+    if (!q) {
+        if (frag_mem_ + ts > s_.cfg.ipfrag_high_thresh) {
+            ++c.ReasmFails;
+            return {};
+        }
+        auto data = s_.pool.alloc(65536, buf::kHeadroom);
+        if (!data) {
+            ++c.ReasmFails;
+            return {};
+        }
+        frags_.push_back(FragQueue{h.src, h.dst, h.id, h.proto, std::move(data), 0, 0, 0, false,
+                                   s_.now() + s_.cfg.ipfrag_time, {}});
+        q = &frags_.back();
+        q->truesize = uint32_t(buf::Pool::kLarge);
+        frag_mem_ += q->truesize;
+    }
+    auto drop_queue = [&]() {
+        frag_mem_ -= q->truesize;
+        frags_.erase(frags_.begin() + (q - frags_.data()));
+        ++c.ReasmFails;
+    };
+    if (!h.mf()) {
+        if ((q->total && q->total != end) || end < q->have) {
+            drop_queue();
+            return {};
+        }
+        q->total = end;
+    } else if (q->total && end > q->total) {
+        drop_queue();
+        return {};
+    }
+    for (const auto& r : q->ranges) {
+        if (off < r.second && end > r.first) {
+            if (off == r.first && end == r.second) return {};  // exact duplicate: ignore
+            drop_queue();
+            return {};
+        }
+    }
+    if (q->ranges.size() >= 64) {
+        drop_queue();
+        return {};
+    }
+    uint8_t* base = q->data->data();
+    if (off == 0) {
+        // The first fragment's header becomes the reassembled datagram's header.
+        std::memcpy(base, pkt->data(), hl);
+        q->first_seen = true;
+        q->data->meta = pkt->meta;
+    }
+    std::memcpy(base + 60 + off, pkt->data() + hl, len);
+    q->ranges.emplace_back(off, end);
+    q->have += len;
+    if (!q->first_seen || !q->total || q->have != q->total) return {};
+
+    // Complete: move the first header so it sits right before the payload.
+    buf::PacketPtr out = std::move(q->data);
+    wire::Ipv4Repr fh;
+    wire::Ipv4Repr::parse({base, 60}, &fh, false);
+    const uint32_t fhl = fh.header_len;
+    std::memmove(base + 60 - fhl, base, fhl);
+    out->pull(60 - fhl);
+    out->put(60 + q->total);
+    out->trim(fhl + q->total);
+    uint8_t* p = out->data();
+    wire::store16(p + 2, uint16_t(fhl + q->total));
+    wire::store16(p + 6, 0);
+    p[10] = p[11] = 0;
+    const uint16_t cs = wire::checksum(p, fhl);
+    p[10] = uint8_t(cs >> 8);
+    p[11] = uint8_t(cs);
+    out->meta.truesize = q->have + uint32_t(q->ranges.size()) * 832;
+    frag_mem_ -= q->truesize;
+    frags_.erase(frags_.begin() + (q - frags_.data()));
+    ++c.ReasmOKs;
+    return out;
+}
+
+void Ip::timers(Time now) {
+    for (size_t i = 0; i < frags_.size(); ++i) {
+        FragQueue& q = frags_[i];
+        if (q.expires > now) continue;
+        ++s_.ctr.ip.ReasmTimeout;
+        ++s_.ctr.ip.ReasmFails;
+        // ip_expire: time exceeded (fragment reassembly) if the first fragment arrived.
+        if (q.first_seen) {
+            buf::Packet& d = *q.data;
+            wire::Ipv4Repr fh;
+            wire::Ipv4Repr::parse({d.data(), 60}, &fh, false);
+            const uint32_t quote = std::min<uint32_t>(8, q.have);
+            std::memmove(d.data() + fh.header_len, d.data() + 60, quote);
+            d.put(fh.header_len + quote);
+            wire::store16(d.data() + 2, uint16_t(fh.header_len + quote));
+            icmp_send_error(d, wire::kIcmpTimeExceeded, 1, 0);
+        }
+        frag_mem_ -= q.truesize;
+        frags_.erase(frags_.begin() + long(i));
+        --i;
+    }
+}
+
+Time Ip::next_deadline() const {
+    Time t = kNever;
+    for (const auto& q : frags_) t = std::min(t, q.expires);
+    return t;
+}
+
+}  // namespace usnet::ip

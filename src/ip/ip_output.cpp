@@ -1,0 +1,98 @@
+// IPv4 output: header, fragmentation (ip_fragment), and the choice of device path:
+// loopback for local destinations, a looped-back copy of broadcasts and of multicasts the
+// host itself joined (ip_mc_output), and the link layer for the rest.
+#include <cstring>
+
+#include "core/stack_impl.hpp"
+#include "ip/ip.hpp"
+#include "wire/ipv4.hpp"
+
+namespace usnet::ip {
+
+static buf::PacketPtr copy_packet(buf::Pool& pool, const buf::Packet& p) {
+    auto c = pool.alloc(p.size());
+    if (!c) return c;
+    std::memcpy(c->put(p.size()), p.data(), p.size());
+    c->meta = p.meta;
+    return c;
+}
+
+Err Ip::output(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o) {
+    const uint32_t total = pkt->size() + wire::kIpv4HeaderLen;
+    wire::Ipv4Repr h;
+    h.tos = o.tos;
+    h.ttl = o.ttl;
+    h.proto = o.proto;
+    h.src = rt.src;
+    h.dst = rt.dst;
+    h.total_len = uint16_t(total);
+    const bool fits = total <= rt.mtu;
+    h.frag = (o.df && fits) ? wire::kIpDF : 0;
+    // ip_select_ident: connected sockets count their own ids; DF datagrams of others carry 0.
+    if (o.have_id) h.id = o.id;
+    else if (h.frag & wire::kIpDF) h.id = 0;
+    else h.id = next_id_++;
+    h.emit(pkt->push(wire::kIpv4HeaderLen));
+    pkt->meta.csum_ok = false;
+    ++s_.ctr.ip.OutRequests;
+    if (!fits) {
+        fragment_out(std::move(pkt), rt, o.mc_loop);
+        return Err::None;
+    }
+    send_to_dev(std::move(pkt), rt, o.mc_loop);
+    return Err::None;
+}
+
+void Ip::send_to_dev(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop) {
+    link::Interface& dev = *rt.dev;
+    if (dev.loopback) {
+        s_.link.loopback_xmit(std::move(pkt));
+        return;
+    }
+    if (rt.flags & kRtBroadcast) {
+        if (auto copy = copy_packet(s_.pool, *pkt)) s_.link.loopback_xmit(std::move(copy));
+        s_.link.output(dev, rt.nexthop, std::move(pkt), true);
+        return;
+    }
+    if (rt.flags & kRtMulticast) {
+        if ((rt.flags & kRtLocal) && mc_loop) {
+            if (auto copy = copy_packet(s_.pool, *pkt)) s_.link.loopback_xmit(std::move(copy));
+        }
+        if (pkt->data()[8] == 0) return;  // TTL 0 multicast stays on the host
+        s_.link.output(dev, rt.dst, std::move(pkt), false);
+        return;
+    }
+    if (rt.flags & kRtLocal) {
+        s_.link.loopback_xmit(std::move(pkt));
+        return;
+    }
+    s_.link.output(dev, rt.nexthop, std::move(pkt), false);
+}
+
+// ip_fragment: pieces of (mtu - header) rounded down to 8 bytes; each a fresh packet.
+void Ip::fragment_out(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop) {
+    wire::Ipv4Repr h;
+    if (wire::Ipv4Repr::parse(pkt->bytes(), &h, false) != wire::Ipv4Error::Ok) return;
+    const uint32_t hl = h.header_len;
+    const uint32_t payload = pkt->size() - hl;
+    const uint32_t chunk = ((rt.mtu > hl + 8 ? rt.mtu : hl + 8) - hl) & ~7u;
+    for (uint32_t off = 0; off < payload; off += chunk) {
+        const uint32_t n = std::min(chunk, payload - off);
+        auto f = s_.pool.alloc(n + hl);
+        if (!f) {
+            ++s_.ctr.ip.FragFails;
+            return;
+        }
+        wire::Ipv4Repr fh = h;
+        fh.total_len = uint16_t(hl + n);
+        fh.frag = uint16_t(((off / 8) & wire::kIpOffMask) | ((off + n < payload) ? wire::kIpMF : 0));
+        fh.emit(f->put(wire::kIpv4HeaderLen));
+        std::memcpy(f->put(n), pkt->data() + hl + off, n);
+        f->meta = pkt->meta;
+        ++s_.ctr.ip.FragCreates;
+        send_to_dev(std::move(f), rt, mc_loop);
+    }
+    ++s_.ctr.ip.FragOKs;
+}
+
+}  // namespace usnet::ip

@@ -1,0 +1,185 @@
+// Routing: the local and main tables, inet_addr_type, ip_route_output, inet_select_addr.
+#include <algorithm>
+
+#include "core/stack_impl.hpp"
+#include "ip/ip.hpp"
+
+namespace usnet::ip {
+
+static Scope addr_scope(Ip4 a) { return a.is_loopback() ? Scope::Host : Scope::Universe; }
+
+void Ip::add_route(const Route& r) {
+    routes.push_back(r);
+    ++genid;
+}
+
+bool Ip::del_route(Ip4 dst, int len, bool local_table) {
+    for (size_t i = 0; i < routes.size(); ++i) {
+        const auto& r = routes[i];
+        if (r.local_table == local_table && r.spec.dst == dst && r.spec.prefix_len == len) {
+            routes.erase(routes.begin() + long(i));
+            ++genid;
+            return true;
+        }
+    }
+    return false;
+}
+
+// fib_add_ifaddr: a local route for the address, the prefix route, and the subnet broadcast.
+void Ip::add_ifaddr_routes(link::Interface& ifc, const link::IfAddr& a) {
+    Route local{{a.addr, 32, RouteType::Local, ifc.ifindex, Ip4(), a.addr, 0}, true, Scope::Host};
+    add_route(local);
+    const Ip4 prefix(a.addr.v & prefix_mask(a.prefix));
+    if (a.prefix < 32 && !prefix.is_zeronet()) {
+        if (ifc.loopback)
+            add_route({{prefix, a.prefix, RouteType::Local, ifc.ifindex, Ip4(), a.addr, 0}, true, Scope::Host});
+        else
+            add_route({{prefix, a.prefix, RouteType::Unicast, ifc.ifindex, Ip4(), a.addr, 0}, false, Scope::Link});
+        if (a.prefix < 31)
+            add_route({{a.bcast, 32, RouteType::Broadcast, ifc.ifindex, Ip4(), a.addr, 0}, true, Scope::Link});
+    }
+}
+
+void Ip::del_ifaddr_routes(link::Interface& ifc, const link::IfAddr& a) {
+    std::erase_if(routes, [&](const Route& r) {
+        return r.spec.ifindex == ifc.ifindex && r.spec.prefsrc == a.addr;
+    });
+    ++genid;
+}
+
+static const Route* lpm(const std::vector<Route>& routes, Ip4 dst, bool local_table, int oif) {
+    const Route* best = nullptr;
+    for (const auto& r : routes) {
+        if (r.local_table != local_table) continue;
+        if ((dst.v & prefix_mask(r.spec.prefix_len)) != (r.spec.dst.v & prefix_mask(r.spec.prefix_len))) continue;
+        if (oif && r.spec.ifindex && r.spec.ifindex != oif && !local_table) continue;
+        if (!best || r.spec.prefix_len > best->spec.prefix_len ||
+            (r.spec.prefix_len == best->spec.prefix_len && r.spec.metric < best->spec.metric))
+            best = &r;
+    }
+    return best;
+}
+
+const Route* Ip::lookup(Ip4 dst) const {
+    if (const Route* r = lpm(routes, dst, true, 0)) return r;
+    return lpm(routes, dst, false, 0);
+}
+
+RouteType Ip::addr_type(Ip4 a) const {
+    if (a.is_zeronet() || a.is_lbcast()) return RouteType::Broadcast;
+    if (a.is_multicast()) return RouteType::Multicast;
+    if (const Route* r = lpm(routes, a, true, 0)) return r->spec.type;
+    return RouteType::Unicast;
+}
+
+bool Ip::is_local_addr(Ip4 a) const {
+    for (const auto& ifc : s_.ifaces)
+        for (const auto& x : ifc->addrs)
+            if (x.addr == a) return true;
+    return false;
+}
+
+Ip4 Ip::select_addr(const link::Interface* dev, Ip4 dst, Scope scope) const {
+    Ip4 first;
+    if (dev) {
+        for (const auto& a : dev->addrs) {
+            if (uint8_t(addr_scope(a.addr)) > uint8_t(scope)) continue;
+            if (dst.any() || ((a.addr.v ^ dst.v) & prefix_mask(a.prefix)) == 0) return a.addr;
+            if (first.any()) first = a.addr;
+        }
+        if (!first.any()) return first;
+    }
+    // No suitable address on dev: any non-host-scoped address of another device.
+    for (const auto& ifc : s_.ifaces)
+        for (const auto& a : ifc->addrs)
+            if (uint8_t(addr_scope(a.addr)) <= uint8_t(scope) && addr_scope(a.addr) != Scope::Host) return a.addr;
+    return Ip4();
+}
+
+static Err route_error(RouteType t) {
+    switch (t) {
+        case RouteType::Unreachable: return Err::RouteUnreachable;
+        case RouteType::Prohibit: return Err::RouteProhibit;
+        case RouteType::Blackhole: return Err::RouteBlackhole;
+        default: return Err::None;
+    }
+}
+
+// ip_route_output_key_hash_rcu, for the cases a datagram socket meets.
+Err Ip::route_output(const Flow& fl, RouteResult* out) {
+    Ip4 daddr = fl.daddr, saddr = fl.saddr;
+    link::Interface* dev = nullptr;
+    RouteType type = RouteType::Unicast;
+    Ip4 gw;
+    if (!saddr.any()) {
+        if (saddr.is_multicast() || saddr.is_lbcast() || saddr.is_zeronet()) return Err::BadSource;
+        if (!is_local_addr(saddr)) return Err::BadSource;
+    }
+    if (fl.oif) {
+        dev = s_.iface(fl.oif);
+        if (!dev) return Err::OptNoDevice;
+        if (!dev->up) return Err::DeviceDown;
+        if (daddr.is_lbcast() || daddr.is_multicast()) {
+            if (saddr.any()) saddr = select_addr(dev, Ip4(), Scope::Link);
+            type = daddr.is_lbcast() ? RouteType::Broadcast : RouteType::Multicast;
+            goto make_route;
+        }
+    }
+    if (daddr.any()) {
+        // A zero destination means this host (ip_route_output: "daddr = saddr or loopback").
+        daddr = saddr;
+        if (daddr.any()) daddr = saddr = Ip4(127, 0, 0, 1);
+        dev = s_.loopback();
+        type = RouteType::Local;
+        goto make_route;
+    }
+    {
+        const Route* r = lpm(routes, daddr, true, fl.oif);
+        if (!r) r = lpm(routes, daddr, false, fl.oif);
+        if (!r) {
+            if (fl.oif) {
+                // With an output interface, a destination without a route is assumed on-link.
+                if (saddr.any()) saddr = select_addr(dev, Ip4(), Scope::Link);
+                goto make_route;
+            }
+            ++s_.ctr.ip.OutNoRoutes;
+            return Err::NetUnreachable;
+        }
+        if (Err e = route_error(r->spec.type); e != Err::None) {
+            if (e == Err::RouteUnreachable) ++s_.ctr.ip.OutNoRoutes;
+            return e;
+        }
+        type = r->spec.type;
+        if (type == RouteType::Local) {
+            if (saddr.any()) saddr = r->spec.prefsrc.any() ? daddr : r->spec.prefsrc;
+            dev = s_.loopback();
+            goto make_route;
+        }
+        if (!dev) dev = s_.iface(r->spec.ifindex);
+        if (!dev) return Err::NetUnreachable;
+        if (!dev->up) return Err::NetUnreachable;
+        gw = r->spec.gateway;
+        if (saddr.any())
+            saddr = !r->spec.prefsrc.any() ? r->spec.prefsrc
+                                           : select_addr(dev, gw.any() ? daddr : gw, gw.any() ? Scope::Link : Scope::Universe);
+    }
+make_route:
+    if (!dev) return Err::NetUnreachable;
+    out->dev = dev;
+    out->src = saddr;
+    out->dst = daddr;
+    out->nexthop = gw.any() ? daddr : gw;
+    out->mtu = dev->mtu;
+    out->flags = 0;
+    if (daddr.is_lbcast()) type = RouteType::Broadcast;
+    else if (daddr.is_multicast()) type = RouteType::Multicast;
+    if (dev->loopback || type == RouteType::Local) out->flags |= kRtLocal;
+    if (type == RouteType::Broadcast) out->flags |= kRtBroadcast | kRtLocal;
+    if (type == RouteType::Multicast) {
+        out->flags |= kRtMulticast;
+        if (dev->in_group(daddr)) out->flags |= kRtLocal;
+    }
+    return Err::None;
+}
+
+}  // namespace usnet::ip

@@ -1,0 +1,276 @@
+#include "link/link.hpp"
+
+#include "core/stack_impl.hpp"
+#include "wire/checksum.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/icmp.hpp"
+#include "wire/ipv4.hpp"
+
+namespace usnet::link {
+
+bool Interface::in_group(Ip4 g) const {
+    for (const auto& m : mc)
+        if (m.group == g) return true;
+    return false;
+}
+
+static Mac multicast_mac(Ip4 g) {
+    // RFC 1112 6.4: 01:00:5e + low 23 bits of the group.
+    return Mac{{0x01, 0x00, 0x5e, uint8_t((g.v >> 16) & 0x7f), uint8_t(g.v >> 8), uint8_t(g.v)}};
+}
+
+void Link::frame_out(Interface& ifc, const Mac& dst, uint16_t ethertype, buf::PacketPtr pkt) {
+    if (!ifc.port || !ifc.up) return;
+    wire::EthernetRepr eth{dst, ifc.mac, ethertype};
+    eth.emit(pkt->push(wire::kEthHeaderLen));
+    ++s_.ctr.link.TxFrames;
+    ifc.port->transmit(std::move(pkt));
+}
+
+void Link::loopback_xmit(buf::PacketPtr pkt) {
+    pkt->meta.csum_ok = true;
+    backlog_.push(std::move(pkt));
+}
+
+void Link::run_backlog() {
+    if (draining_) return;  // an inner call: the outer loop picks up what it queues
+    draining_ = true;
+    Interface* lo = s_.loopback();
+    while (auto pkt = backlog_.pop()) {
+        if (!lo) continue;
+        pkt->meta.ifindex = lo->ifindex;
+        s_.ip.input(*lo, std::move(pkt));
+    }
+    draining_ = false;
+}
+
+void Link::output(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broadcast) {
+    if (ifc.loopback) {
+        loopback_xmit(std::move(pkt));
+        return;
+    }
+    if (!ifc.up || !ifc.port) return;
+    if (l2_broadcast) {
+        frame_out(ifc, Mac::broadcast(), wire::kEthIpv4, std::move(pkt));
+        return;
+    }
+    if (nexthop.is_multicast()) {
+        frame_out(ifc, multicast_mac(nexthop), wire::kEthIpv4, std::move(pkt));
+        return;
+    }
+    const Time now = s_.now();
+    for (auto& n : ifc.neigh) {
+        if (n.ip != nexthop) continue;
+        n.used = now;
+        if (n.state == NeighState::Reachable || n.state == NeighState::Stale) {
+            if (n.state == NeighState::Stale && n.probes == 0) {
+                // Re-confirm a stale entry with a unicast probe, still using the old address.
+                arp_send(ifc, wire::kArpRequest, n.ip, n.mac, n.mac, Ip4());
+                n.probes = 1;
+            }
+            frame_out(ifc, n.mac, wire::kEthIpv4, std::move(pkt));
+            return;
+        }
+        if (n.state == NeighState::Failed) {
+            // A fresh attempt, as a new neighbour lookup would start.
+            n.state = NeighState::Incomplete;
+            n.probes = 1;
+            n.timer = now + kArpRetrans;
+            arp_send(ifc, wire::kArpRequest, nexthop, Mac(), Mac::broadcast(), Ip4());
+        }
+        // Incomplete: queue, bounded like unres_qlen_bytes (oldest dropped first).
+        n.pending_bytes += pkt->size();
+        n.pending.push(std::move(pkt));
+        while (n.pending_bytes > kArpUnresQlenBytes && n.pending.size() > 1) {
+            auto old = n.pending.pop();
+            n.pending_bytes -= old->size();
+            ++s_.ctr.link.ArpQueueDrops;
+        }
+        return;
+    }
+    Neighbour& n = ifc.neigh.emplace_back();
+    n.ip = nexthop;
+    n.state = NeighState::Incomplete;
+    n.probes = 1;
+    n.timer = now + kArpRetrans;
+    n.used = now;
+    n.pending_bytes = pkt->size();
+    n.pending.push(std::move(pkt));
+    arp_send(ifc, wire::kArpRequest, nexthop, Mac(), Mac::broadcast(), Ip4());
+}
+
+void Link::arp_send(Interface& ifc, uint16_t op, Ip4 tip, const Mac& tha, const Mac& dst, Ip4 sip) {
+    if (sip.any()) sip = s_.ip.select_addr(&ifc, tip, ip::Scope::Link);
+    auto pkt = s_.pool.alloc(wire::kArpLen);
+    if (!pkt) return;
+    wire::ArpRepr arp{op, ifc.mac, tha, sip, tip};
+    arp.emit(pkt->put(wire::kArpLen));
+    if (op == wire::kArpRequest) ++s_.ctr.link.ArpRequestsSent;
+    else ++s_.ctr.link.ArpRepliesSent;
+    frame_out(ifc, dst, wire::kEthArp, std::move(pkt));
+}
+
+void Link::receive_frame(Interface& ifc, buf::PacketPtr frame) {
+    ++s_.ctr.link.RxFrames;
+    wire::EthernetRepr eth;
+    if (!ifc.up || !wire::EthernetRepr::parse(frame->bytes(), &eth)) {
+        ++s_.ctr.link.RxDropped;
+        return;
+    }
+    // Accept frames for us, broadcast, and multicast groups we joined (224.0.0.1 always).
+    if (!(eth.dst == ifc.mac) && !eth.dst.is_broadcast()) {
+        bool ok = false;
+        if (eth.dst.is_multicast()) {
+            ok = eth.dst == multicast_mac(Ip4(224, 0, 0, 1));
+            for (const auto& m : ifc.mc) ok = ok || eth.dst == multicast_mac(m.group);
+        }
+        if (!ok) {
+            ++s_.ctr.link.RxDropped;
+            return;
+        }
+    }
+    frame->pull(wire::kEthHeaderLen);
+    frame->meta.ifindex = ifc.ifindex;
+    frame->meta.src_mac = eth.src;
+    if (eth.ethertype == wire::kEthIpv4) {
+        s_.ip.input(ifc, std::move(frame));
+        s_.link.run_backlog();
+    } else if (eth.ethertype == wire::kEthArp) {
+        arp_input(ifc, std::move(frame));
+    } else {
+        ++s_.ctr.link.RxDropped;
+    }
+}
+
+// arp_process: answer requests for our addresses; learn the sender when the packet is for us
+// or when we already track it.
+void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
+    wire::ArpRepr arp;
+    if (!wire::ArpRepr::parse(pkt->bytes(), &arp) || arp.spa.is_multicast() || arp.spa.is_lbcast()) {
+        ++s_.ctr.link.RxDropped;
+        return;
+    }
+    bool for_us = false;
+    for (const auto& a : ifc.addrs) for_us = for_us || a.addr == arp.tpa;
+    const Time now = s_.now();
+    Neighbour* n = nullptr;
+    for (auto& e : ifc.neigh)
+        if (e.ip == arp.spa) n = &e;
+    if (!n && for_us && !arp.spa.any()) {
+        n = &ifc.neigh.emplace_back();
+        n->ip = arp.spa;
+        n->used = now;
+    }
+    if (n && !arp.spa.any()) {
+        n->mac = arp.sha;
+        n->state = NeighState::Reachable;
+        n->probes = 0;
+        n->timer = now + kArpReachable / 2 + Time(s_.random() % uint64_t(kArpReachable));
+        while (auto p = n->pending.pop()) frame_out(ifc, n->mac, wire::kEthIpv4, std::move(p));
+        n->pending_bytes = 0;
+    }
+    if (arp.op == wire::kArpRequest && for_us) arp_send(ifc, wire::kArpReply, arp.spa, arp.sha, arp.sha, arp.tpa);
+}
+
+// arp_error_report -> ipv4_link_failure: each queued packet earns an ICMP host unreachable
+// addressed to its (local) sender, which reaches the socket through the ICMP error path.
+void Link::neigh_fail(Interface& ifc, Neighbour& n) {
+    (void)ifc;
+    n.state = NeighState::Failed;
+    n.timer = kNever;
+    ++s_.ctr.link.ArpResolveFailed;
+    while (auto p = n.pending.pop()) s_.ip.icmp_send_error(*p, wire::kIcmpDestUnreach, wire::kIcmpHostUnreach, 0);
+    n.pending_bytes = 0;
+    run_backlog();
+}
+
+void Link::timers(Time now) {
+    for (auto& ifc : s_.ifaces) {
+        auto& v = ifc->neigh;
+        for (size_t i = 0; i < v.size(); ++i) {
+            Neighbour& n = v[i];
+            if (n.timer > now) continue;
+            if (n.state == NeighState::Incomplete) {
+                if (n.probes >= kArpMcastProbes) {
+                    neigh_fail(*ifc, n);
+                } else {
+                    ++n.probes;
+                    n.timer = now + kArpRetrans;
+                    arp_send(*ifc, wire::kArpRequest, n.ip, Mac(), Mac::broadcast(), Ip4());
+                }
+            } else if (n.state == NeighState::Reachable) {
+                n.state = NeighState::Stale;
+                n.probes = 0;
+                n.timer = now + kArpGcStale;
+            } else {
+                // Stale or failed and unused: garbage collect.
+                if (now - n.used >= kArpGcStale) {
+                    v.erase(v.begin() + long(i));
+                    --i;
+                } else {
+                    n.timer = n.used + kArpGcStale;
+                }
+            }
+        }
+    }
+}
+
+Time Link::next_deadline() const {
+    Time t = kNever;
+    for (const auto& ifc : s_.ifaces)
+        for (const auto& n : ifc->neigh) t = std::min(t, n.timer);
+    return t;
+}
+
+void Link::igmp_send(Interface& ifc, uint8_t type, Ip4 group) {
+    if (ifc.loopback || !ifc.port || group == Ip4(224, 0, 0, 1)) return;
+    auto pkt = s_.pool.alloc(wire::kIgmpLen + 4);
+    if (!pkt) return;
+    wire::IgmpRepr igmp{type, 0, group.v};
+    igmp.emit(pkt->put(wire::kIgmpLen));
+    // RFC 2236: reports go to the group, leaves to all-routers; TTL 1, Router Alert option.
+    const Ip4 dst = type == wire::kIgmpLeave ? Ip4(224, 0, 0, 2) : group;
+    const Ip4 src = s_.ip.select_addr(&ifc, dst, ip::Scope::Link);
+    uint8_t* h = pkt->push(24);
+    wire::Ipv4Repr ip;
+    ip.tos = 0xc0;
+    ip.total_len = uint16_t(24 + wire::kIgmpLen);
+    ip.frag = wire::kIpDF;
+    ip.ttl = 1;
+    ip.proto = wire::kProtoIgmp;
+    ip.src = src;
+    ip.dst = dst;
+    ip.emit(h);  // writes a 20-byte header; widen it to carry the Router Alert option
+    h[0] = 0x46;
+    h[20] = 0x94; h[21] = 0x04; h[22] = 0; h[23] = 0;
+    h[10] = h[11] = 0;
+    uint16_t c = wire::checksum(h, 24);
+    h[10] = uint8_t(c >> 8);
+    h[11] = uint8_t(c);
+    if (type == wire::kIgmpLeave) ++s_.ctr.link.IgmpLeavesSent;
+    else ++s_.ctr.link.IgmpReportsSent;
+    frame_out(ifc, multicast_mac(dst), wire::kEthIpv4, std::move(pkt));
+}
+
+void Link::mc_join(Interface& ifc, Ip4 group) {
+    for (auto& m : ifc.mc)
+        if (m.group == group) {
+            ++m.users;
+            return;
+        }
+    ifc.mc.push_back({group, 1});
+    igmp_send(ifc, wire::kIgmpV2Report, group);
+}
+
+void Link::mc_leave(Interface& ifc, Ip4 group) {
+    for (size_t i = 0; i < ifc.mc.size(); ++i) {
+        if (ifc.mc[i].group != group) continue;
+        if (--ifc.mc[i].users == 0) {
+            ifc.mc.erase(ifc.mc.begin() + long(i));
+            igmp_send(ifc, wire::kIgmpLeave, group);
+        }
+        return;
+    }
+}
+
+}  // namespace usnet::link

@@ -1,0 +1,102 @@
+// The link layer: interfaces (loopback, Ethernet ports), Ethernet framing, the ARP
+// neighbour cache, and multicast group membership with its IGMP reports.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "buf/packet.hpp"
+#include "usnet/types.hpp"
+
+namespace usnet {
+class StackImpl;
+}
+
+namespace usnet::link {
+
+// Where an Ethernet interface's frames go (a simulated wire, a switch, a TAP device).
+struct Port {
+    virtual ~Port() = default;
+    virtual void transmit(buf::PacketPtr frame) = 0;
+};
+
+struct IfAddr {
+    Ip4 addr;
+    int prefix = 0;
+    Ip4 bcast;
+};
+
+enum class NeighState : uint8_t { Incomplete, Reachable, Stale, Failed };
+
+struct Neighbour {
+    Ip4 ip;
+    Mac mac;
+    NeighState state = NeighState::Incomplete;
+    int probes = 0;
+    Time timer = kNever;  // next retry (Incomplete) or when reachability lapses (Reachable)
+    Time used = 0;
+    buf::Queue pending;   // packets (head at IP header) waiting for resolution
+    uint32_t pending_bytes = 0;
+};
+
+struct McGroup {
+    Ip4 group;
+    int users = 0;
+};
+
+struct Interface {
+    int ifindex = 0;
+    std::string name;
+    uint32_t mtu = 1500;
+    bool up = true;
+    bool loopback = false;
+    Mac mac;
+    std::vector<IfAddr> addrs;  // first is primary
+    Port* port = nullptr;       // null for loopback
+    std::unique_ptr<Port> owned_port;
+    std::vector<Neighbour> neigh;
+    std::vector<McGroup> mc;
+    bool in_group(Ip4 g) const;
+};
+
+// Linux neighbour defaults (net.ipv4.neigh.default.*).
+constexpr Time kArpRetrans = 1 * kSec;
+constexpr int kArpMcastProbes = 3;
+constexpr Time kArpReachable = 30 * kSec;
+constexpr Time kArpGcStale = 60 * kSec;
+constexpr uint32_t kArpUnresQlenBytes = 212992;
+
+class Link {
+public:
+    explicit Link(StackImpl& s) : s_(s) {}
+
+    // Down: a packet whose head is at the IPv4 header, for next hop `nexthop` on ifc.
+    void output(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broadcast);
+    // Up: a frame arriving from ifc's port.
+    void receive_frame(Interface& ifc, buf::PacketPtr frame);
+    // Loopback transmit: queued like netif_rx and delivered by run_backlog().
+    void loopback_xmit(buf::PacketPtr pkt);
+    // Deliver what loopback queued (the kernel's softirq on return from the syscall).
+    void run_backlog();
+
+    void timers(Time now);
+    Time next_deadline() const;
+
+    // Multicast membership of the interface (counted per joining socket); sends IGMPv2
+    // reports on the first join and a leave on the last.
+    void mc_join(Interface& ifc, Ip4 group);
+    void mc_leave(Interface& ifc, Ip4 group);
+
+private:
+    void arp_input(Interface& ifc, buf::PacketPtr pkt);
+    void arp_send(Interface& ifc, uint16_t op, Ip4 tip, const Mac& tha, const Mac& dst, Ip4 sip);
+    void neigh_fail(Interface& ifc, Neighbour& n);
+    void frame_out(Interface& ifc, const Mac& dst, uint16_t ethertype, buf::PacketPtr pkt);
+    void igmp_send(Interface& ifc, uint8_t type, Ip4 group);
+
+    StackImpl& s_;
+    buf::Queue backlog_;
+    bool draining_ = false;
+};
+
+}  // namespace usnet::link

@@ -1,0 +1,835 @@
+// The socket calls, shaped like the kernel's dispatch: the generic part (descriptor,
+// address copying) here, then the family part (inet_*: bind, connect, getname, shutdown)
+// and the protocol part (udp_sendmsg/udp_recvmsg, ping) below it.
+#include <fcntl.h>
+#include <linux/errqueue.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <sys/ioctl.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "socket/socket_layer.hpp"
+#include "wire/icmp.hpp"
+#include "wire/udp.hpp"
+
+namespace usnet {
+
+namespace {
+struct LastError {
+    Err err = Err::None;
+    const char* call = "";
+    int fd = -1;
+};
+thread_local LastError tl_last;
+}  // namespace
+
+Err last_error() { return tl_last.err; }
+
+std::string last_error_text() {
+    if (tl_last.err == Err::None) return "";
+    std::string s = tl_last.call;
+    s += "(fd " + std::to_string(tl_last.fd) + "): ";
+    s += strerrorname_np(to_errno(tl_last.err)) ? strerrorname_np(to_errno(tl_last.err)) : "?";
+    s += ": ";
+    s += reason_of(tl_last.err);
+    s += " [";
+    s += rule_of(tl_last.err);
+    s += "]";
+    return s;
+}
+
+namespace sock {
+
+int fail(Err e, const char* call, int fd) {
+    tl_last = {e, call, fd};
+    errno = to_errno(e);
+    return -1;
+}
+
+}  // namespace sock
+
+using sock::DgramSock;
+using sock::fail;
+
+namespace {
+
+constexpr uint8_t kRcvShutdown = 1, kSendShutdown = 2;
+
+void ok() { tl_last = {}; }
+
+// The sockaddr_in a caller passed, after the generic length checks of move_addr_to_kernel.
+struct InAddr {
+    uint16_t family = 0;
+    Ip4 addr;
+    uint16_t port = 0;
+};
+
+InAddr read_in(const sockaddr* a, socklen_t len) {
+    sockaddr_in sin{};
+    std::memcpy(&sin, a, std::min<size_t>(len, sizeof sin));
+    return {sin.sin_family, Ip4::from_net(sin.sin_addr.s_addr), ntohs(sin.sin_port)};
+}
+
+// move_addr_to_user: copies min(len, 16) bytes and reports the full length.
+int write_in(sockaddr* a, socklen_t* len, Ip4 addr, uint16_t port, sa_family_t fam = AF_INET) {
+    sockaddr_in sin{};
+    sin.sin_family = fam;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = addr.net();
+    if (!len) return -1;
+    if (int(*len) < 0) return -2;
+    std::memcpy(a, &sin, std::min<size_t>(*len, sizeof sin));
+    *len = sizeof sin;
+    return 0;
+}
+
+bool ping_gid_ok(const StackConfig& c) { return c.gid >= c.ping_group_lo && c.gid <= c.ping_group_hi; }
+
+udp::PortTable& table_of(StackImpl& s, DgramSock* sk) {
+    return sk->proto == sock::Proto::Udp ? s.udp.ports : s.udp.idents;
+}
+
+// inet_autobind
+bool autobind(StackImpl& s, DgramSock* sk) {
+    if (sk->num) return true;
+    return table_of(s, sk).get_port(sk, 0, s.cfg.port_lo, s.cfg.port_hi, s.random());
+}
+
+// udp_disconnect: forget the peer; forget what autobind chose, keep what bind() set.
+void disconnect(StackImpl& s, DgramSock* sk) {
+    sk->established = false;
+    sk->daddr = Ip4();
+    sk->dport = 0;
+    sk->dst_genid = 0;
+    if (!sk->bind_addr_lock) {
+        sk->rcv_saddr = Ip4();
+        sk->saddr = Ip4();
+    }
+    if (!sk->bind_port_lock) table_of(s, sk).unhash(sk);
+}
+
+void purge(DgramSock* sk) {
+    sk->rx.clear();
+    sk->errq.clear();
+    sk->rmem = 0;
+    sk->cork.reset();
+}
+
+}  // namespace
+
+namespace sock {
+
+Err connect_route(StackImpl& s, DgramSock* sk, Ip4 daddr, ip::RouteResult* rt) {
+    ip::Flow fl;
+    fl.daddr = daddr;
+    fl.saddr = sk->saddr;
+    fl.oif = sk->bound_dev_if;
+    if (daddr.is_multicast()) {
+        if (!fl.oif) fl.oif = sk->mc_index;
+        if (fl.saddr.any()) fl.saddr = sk->mc_addr;
+    } else if (!fl.oif) {
+        fl.oif = sk->uc_index;
+    }
+    return s.ip.route_output(fl, rt);
+}
+
+}  // namespace sock
+
+// ---------------- Stack: socket creation and addressing ----------------
+
+int Stack::socket(int domain, int type, int protocol) {
+    StackImpl& s = *impl_;
+    const int flags = type & ~0xf;
+    if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK)) return fail(Err::SocketTypeInvalid, "socket", -1);
+    type &= 0xf;
+    if (domain < 0 || domain >= AF_MAX) return fail(Err::SocketFamily, "socket", -1);
+    if (type < 1 || type >= 11) return fail(Err::SocketTypeInvalid, "socket", -1);
+    if (domain != AF_INET) return fail(Err::SocketFamily, "socket", -1);
+    if (protocol < 0 || protocol >= IPPROTO_MAX) return fail(Err::SocketTypeInvalid, "socket", -1);
+    if (type != SOCK_DGRAM) return fail(Err::SocketTypeUnsupported, "socket", -1);
+    sock::Proto proto;
+    if (protocol == 0 || protocol == IPPROTO_UDP) proto = sock::Proto::Udp;
+    else if (protocol == IPPROTO_ICMP) proto = sock::Proto::Ping;
+    else return fail(Err::SocketProtocol, "socket", -1);
+    if (proto == sock::Proto::Ping && !ping_gid_ok(s.cfg)) return fail(Err::PingGroup, "socket", -1);
+    int fd = 3;
+    while (size_t(fd) < s.fds.size() && s.fds[size_t(fd)]) ++fd;
+    if (fd >= s.cfg.max_fds) return fail(Err::TooManyFiles, "socket", -1);
+    if (size_t(fd) >= s.fds.size()) s.fds.resize(size_t(fd) + 1);
+    auto sk = std::make_unique<DgramSock>();
+    sk->proto = proto;
+    sk->fd = fd;
+    sk->rcvbuf = int(s.cfg.rmem_default);
+    sk->sndbuf = int(s.cfg.wmem_default);
+    sk->nonblock = flags & SOCK_NONBLOCK;
+    sk->cloexec = flags & SOCK_CLOEXEC;
+    s.fds[size_t(fd)] = std::move(sk);
+    ok();
+    return fd;
+}
+
+bool Stack::is_socket(int fd) const { return impl_->sock_of(fd) != nullptr; }
+
+int Stack::close(int fd) {
+    StackImpl& s = *impl_;
+    DgramSock* sk = s.sock_of(fd);
+    if (!sk) return fail(Err::BadFd, "close", fd);
+    sock::drop_memberships(s, sk);
+    table_of(s, sk).unhash(sk);
+    purge(sk);
+    s.fds[size_t(fd)].reset();
+    ok();
+    return 0;
+}
+
+// inet_bind / __inet_bind (ping_bind for ping sockets).
+int Stack::bind(int fd, const sockaddr* addr, socklen_t len) {
+    StackImpl& s = *impl_;
+    DgramSock* sk = s.sock_of(fd);
+    if (!sk) return fail(Err::BadFd, "bind", fd);
+    if (int(len) < 0 || len > sizeof(sockaddr_storage)) return fail(Err::AddrLen, "bind", fd);
+    if (len > 0 && !addr) return fail(Err::Fault, "bind", fd);
+    if (len < sizeof(sockaddr_in)) return fail(Err::AddrLen, "bind", fd);
+    const InAddr a = read_in(addr, len);
+    if (a.family != AF_INET && !(a.family == AF_UNSPEC && a.addr.any()))
+        return fail(Err::AddrFamily, "bind", fd);
+    RouteType t = s.ip.addr_type(a.addr);
+    if (sk->proto == sock::Proto::Ping) {
+        if (a.addr.any()) t = RouteType::Local;
+        if (t != RouteType::Local) return fail(Err::BindNotLocal, "bind", fd);
+    } else if (!a.addr.any() && t != RouteType::Local && t != RouteType::Multicast && t != RouteType::Broadcast) {
+        return fail(Err::BindNotLocal, "bind", fd);
+    }
+    if (sk->proto == sock::Proto::Udp && a.port && a.port < 1024 && !s.cfg.privileged)
+        return fail(Err::BindPrivileged, "bind", fd);
+    if (sk->established || sk->num) return fail(Err::BindTwice, "bind", fd);
+    sk->rcv_saddr = sk->saddr = a.addr;
+    if (t == RouteType::Multicast || t == RouteType::Broadcast) sk->saddr = Ip4();
+    if (!table_of(s, sk).get_port(sk, a.port, s.cfg.port_lo, s.cfg.port_hi, s.random())) {
+        sk->rcv_saddr = sk->saddr = Ip4();
+        return fail(Err::AddrInUse, "bind", fd);
+    }
+    sk->bind_addr_lock = !sk->rcv_saddr.any();
+    sk->bind_port_lock = a.port != 0;
+    sk->daddr = Ip4();
+    sk->dport = 0;
+    sk->dst_genid = 0;
+    ok();
+    return 0;
+}
+
+// inet_dgram_connect -> ip4_datagram_connect.
+int Stack::connect(int fd, const sockaddr* addr, socklen_t len) {
+    StackImpl& s = *impl_;
+    DgramSock* sk = s.sock_of(fd);
+    if (!sk) return fail(Err::BadFd, "connect", fd);
+    if (int(len) < 0 || len > sizeof(sockaddr_storage)) return fail(Err::AddrLen, "connect", fd);
+    if (len > 0 && !addr) return fail(Err::Fault, "connect", fd);
+    if (len < sizeof(sa_family_t)) return fail(Err::AddrLen, "connect", fd);
+    const InAddr a = read_in(addr, len);
+    if (a.family == AF_UNSPEC) {
+        disconnect(s, sk);
+        ok();
+        return 0;
+    }
+    if (!autobind(s, sk)) return fail(Err::PortsExhausted, "connect", fd);
+    if (len < sizeof(sockaddr_in)) return fail(Err::AddrLen, "connect", fd);
+    if (a.family != AF_INET) return fail(Err::AddrFamily, "connect", fd);
+    sk->dst_genid = 0;
+    ip::RouteResult rt;
+    if (Err e = sock::connect_route(s, sk, a.addr, &rt); e != Err::None) return fail(e, "connect", fd);
+    if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) return fail(Err::BroadcastDenied, "connect", fd);
+    if (sk->saddr.any()) sk->saddr = rt.src;
+    if (sk->rcv_saddr.any()) sk->rcv_saddr = rt.src;
+    sk->daddr = rt.dst;
+    sk->dport = a.port;
+    sk->established = true;
+    sk->inet_id = uint16_t(s.random());
+    sk->dst_cache = rt;
+    sk->dst_genid = s.ip.genid;
+    ok();
+    return 0;
+}
+
+// inet_getname
+int Stack::getsockname(int fd, sockaddr* addr, socklen_t* len) {
+    DgramSock* sk = impl_->sock_of(fd);
+    if (!sk) return fail(Err::BadFd, "getsockname", fd);
+    if (!len) return fail(Err::Fault, "getsockname", fd);
+    if (int(*len) < 0) return fail(Err::AddrLenNegative, "getsockname", fd);
+    if (*len > 0 && !addr) return fail(Err::Fault, "getsockname", fd);
+    write_in(addr, len, sk->rcv_saddr.any() ? sk->saddr : sk->rcv_saddr, sk->num);
+    ok();
+    return 0;
+}
+
+int Stack::getpeername(int fd, sockaddr* addr, socklen_t* len) {
+    DgramSock* sk = impl_->sock_of(fd);
+    if (!sk) return fail(Err::BadFd, "getpeername", fd);
+    if (!len) return fail(Err::Fault, "getpeername", fd);
+    if (int(*len) < 0) return fail(Err::AddrLenNegative, "getpeername", fd);
+    if (!sk->dport) return fail(Err::NotConnected, "getpeername", fd);
+    if (*len > 0 && !addr) return fail(Err::Fault, "getpeername", fd);
+    write_in(addr, len, sk->daddr, sk->dport);
+    ok();
+    return 0;
+}
+
+// inet_shutdown
+int Stack::shutdown(int fd, int how) {
+    DgramSock* sk = impl_->sock_of(fd);
+    if (!sk) return fail(Err::BadFd, "shutdown", fd);
+    if (how < SHUT_RD || how > SHUT_RDWR) return fail(Err::ShutdownHow, "shutdown", fd);
+    sk->shutdown |= uint8_t(how + 1);
+    // An unconnected socket is marked all the same (so poll wakes), but the call says ENOTCONN.
+    if (!sk->established) return fail(Err::ShutdownNotConnected, "shutdown", fd);
+    ok();
+    return 0;
+}
+
+int Stack::listen(int fd, int) {
+    if (!impl_->sock_of(fd)) return fail(Err::BadFd, "listen", fd);
+    return fail(Err::NotStream, "listen", fd);
+}
+
+int Stack::accept(int fd, sockaddr*, socklen_t*) {
+    if (!impl_->sock_of(fd)) return fail(Err::BadFd, "accept", fd);
+    return fail(Err::NotStream, "accept", fd);
+}
+
+// ---------------- sending ----------------
+
+namespace {
+
+struct SendCtl {
+    bool have_src = false;
+    Ip4 src;
+    int oif = 0;
+    int ttl = -1;
+    int tos = -1;
+};
+
+// ip_cmsg_send: IP_PKTINFO, IP_TTL, IP_TOS; anything malformed is EINVAL.
+Err parse_send_cmsgs(const msghdr* msg, SendCtl* c) {
+    if (!msg->msg_control || msg->msg_controllen == 0) return Err::None;
+    for (cmsghdr* cm = CMSG_FIRSTHDR(const_cast<msghdr*>(msg)); cm; cm = CMSG_NXTHDR(const_cast<msghdr*>(msg), cm)) {
+        if (cm->cmsg_len < sizeof(cmsghdr) ||
+            cm->cmsg_len > msg->msg_controllen - (reinterpret_cast<uint8_t*>(cm) - static_cast<uint8_t*>(msg->msg_control)))
+            return Err::InvalidArg;
+        if (cm->cmsg_level == SOL_UDP) continue;
+        if (cm->cmsg_level != SOL_IP) continue;
+        const size_t dlen = cm->cmsg_len - CMSG_LEN(0);
+        switch (cm->cmsg_type) {
+            case IP_PKTINFO: {
+                if (dlen != sizeof(in_pktinfo)) return Err::InvalidArg;
+                in_pktinfo pi;
+                std::memcpy(&pi, CMSG_DATA(cm), sizeof pi);
+                c->oif = pi.ipi_ifindex;
+                if (pi.ipi_spec_dst.s_addr) {
+                    c->have_src = true;
+                    c->src = Ip4::from_net(pi.ipi_spec_dst.s_addr);
+                }
+                break;
+            }
+            case IP_TTL: {
+                if (dlen != sizeof(int)) return Err::InvalidArg;
+                int v;
+                std::memcpy(&v, CMSG_DATA(cm), sizeof v);
+                if (v < 1 || v > 255) return Err::InvalidArg;
+                c->ttl = v;
+                break;
+            }
+            case IP_TOS: {
+                int v;
+                if (dlen == sizeof(int)) std::memcpy(&v, CMSG_DATA(cm), sizeof v);
+                else if (dlen == 1) v = *CMSG_DATA(cm);
+                else return Err::InvalidArg;
+                if (v < 0 || v > 255) return Err::InvalidArg;
+                c->tos = v;
+                break;
+            }
+            default: return Err::InvalidArg;
+        }
+    }
+    return Err::None;
+}
+
+size_t iov_total(const msghdr* msg) {
+    size_t n = 0;
+    for (size_t i = 0; i < msg->msg_iovlen; ++i) n += msg->msg_iov[i].iov_len;
+    return n;
+}
+
+void iov_copy_in(uint8_t* dst, const msghdr* msg) {
+    for (size_t i = 0; i < msg->msg_iovlen; ++i) {
+        if (msg->msg_iov[i].iov_len) std::memcpy(dst, msg->msg_iov[i].iov_base, msg->msg_iov[i].iov_len);
+        dst += msg->msg_iov[i].iov_len;
+    }
+}
+
+// udp_push_pending_frames: send what is corked.
+Err push_pending(StackImpl& s, DgramSock* sk) {
+    if (!sk->cork) return Err::None;
+    buf::PacketPtr p = std::move(sk->cork);
+    if (sk->proto == sock::Proto::Ping) return s.udp.ping_output(sk, std::move(p), sk->cork_rt);
+    Err e = s.udp.output(sk, std::move(p), sk->cork_rt, sk->cork_daddr, sk->cork_dport);
+    s.link.run_backlog();
+    return e;
+}
+
+}  // namespace
+
+// inet_sendmsg -> udp_sendmsg / ping_v4_sendmsg.
+static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, const char* call) {
+    DgramSock* sk = s.sock_of(fd);
+    if (!sk) return fail(Err::BadFd, call, fd);
+    if (msg->msg_name && (int(msg->msg_namelen) < 0 || msg->msg_namelen > sizeof(sockaddr_storage)))
+        return fail(Err::AddrLen, call, fd);
+    if (msg->msg_iovlen > 1024) return fail(Err::MsgSize, call, fd);
+    const size_t len = iov_total(msg);
+    const bool ping = sk->proto == sock::Proto::Ping;
+    // inet_send_prepare autobinds before the protocol looks at anything.
+    if (!autobind(s, sk)) return fail(Err::PortsExhausted, call, fd);
+    if (len > 0xffff) return fail(Err::MsgSize, call, fd);
+    if (ping) {
+        if (len < wire::kIcmpHeaderLen) return fail(Err::InvalidArg, call, fd);
+        if (flags & MSG_OOB) return fail(Err::SendOob, call, fd);
+        uint8_t hdr[2];
+        const uint8_t* first = static_cast<const uint8_t*>(msg->msg_iov[0].iov_base);
+        if (msg->msg_iov[0].iov_len >= 2) std::memcpy(hdr, first, 2);
+        else {
+            uint8_t tmp[8];
+            iov_copy_in(tmp, msg);  // len >= 8 checked above
+            std::memcpy(hdr, tmp, 2);
+        }
+        if (hdr[0] != wire::kIcmpEcho || hdr[1] != 0) return fail(Err::InvalidArg, call, fd);
+    } else if (flags & MSG_OOB) {
+        return fail(Err::SendOob, call, fd);
+    }
+    const bool corkreq = !ping && (sk->corked || (flags & MSG_MORE));
+    Ip4 daddr;
+    uint16_t dport = 0;
+    bool connected = false;
+    if (sk->cork && !ping) {
+        // Appending to a corked datagram: its destination stands.
+        daddr = sk->cork_daddr;
+        dport = sk->cork_dport;
+    } else if (msg->msg_name) {
+        if (msg->msg_namelen < sizeof(sockaddr_in)) return fail(Err::AddrLen, call, fd);
+        const InAddr a = read_in(static_cast<const sockaddr*>(msg->msg_name), msg->msg_namelen);
+        if (a.family != AF_INET && (ping || a.family != AF_UNSPEC)) return fail(Err::AddrFamily, call, fd);
+        daddr = a.addr;
+        dport = a.port;
+        if (!ping && dport == 0) return fail(Err::DestPortZero, call, fd);
+    } else {
+        if (!sk->established) return fail(Err::DestRequired, call, fd);
+        daddr = sk->daddr;
+        dport = sk->dport;
+        connected = true;
+    }
+    ip::RouteResult rt;
+    int ttl_override = -1, tos_override = -1;
+    if (sk->cork && !ping) {
+        rt = sk->cork_rt;
+    } else {
+        SendCtl ctl;
+        if (Err e = parse_send_cmsgs(msg, &ctl); e != Err::None) return fail(e, call, fd);
+        if (msg->msg_controllen) connected = false;
+        ip::Flow fl;
+        fl.daddr = daddr;
+        fl.saddr = ctl.have_src ? ctl.src : sk->saddr;
+        fl.oif = ctl.oif ? ctl.oif : sk->bound_dev_if;
+        if (daddr.is_multicast()) {
+            if (!fl.oif) fl.oif = sk->mc_index;
+            if (fl.saddr.any()) fl.saddr = sk->mc_addr;
+            connected = false;
+        } else if (!fl.oif) {
+            fl.oif = sk->uc_index;
+        }
+        if (connected && sk->dst_genid == s.ip.genid) {
+            rt = sk->dst_cache;
+        } else {
+            if (Err e = s.ip.route_output(fl, &rt); e != Err::None) return fail(e, call, fd);
+            if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) return fail(Err::BroadcastDenied, call, fd);
+            if (connected) {
+                sk->dst_cache = rt;
+                sk->dst_genid = s.ip.genid;
+            }
+        }
+        ttl_override = ctl.ttl;
+        tos_override = ctl.tos;
+    }
+    if (sk->shutdown & kSendShutdown) return fail(Err::SendShutdown, call, fd);
+    {
+        // __ip_append_data: without fragmentation allowed, the whole datagram must fit the MTU.
+        const bool ignore_df = sk->pmtudisc < IP_PMTUDISC_DO || sk->pmtudisc == IP_PMTUDISC_OMIT;
+        const uint32_t max = ignore_df ? 0xffff : rt.mtu;
+        const uint32_t hdr = ping ? 0 : wire::kUdpHeaderLen;
+        const uint32_t pending = sk->cork ? sk->cork->size() : 0;
+        if (pending + len + hdr > max - 20) {
+            if (!ping && sk->recverr) {
+                s.udp.queue_error(sk, EMSGSIZE, 1 /*SO_EE_ORIGIN_LOCAL*/, 0, 0, rt.mtu, Ip4(), daddr, dport, {});
+            }
+            sk->cork.reset();
+            return fail(ignore_df ? Err::MsgSize : Err::MsgSizeMtu, call, fd);
+        }
+        if (sk->cork) {
+            iov_copy_in(sk->cork->put(uint32_t(len)), msg);
+        } else {
+            auto pkt = s.pool.alloc(corkreq ? 65535 : uint32_t(len));
+            if (!pkt) {
+                ++s.ctr.udp.SndbufErrors;
+                return fail(Err::NoBufs, call, fd);
+            }
+            iov_copy_in(pkt->put(uint32_t(len)), msg);
+            if (corkreq) {
+                sk->cork = std::move(pkt);
+                sk->cork_rt = rt;
+                sk->cork_daddr = daddr;
+                sk->cork_dport = dport;
+            } else {
+                Err e = ping ? s.udp.ping_output(sk, std::move(pkt), rt)
+                             : s.udp.output(sk, std::move(pkt), rt, daddr, dport, ttl_override, tos_override);
+                s.link.run_backlog();
+                if (e != Err::None) return fail(e, call, fd);
+                ok();
+                return ssize_t(len);
+            }
+        }
+        if (!corkreq) {
+            Err e = push_pending(s, sk);
+            if (e != Err::None) return fail(e, call, fd);
+        }
+    }
+    ok();
+    return ssize_t(len);
+}
+
+ssize_t Stack::sendmsg(int fd, const msghdr* msg, int flags) {
+    if (!msg) return fail(Err::Fault, "sendmsg", fd);
+    return do_sendmsg(*impl_, fd, msg, flags, "sendmsg");
+}
+
+ssize_t Stack::sendto(int fd, const void* buf, size_t len, int flags, const sockaddr* to, socklen_t tolen) {
+    iovec iov{const_cast<void*>(buf), len};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_name = const_cast<sockaddr*>(to);
+    m.msg_namelen = to ? tolen : 0;
+    return do_sendmsg(*impl_, fd, &m, flags, "sendto");
+}
+
+ssize_t Stack::send(int fd, const void* buf, size_t len, int flags) {
+    iovec iov{const_cast<void*>(buf), len};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    return do_sendmsg(*impl_, fd, &m, flags, "send");
+}
+
+int Stack::sendmmsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags) {
+    if (!impl_->sock_of(fd)) return fail(Err::BadFd, "sendmmsg", fd);
+    vlen = std::min(vlen, 1024u);
+    unsigned int n = 0;
+    for (; n < vlen; ++n) {
+        ssize_t r = do_sendmsg(*impl_, fd, &msgs[n].msg_hdr, flags, "sendmmsg");
+        if (r < 0) {
+            if (n == 0) return -1;
+            break;
+        }
+        msgs[n].msg_len = unsigned(r);
+    }
+    ok();
+    return int(n);
+}
+
+// ---------------- receiving ----------------
+
+namespace {
+
+constexpr int kSoEeOriginIcmp = 2;
+
+// put_cmsg: appends one control message, or sets MSG_CTRUNC when it does not fit.
+void put_cmsg(msghdr* msg, size_t* used, int level, int type, const void* data, size_t len) {
+    if (!msg->msg_control) return;
+    const size_t need = CMSG_SPACE(len);
+    if (*used + CMSG_LEN(len) > msg->msg_controllen) {
+        msg->msg_flags |= MSG_CTRUNC;
+        return;
+    }
+    auto* cm = reinterpret_cast<cmsghdr*>(static_cast<uint8_t*>(msg->msg_control) + *used);
+    cm->cmsg_level = level;
+    cm->cmsg_type = type;
+    cm->cmsg_len = CMSG_LEN(len);
+    std::memcpy(CMSG_DATA(cm), data, len);
+    *used += std::min(need, msg->msg_controllen - *used);
+}
+
+size_t copy_out(const buf::Packet& p, const msghdr* msg) {
+    size_t off = 0;
+    for (size_t i = 0; i < msg->msg_iovlen && off < p.size(); ++i) {
+        const size_t n = std::min<size_t>(msg->msg_iov[i].iov_len, p.size() - off);
+        if (n) std::memcpy(msg->msg_iov[i].iov_base, p.data() + off, n);
+        off += n;
+    }
+    return off;
+}
+
+ssize_t recv_error(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, const char* call) {
+    (void)s;
+    buf::Packet* e = sk->errq.front();
+    if (!e) return fail(Err::ErrQueueEmpty, call, sk->fd);
+    const size_t copied = copy_out(*e, msg);
+    msg->msg_flags = 0;
+    if (copied < e->size()) msg->msg_flags |= MSG_TRUNC;
+    if (msg->msg_name) {
+        socklen_t l = sizeof(sockaddr_in);
+        write_in(static_cast<sockaddr*>(msg->msg_name), &l, e->meta.dst, e->meta.dport);
+        msg->msg_namelen = l;
+    }
+    struct {
+        sock_extended_err ee;
+        sockaddr_in offender;
+    } data{};
+    data.ee.ee_errno = uint32_t(e->meta.ee_errno);
+    data.ee.ee_origin = e->meta.ee_origin;
+    data.ee.ee_type = e->meta.ee_type;
+    data.ee.ee_code = e->meta.ee_code;
+    data.ee.ee_info = e->meta.ee_info;
+    if (e->meta.ee_origin == kSoEeOriginIcmp) {
+        data.offender.sin_family = AF_INET;
+        data.offender.sin_addr.s_addr = e->meta.offender.net();
+    }
+    size_t used = 0;
+    put_cmsg(msg, &used, SOL_IP, IP_RECVERR, &data, sizeof data);
+    msg->msg_controllen = used;
+    msg->msg_flags |= MSG_ERRQUEUE;
+    const size_t full = e->size();
+    if (!(flags & MSG_PEEK)) {
+        auto dead = sk->errq.pop();
+        sk->rmem -= std::min(sk->rmem, dead->meta.truesize);
+        // sock_dequeue_err_skb: sk_err follows the next queued ICMP error, or clears.
+        buf::Packet* next = sk->errq.front();
+        if (next && next->meta.ee_origin == kSoEeOriginIcmp) sk->sk_err = next->meta.ee_errno;
+        else if (dead->meta.ee_origin == kSoEeOriginIcmp) sk->sk_err = 0;
+    }
+    ok();
+    return ssize_t((flags & MSG_TRUNC) ? full : copied);
+}
+
+}  // namespace
+
+static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const char* call) {
+    DgramSock* sk = s.sock_of(fd);
+    if (!sk) return fail(Err::BadFd, call, fd);
+    if (msg->msg_iovlen > 1024) return fail(Err::MsgSize, call, fd);
+    if (flags & MSG_ERRQUEUE) return recv_error(s, sk, msg, flags, call);
+    const bool dontwait = sk->nonblock || (flags & MSG_DONTWAIT);
+    const Time deadline = sk->rcvtimeo ? s.now() + sk->rcvtimeo : kNever;
+    for (;;) {
+        // __skb_recv_udp: a pending error is reported before queued data.
+        if (sk->sk_err) {
+            const int e = sk->sk_err;
+            sk->sk_err = 0;
+            return fail(pending_error_from_errno(e), call, fd);
+        }
+        if (!sk->rx.empty()) break;
+        if (dontwait) return fail(Err::WouldBlock, call, fd);
+        if (sk->shutdown & kRcvShutdown) {
+            msg->msg_flags = 0;
+            msg->msg_namelen = 0;
+            msg->msg_controllen = 0;
+            ok();
+            return 0;
+        }
+        const bool ready = s.env->run_until(
+            [&] { return !sk->rx.empty() || sk->sk_err || (sk->shutdown & kRcvShutdown) || !s.sock_of(fd); },
+            deadline);
+        if (!s.sock_of(fd)) return fail(Err::BadFd, call, fd);
+        if (!ready) {
+            if (deadline != kNever && s.now() >= deadline) return fail(Err::TimedOut, call, fd);
+            return fail(Err::WouldBlockForever, call, fd);
+        }
+    }
+    buf::Packet& p = *sk->rx.front();
+    const size_t copied = copy_out(p, msg);
+    msg->msg_flags = 0;
+    if (copied < p.size()) msg->msg_flags |= MSG_TRUNC;
+    if (msg->msg_name) {
+        socklen_t l = sizeof(sockaddr_in);
+        write_in(static_cast<sockaddr*>(msg->msg_name), &l, p.meta.src, p.meta.sport);
+        msg->msg_namelen = l;
+    }
+    size_t used = 0;
+    if (sk->pktinfo) {
+        in_pktinfo pi{};
+        pi.ipi_ifindex = p.meta.ifindex;
+        pi.ipi_addr.s_addr = p.meta.dst.net();
+        Ip4 spec = p.meta.dst;
+        if (p.meta.route_flags & (ip::kRtBroadcast | ip::kRtMulticast))
+            spec = s.ip.select_addr(s.iface(p.meta.ifindex), p.meta.src, ip::Scope::Universe);
+        pi.ipi_spec_dst.s_addr = spec.net();
+        put_cmsg(msg, &used, SOL_IP, IP_PKTINFO, &pi, sizeof pi);
+    }
+    if (sk->recvttl) {
+        int ttl = p.meta.ttl;
+        put_cmsg(msg, &used, SOL_IP, IP_TTL, &ttl, sizeof ttl);
+    }
+    if (sk->recvtos) {
+        uint8_t tos = p.meta.tos;
+        put_cmsg(msg, &used, SOL_IP, IP_TOS, &tos, sizeof tos);
+    }
+    if (msg->msg_control) msg->msg_controllen = used;
+    const size_t full = p.size();
+    if (!(flags & MSG_PEEK)) {
+        auto dead = sk->rx.pop();
+        sk->rmem -= std::min(sk->rmem, dead->meta.truesize);
+        if (sk->proto == sock::Proto::Udp) ++s.ctr.udp.InDatagrams;
+    }
+    ok();
+    return ssize_t((flags & MSG_TRUNC) ? full : copied);
+}
+
+ssize_t Stack::recvmsg(int fd, msghdr* msg, int flags) {
+    if (!msg) return fail(Err::Fault, "recvmsg", fd);
+    return do_recvmsg(*impl_, fd, msg, flags, "recvmsg");
+}
+
+ssize_t Stack::recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* from, socklen_t* fromlen) {
+    iovec iov{buf, len};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (from && fromlen) {
+        if (int(*fromlen) < 0) return fail(Err::AddrLenNegative, "recvfrom", fd);
+        sockaddr_in tmp;
+        m.msg_name = &tmp;
+        m.msg_namelen = sizeof tmp;
+        ssize_t r = do_recvmsg(*impl_, fd, &m, flags, "recvfrom");
+        if (r >= 0 && m.msg_name) {
+            std::memcpy(from, &tmp, std::min<size_t>(*fromlen, m.msg_namelen));
+            *fromlen = m.msg_namelen;
+        }
+        return r;
+    }
+    return do_recvmsg(*impl_, fd, &m, flags, "recvfrom");
+}
+
+ssize_t Stack::recv(int fd, void* buf, size_t len, int flags) { return recvfrom(fd, buf, len, flags, nullptr, nullptr); }
+
+int Stack::recvmmsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags, timespec* timeout) {
+    StackImpl& s = *impl_;
+    if (!s.sock_of(fd)) return fail(Err::BadFd, "recvmmsg", fd);
+    vlen = std::min(vlen, 1024u);
+    const Time deadline = timeout ? s.now() + timeout->tv_sec * kSec + timeout->tv_nsec : kNever;
+    unsigned int n = 0;
+    for (; n < vlen; ++n) {
+        ssize_t r = do_recvmsg(s, fd, &msgs[n].msg_hdr, flags, "recvmmsg");
+        if (r < 0) {
+            if (n == 0) return -1;
+            const int e = errno;
+            if (e != EAGAIN) s.sock_of(fd)->sk_err = e;
+            break;
+        }
+        msgs[n].msg_len = unsigned(r);
+        if (flags & MSG_WAITFORONE) flags |= MSG_DONTWAIT;
+        if (timeout && s.now() >= deadline) {
+            ++n;
+            break;
+        }
+    }
+    ok();
+    return int(n);
+}
+
+// ---------------- control ----------------
+
+int Stack::ioctl(int fd, unsigned long req, void* arg) {
+    DgramSock* sk = impl_->sock_of(fd);
+    if (!sk) return fail(Err::BadFd, "ioctl", fd);
+    switch (req) {
+        case FIONREAD: {  // == SIOCINQ: the first datagram's length (udp_ioctl)
+            if (!arg) return fail(Err::Fault, "ioctl", fd);
+            if (sk->proto != sock::Proto::Udp) return fail(Err::IoctlUnknown, "ioctl", fd);
+            int v = sk->rx.empty() ? 0 : int(sk->rx.front()->size());
+            std::memcpy(arg, &v, sizeof v);
+            break;
+        }
+        case TIOCOUTQ: {  // == SIOCOUTQ: bytes not yet sent (never held here)
+            if (!arg) return fail(Err::Fault, "ioctl", fd);
+            if (sk->proto != sock::Proto::Udp) return fail(Err::IoctlUnknown, "ioctl", fd);
+            int v = 0;
+            std::memcpy(arg, &v, sizeof v);
+            break;
+        }
+        case FIONBIO: {
+            if (!arg) return fail(Err::Fault, "ioctl", fd);
+            int v;
+            std::memcpy(&v, arg, sizeof v);
+            sk->nonblock = v != 0;
+            break;
+        }
+        default: return fail(Err::IoctlUnknown, "ioctl", fd);
+    }
+    ok();
+    return 0;
+}
+
+int Stack::fcntl(int fd, int cmd, long arg) {
+    DgramSock* sk = impl_->sock_of(fd);
+    if (!sk) return fail(Err::BadFd, "fcntl", fd);
+    switch (cmd) {
+        case F_GETFL: ok(); return O_RDWR | (sk->nonblock ? O_NONBLOCK : 0);
+        case F_SETFL: sk->nonblock = arg & O_NONBLOCK; ok(); return 0;
+        case F_GETFD: ok(); return sk->cloexec ? FD_CLOEXEC : 0;
+        case F_SETFD: sk->cloexec = arg & FD_CLOEXEC; ok(); return 0;
+        default: return fail(Err::FcntlCmd, "fcntl", fd);
+    }
+}
+
+// datagram_poll / udp_poll
+static short poll_mask(StackImpl& s, int fd) {
+    DgramSock* sk = s.sock_of(fd);
+    if (!sk) return POLLNVAL;
+    short m = 0;
+    if (sk->sk_err || !sk->errq.empty()) m |= POLLERR;
+    if (sk->shutdown & kRcvShutdown) m |= POLLRDHUP | POLLIN | POLLRDNORM;
+    if (sk->shutdown == (kRcvShutdown | kSendShutdown)) m |= POLLHUP;
+    if (!sk->rx.empty()) m |= POLLIN | POLLRDNORM;
+    m |= POLLOUT | POLLWRNORM | POLLWRBAND;  // nothing is ever held in the send path
+    return m;
+}
+
+int Stack::poll(pollfd* fds, nfds_t n, int timeout_ms) {
+    StackImpl& s = *impl_;
+    if (n > nfds_t(s.cfg.max_fds)) return fail(Err::PollNfds, "poll", -1);
+    if (n && !fds) return fail(Err::Fault, "poll", -1);
+    auto scan = [&]() {
+        int ready = 0;
+        for (nfds_t i = 0; i < n; ++i) {
+            fds[i].revents = 0;
+            if (fds[i].fd < 0) continue;
+            const short m = poll_mask(s, fds[i].fd);
+            fds[i].revents = short(m & (fds[i].events | POLLERR | POLLHUP | POLLNVAL));
+            if (fds[i].revents) ++ready;
+        }
+        return ready;
+    };
+    int r = scan();
+    if (r || timeout_ms == 0) {
+        ok();
+        return r;
+    }
+    const Time deadline = timeout_ms < 0 ? kNever : s.now() + Time(timeout_ms) * kMs;
+    const bool ready = s.env->run_until([&] { return scan() > 0; }, deadline);
+    r = scan();
+    if (!ready && r == 0 && deadline == kNever) return fail(Err::WouldBlockForever, "poll", -1);
+    ok();
+    return r;
+}
+
+}  // namespace usnet

@@ -1,0 +1,384 @@
+// setsockopt/getsockopt: sk_setsockopt (SOL_SOCKET), do_ip_setsockopt (SOL_IP) and
+// udp_lib_setsockopt (SOL_UDP), with Linux's length rules and clamping.
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "socket/socket_layer.hpp"
+
+namespace usnet::sock {
+
+namespace {
+
+Time timeval_to_time(const timeval& tv) { return Time(tv.tv_sec) * kSec + Time(tv.tv_usec) * 1000; }
+
+int sol_socket_set(StackImpl& s, DgramSock* sk, int name, const void* val, socklen_t len) {
+    const char* call = "setsockopt";
+    if (name == SO_BINDTODEVICE) {
+        if (int(len) < 0) return fail(Err::OptValue, call, sk->fd);
+        char ifname[IFNAMSIZ] = {};
+        std::memcpy(ifname, val, std::min<size_t>(len, IFNAMSIZ - 1));
+        int idx = 0;
+        if (ifname[0]) {
+            for (auto& i : s.ifaces)
+                if (i->name == ifname) idx = i->ifindex;
+            if (!idx) return fail(Err::OptNoDevice, call, sk->fd);
+        }
+        sk->bound_dev_if = idx;
+        sk->dst_genid = 0;
+        return 0;
+    }
+    if (len < sizeof(int)) return fail(Err::OptLen, call, sk->fd);
+    int v;
+    std::memcpy(&v, val, sizeof v);
+    const bool b = v != 0;
+    switch (name) {
+        case SO_REUSEADDR: sk->reuseaddr = b; return 0;
+        case SO_REUSEPORT: sk->reuseport = b; return 0;
+        case SO_BROADCAST: sk->broadcast = b; return 0;
+        case SO_NO_CHECK: sk->no_check = b; return 0;
+        case SO_PRIORITY:
+            if ((v < 0 || v > 6) && !s.cfg.privileged) return fail(Err::OptPermission, call, sk->fd);
+            sk->priority = v;
+            return 0;
+        case SO_RCVBUF:
+        case SO_RCVBUFFORCE: {
+            if (name == SO_RCVBUFFORCE && !s.cfg.privileged) return fail(Err::OptPermission, call, sk->fd);
+            // Clamp to rmem_max (as unsigned, so negatives clamp too), then double.
+            uint32_t u = uint32_t(v);
+            if (name == SO_RCVBUF) u = std::min(u, s.cfg.rmem_max);
+            u = std::min<uint32_t>(u, INT_MAX / 2);
+            sk->rcvbuf = std::max<int>(int(u) * 2, kMinRcvbuf);
+            return 0;
+        }
+        case SO_SNDBUF:
+        case SO_SNDBUFFORCE: {
+            if (name == SO_SNDBUFFORCE && !s.cfg.privileged) return fail(Err::OptPermission, call, sk->fd);
+            uint32_t u = uint32_t(v);
+            if (name == SO_SNDBUF) u = std::min(u, s.cfg.wmem_max);
+            u = std::min<uint32_t>(u, INT_MAX / 2);
+            sk->sndbuf = std::max<int>(int(u) * 2, kMinSndbuf);
+            return 0;
+        }
+        case SO_RCVTIMEO_OLD:
+        case SO_SNDTIMEO_OLD: {
+            if (len < sizeof(timeval)) return fail(Err::OptLen, call, sk->fd);
+            timeval tv;
+            std::memcpy(&tv, val, sizeof tv);
+            if (tv.tv_usec < 0 || tv.tv_usec >= 1000000) return fail(Err::OptTimeoutDomain, call, sk->fd);
+            Time t = tv.tv_sec < 0 ? 0 : timeval_to_time(tv);
+            if (tv.tv_sec < 0) t = 1;  // "negative timeout": return at once
+            (name == SO_RCVTIMEO_OLD ? sk->rcvtimeo : sk->sndtimeo) = t;
+            return 0;
+        }
+        case SO_BINDTOIFINDEX:
+            if (v && !s.iface(v)) return fail(Err::OptNoDevice, call, sk->fd);
+            sk->bound_dev_if = v;
+            sk->dst_genid = 0;
+            return 0;
+        // Accepted and stored by Linux with no effect on a UDP socket.
+        case SO_DEBUG: sk->opt_debug = b; return 0;
+        case SO_KEEPALIVE: sk->opt_keepalive = b; return 0;
+        case SO_OOBINLINE: sk->opt_oobinline = b; return 0;
+        case SO_DONTROUTE: sk->opt_dontroute = b; return 0;
+        case SO_TYPE:
+        case SO_PROTOCOL:
+        case SO_DOMAIN:
+        case SO_ERROR:
+        case SO_ACCEPTCONN:
+        default: return fail(Err::OptUnknown, call, sk->fd);
+    }
+}
+
+// Values for SOL_IP: an int if optlen >= 4, a byte if >= 1, and 0 if optlen is 0.
+int ip_int_value(const void* val, socklen_t len) {
+    if (len >= sizeof(int)) {
+        int v;
+        std::memcpy(&v, val, sizeof v);
+        return v;
+    }
+    if (len >= 1) return *static_cast<const unsigned char*>(val);
+    return 0;
+}
+
+link::Interface* mc_find_dev(StackImpl& s, ip_mreqn* m) {
+    // ip_mc_find_dev: by index, else by address, else by the route to the group.
+    if (m->imr_ifindex) return s.iface(m->imr_ifindex);
+    if (m->imr_address.s_addr) {
+        const Ip4 a = Ip4::from_net(m->imr_address.s_addr);
+        for (auto& i : s.ifaces)
+            for (auto& x : i->addrs)
+                if (x.addr == a) {
+                    m->imr_ifindex = i->ifindex;
+                    return i.get();
+                }
+        return nullptr;
+    }
+    ip::Flow fl;
+    fl.daddr = Ip4::from_net(m->imr_multiaddr.s_addr);
+    ip::RouteResult rt;
+    if (s.ip.route_output(fl, &rt) != Err::None) return nullptr;
+    m->imr_ifindex = rt.dev->ifindex;
+    return rt.dev;
+}
+
+int sol_ip_set(StackImpl& s, DgramSock* sk, int name, const void* val, socklen_t len) {
+    const char* call = "setsockopt";
+    const int v = ip_int_value(val, len);
+    switch (name) {
+        case IP_TTL:
+            if (len < 1) return fail(Err::OptValue, call, sk->fd);
+            if (v != -1 && (v < 1 || v > 255)) return fail(Err::OptValue, call, sk->fd);
+            sk->ttl = v;
+            return 0;
+        case IP_TOS: sk->tos = uint8_t(v); return 0;
+        case IP_RECVERR:
+            sk->recverr = v != 0;
+            if (!v) sk->errq.clear();
+            return 0;
+        case IP_PKTINFO: sk->pktinfo = v != 0; return 0;
+        case IP_RECVTTL: sk->recvttl = v != 0; return 0;
+        case IP_RECVTOS: sk->recvtos = v != 0; return 0;
+        case IP_MULTICAST_TTL: {
+            if (len < 1) return fail(Err::OptValue, call, sk->fd);
+            int t = v == -1 ? 1 : v;
+            if (t < 0 || t > 255) return fail(Err::OptValue, call, sk->fd);
+            sk->mc_ttl = t;
+            return 0;
+        }
+        case IP_MULTICAST_LOOP:
+            if (len < 1) return fail(Err::OptValue, call, sk->fd);
+            sk->mc_loop = v != 0;
+            return 0;
+        case IP_MULTICAST_ALL:
+            if (len < 1) return fail(Err::OptValue, call, sk->fd);
+            if (v != 0 && v != 1) return fail(Err::OptValue, call, sk->fd);
+            sk->mc_all = v;
+            return 0;
+        case IP_MTU_DISCOVER:
+            if (v < IP_PMTUDISC_DONT || v > IP_PMTUDISC_OMIT) return fail(Err::OptValue, call, sk->fd);
+            sk->pmtudisc = v;
+            return 0;
+        case IP_MULTICAST_IF: {
+            if (len < sizeof(in_addr)) return fail(Err::OptValue, call, sk->fd);
+            ip_mreqn m{};
+            if (len >= sizeof(ip_mreqn)) std::memcpy(&m, val, sizeof m);
+            else if (len >= sizeof(ip_mreq)) std::memcpy(&m, val, sizeof(ip_mreq));
+            else std::memcpy(&m.imr_address, val, sizeof(in_addr));
+            if (!m.imr_ifindex) {
+                if (!m.imr_address.s_addr) {
+                    sk->mc_index = 0;
+                    sk->mc_addr = Ip4();
+                    return 0;
+                }
+            }
+            link::Interface* dev = nullptr;
+            if (m.imr_ifindex) dev = s.iface(m.imr_ifindex);
+            else {
+                ip_mreqn probe = m;
+                probe.imr_multiaddr.s_addr = 0;
+                dev = mc_find_dev(s, &probe);
+                if (dev) m.imr_ifindex = dev->ifindex;
+            }
+            if (!dev) return fail(Err::McastAddrNotAvail, call, sk->fd);
+            if (sk->bound_dev_if && m.imr_ifindex != sk->bound_dev_if) return fail(Err::OptValue, call, sk->fd);
+            sk->mc_index = m.imr_ifindex;
+            sk->mc_addr = Ip4::from_net(m.imr_address.s_addr);
+            return 0;
+        }
+        case IP_ADD_MEMBERSHIP:
+        case IP_DROP_MEMBERSHIP: {
+            if (len < sizeof(ip_mreq)) return fail(Err::OptValue, call, sk->fd);
+            ip_mreqn m{};
+            if (len >= sizeof(ip_mreqn)) std::memcpy(&m, val, sizeof m);
+            else std::memcpy(&m, val, sizeof(ip_mreq));
+            const Ip4 group = Ip4::from_net(m.imr_multiaddr.s_addr);
+            if (name == IP_ADD_MEMBERSHIP) {
+                if (!group.is_multicast()) return fail(Err::McastNotMulticast, call, sk->fd);
+                link::Interface* dev = mc_find_dev(s, &m);
+                if (!dev) return fail(Err::McastNoDevice, call, sk->fd);
+                for (const auto& ms : sk->mc_list)
+                    if (ms.group == group && ms.ifindex == m.imr_ifindex) return fail(Err::McastAlreadyMember, call, sk->fd);
+                if (sk->mc_list.size() >= s.cfg.igmp_max_memberships) return fail(Err::McastNoBufs, call, sk->fd);
+                sk->mc_list.push_back({group, m.imr_ifindex, Ip4::from_net(m.imr_address.s_addr)});
+                s.link.mc_join(*dev, group);
+                return 0;
+            }
+            const bool had_hint = m.imr_ifindex || m.imr_address.s_addr;
+            link::Interface* dev = mc_find_dev(s, &m);
+            if (!had_hint && !dev) return fail(Err::McastNoDevice, call, sk->fd);
+            for (size_t i = 0; i < sk->mc_list.size(); ++i) {
+                auto& ms = sk->mc_list[i];
+                if (ms.group != group) continue;
+                if (m.imr_ifindex) {
+                    if (ms.ifindex != m.imr_ifindex) continue;
+                } else if (m.imr_address.s_addr && Ip4::from_net(m.imr_address.s_addr) != ms.addr) {
+                    continue;
+                }
+                if (auto* d = s.iface(ms.ifindex)) s.link.mc_leave(*d, group);
+                sk->mc_list.erase(sk->mc_list.begin() + long(i));
+                return 0;
+            }
+            return fail(Err::McastNotMember, call, sk->fd);
+        }
+        case IP_RECVOPTS: sk->opt_recvopts = v != 0; return 0;
+        case IP_RETOPTS: sk->opt_retopts = v != 0; return 0;
+        case IP_FREEBIND: sk->opt_freebind = v != 0; return 0;
+        default: return fail(Err::OptUnknown, call, sk->fd);
+    }
+}
+
+// sk_getsockopt's ending: copy min(len, sizeof value) bytes and report that length.
+int put_value(void* val, socklen_t* len, const void* v, socklen_t lv) {
+    const socklen_t n = std::min(*len, lv);
+    if (n) std::memcpy(val, v, n);
+    *len = n;
+    return 0;
+}
+
+int sol_socket_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* len) {
+    const char* call = "getsockopt";
+    int v = 0;
+    switch (name) {
+        case SO_TYPE: v = SOCK_DGRAM; break;
+        case SO_PROTOCOL: v = sk->proto == Proto::Udp ? IPPROTO_UDP : IPPROTO_ICMP; break;
+        case SO_DOMAIN: v = AF_INET; break;
+        case SO_ERROR: v = sk->sk_err; sk->sk_err = 0; break;
+        case SO_REUSEADDR: v = sk->reuseaddr; break;
+        case SO_REUSEPORT: v = sk->reuseport; break;
+        case SO_BROADCAST: v = sk->broadcast; break;
+        case SO_NO_CHECK: v = sk->no_check; break;
+        case SO_PRIORITY: v = sk->priority; break;
+        case SO_RCVBUF: v = sk->rcvbuf; break;
+        case SO_SNDBUF: v = sk->sndbuf; break;
+        case SO_DEBUG: v = sk->opt_debug; break;
+        case SO_KEEPALIVE: v = sk->opt_keepalive; break;
+        case SO_OOBINLINE: v = sk->opt_oobinline; break;
+        case SO_DONTROUTE: v = sk->opt_dontroute; break;
+        case SO_ACCEPTCONN: v = 0; break;
+        case SO_RCVLOWAT: v = 1; break;
+        case SO_SNDLOWAT: v = 1; break;
+        case SO_BINDTOIFINDEX: v = sk->bound_dev_if; break;
+        case SO_RCVTIMEO_OLD:
+        case SO_SNDTIMEO_OLD: {
+            const Time t = name == SO_RCVTIMEO_OLD ? sk->rcvtimeo : sk->sndtimeo;
+            timeval tv{};
+            if (t > 1) {
+                tv.tv_sec = t / kSec;
+                tv.tv_usec = (t % kSec) / 1000;
+            }
+            return put_value(val, len, &tv, sizeof tv);
+        }
+        case SO_BINDTODEVICE: {
+            if (*len < IFNAMSIZ) return fail(Err::OptValue, call, sk->fd);
+            if (!sk->bound_dev_if) {
+                *len = 0;
+                return 0;
+            }
+            link::Interface* d = s.iface(sk->bound_dev_if);
+            const std::string n = d ? d->name : "";
+            std::memcpy(val, n.c_str(), n.size() + 1);
+            *len = socklen_t(n.size() + 1);
+            return 0;
+        }
+        default: return fail(Err::OptUnknown, call, sk->fd);
+    }
+    return put_value(val, len, &v, sizeof v);
+}
+
+int sol_ip_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* len) {
+    const char* call = "getsockopt";
+    int v = 0;
+    switch (name) {
+        case IP_TTL: v = sk->ttl < 0 ? s.cfg.default_ttl : sk->ttl; break;
+        case IP_TOS: v = sk->tos; break;
+        case IP_RECVERR: v = sk->recverr; break;
+        case IP_PKTINFO: v = sk->pktinfo; break;
+        case IP_RECVTTL: v = sk->recvttl; break;
+        case IP_RECVTOS: v = sk->recvtos; break;
+        case IP_MULTICAST_TTL: v = sk->mc_ttl; break;
+        case IP_MULTICAST_LOOP: v = sk->mc_loop; break;
+        case IP_MULTICAST_ALL: v = sk->mc_all; break;
+        case IP_MTU_DISCOVER: v = sk->pmtudisc; break;
+        case IP_RECVOPTS: v = sk->opt_recvopts; break;
+        case IP_RETOPTS: v = sk->opt_retopts; break;
+        case IP_FREEBIND: v = sk->opt_freebind; break;
+        case IP_MTU:
+            // Only a connected socket has a route, and so an MTU.
+            if (!sk->established || sk->dst_genid != s.ip.genid) {
+                if (!sk->established) return fail(Err::NotConnected, call, sk->fd);
+                ip::RouteResult rt;
+                if (connect_route(s, sk, sk->daddr, &rt) != Err::None) return fail(Err::NotConnected, call, sk->fd);
+                sk->dst_cache = rt;
+                sk->dst_genid = s.ip.genid;
+            }
+            v = int(sk->dst_cache.mtu);
+            break;
+        case IP_MULTICAST_IF: {
+            if (*len < sizeof(in_addr)) return fail(Err::OptValue, call, sk->fd);
+            in_addr a{sk->mc_addr.net()};
+            std::memcpy(val, &a, sizeof a);
+            *len = sizeof a;
+            return 0;
+        }
+        default: return fail(Err::OptUnknown, call, sk->fd);
+    }
+    // do_ip_getsockopt: a short buffer gets one byte when the value fits in one.
+    if (*len < socklen_t(sizeof(int)) && *len > 0 && v >= 0 && v <= 255) {
+        *static_cast<unsigned char*>(val) = uint8_t(v);
+        *len = 1;
+        return 0;
+    }
+    return put_value(val, len, &v, sizeof v);
+}
+
+}  // namespace
+
+int do_setsockopt(StackImpl& s, DgramSock* sk, int level, int name, const void* val, socklen_t len) {
+    if (int(len) < 0) return fail(Err::OptValue, "setsockopt", sk->fd);
+    if (len > 0 && !val) return fail(Err::Fault, "setsockopt", sk->fd);
+    if (level == SOL_SOCKET) return sol_socket_set(s, sk, name, val, len);
+    if (level == SOL_IP) return sol_ip_set(s, sk, name, val, len);
+    if (level == SOL_UDP && sk->proto == Proto::Udp) {
+        if (len < sizeof(int)) return fail(Err::OptLen, "setsockopt", sk->fd);
+        int v;
+        std::memcpy(&v, val, sizeof v);
+        if (name == UDP_CORK) {
+            sk->corked = v != 0;
+            if (!v && sk->cork) {
+                // Uncorking sends what was held (udp_push_pending_frames).
+                buf::PacketPtr p = std::move(sk->cork);
+                s.udp.output(sk, std::move(p), sk->cork_rt, sk->cork_daddr, sk->cork_dport);
+                s.link.run_backlog();
+            }
+            return 0;
+        }
+        return fail(Err::OptUnknown, "setsockopt", sk->fd);
+    }
+    return fail(Err::OptUnknown, "setsockopt", sk->fd);
+}
+
+int do_getsockopt(StackImpl& s, DgramSock* sk, int level, int name, void* val, socklen_t* len) {
+    if (!len) return fail(Err::Fault, "getsockopt", sk->fd);
+    if (int(*len) < 0) return fail(Err::OptValue, "getsockopt", sk->fd);
+    if (*len > 0 && !val) return fail(Err::Fault, "getsockopt", sk->fd);
+    if (level == SOL_SOCKET) return sol_socket_get(s, sk, name, val, len);
+    if (level == SOL_IP) return sol_ip_get(s, sk, name, val, len);
+    if (level == SOL_UDP && sk->proto == Proto::Udp && name == UDP_CORK) {
+        int v = sk->corked;
+        return put_value(val, len, &v, sizeof v);
+    }
+    return fail(Err::OptUnknown, "getsockopt", sk->fd);
+}
+
+void drop_memberships(StackImpl& s, DgramSock* sk) {
+    for (const auto& ms : sk->mc_list)
+        if (auto* d = s.iface(ms.ifindex)) s.link.mc_leave(*d, ms.group);
+    sk->mc_list.clear();
+}
+
+}  // namespace usnet::sock

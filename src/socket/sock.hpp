@@ -1,0 +1,79 @@
+// The datagram socket shared by UDP and ICMP ping sockets: Linux's struct inet_sock plus
+// the sock fields a datagram socket uses. Protocol code (udp/, ip/icmp.cpp) and the socket
+// layer (socket/) both read it; only the owning layer writes each group of fields.
+#pragma once
+#include <vector>
+
+#include "buf/packet.hpp"
+#include "ip/ip.hpp"
+
+namespace usnet::sock {
+
+enum class Proto : uint8_t { Udp, Ping };
+
+struct Membership {
+    Ip4 group;
+    int ifindex;
+    Ip4 addr;  // imr_address as given
+};
+
+struct DgramSock {
+    Proto proto = Proto::Udp;
+    int fd = -1;
+
+    // --- inet_sock: addresses and ports (host order) ---
+    Ip4 rcv_saddr;     // bound/receive address (inet_rcv_saddr)
+    Ip4 saddr;         // source address for sending (inet_saddr)
+    Ip4 daddr;         // peer (inet_daddr)
+    uint16_t num = 0;  // local port / ping ident (inet_num); 0 = unbound
+    uint16_t dport = 0;
+    bool established = false;  // sk_state == TCP_ESTABLISHED
+    bool bind_addr_lock = false, bind_port_lock = false;  // SOCK_BINDADDR_LOCK / SOCK_BINDPORT_LOCK
+    uint16_t inet_id = 0;
+
+    // --- options ---
+    bool reuseaddr = false, reuseport = false, broadcast = false, no_check = false;
+    bool recverr = false, pktinfo = false, recvttl = false, recvtos = false;
+    bool mc_loop = true, mc_all = true, nonblock = false, cloexec = false;
+    int bound_dev_if = 0;
+    int ttl = -1;  // -1: net.ipv4.ip_default_ttl
+    uint8_t tos = 0;
+    int mc_ttl = 1;
+    int mc_index = 0;
+    Ip4 mc_addr;
+    int uc_index = 0;
+    int pmtudisc = 1;  // IP_PMTUDISC_WANT
+    int priority = 0;
+    int rcvbuf = 0, sndbuf = 0;
+    Time rcvtimeo = 0, sndtimeo = 0;  // 0: forever
+    bool corked = false;              // UDP_CORK
+    // Stored and reported, with no effect on a datagram socket (as in Linux).
+    bool opt_debug = false, opt_keepalive = false, opt_oobinline = false, opt_dontroute = false;
+    bool opt_recvopts = false, opt_retopts = false, opt_freebind = false;
+    std::vector<Membership> mc_list;
+
+    // --- state ---
+    int sk_err = 0;      // pending error (sk_err), reported once
+    uint8_t shutdown = 0;  // RCV_SHUTDOWN=1, SEND_SHUTDOWN=2
+    uint32_t rmem = 0;   // sk_rmem_alloc
+    buf::Queue rx;       // datagrams, head at payload
+    buf::Queue errq;     // IP_RECVERR entries
+    uint32_t drops = 0;
+
+    // Pending corked datagram (MSG_MORE/UDP_CORK): payload so far and its flow.
+    buf::PacketPtr cork;
+    ip::RouteResult cork_rt;
+    Ip4 cork_daddr;
+    uint16_t cork_dport = 0;
+
+    // Cached route for the connected peer (sk_dst_cache), valid while genid matches.
+    ip::RouteResult dst_cache;
+    uint32_t dst_genid = 0;
+
+    // Port table chain and reuseport group.
+    DgramSock* port_next = nullptr;
+    uint32_t reuseport_group = 0;
+    uint64_t bind_seq = 0;  // order of joining, for reuseport selection
+};
+
+}  // namespace usnet::sock

@@ -1,0 +1,79 @@
+// UDP: the port table with Linux's bind rules, demultiplexing, receive queueing with
+// Linux's memory accounting, ICMP error delivery, and datagram output.
+#pragma once
+#include <array>
+#include <span>
+
+#include "socket/sock.hpp"
+#include "wire/icmp.hpp"
+
+namespace usnet::udp {
+
+using sock::DgramSock;
+
+// skb->truesize Linux charges for a UDP/IPv4 datagram of `payload` bytes (kmalloc size
+// class of the head plus struct sk_buff; large datagrams use page fragments).
+uint32_t truesize_for(uint32_t payload);
+
+class PortTable {
+public:
+    // Ping sockets' identifiers conflict on the number alone (ping_get_port).
+    bool ident_mode = false;
+    // udp_lib_get_port: snum 0 picks a random free ephemeral port.
+    // Returns false when the port is taken (or, for snum 0, when the range is exhausted).
+    bool get_port(DgramSock* sk, uint16_t snum, uint16_t lo, uint16_t hi, uint64_t rnd);
+    void unhash(DgramSock* sk);
+    template <class F> void for_port(uint16_t port, F&& f) const {
+        for (DgramSock* s = buckets_[port & kMask]; s; s = s->port_next)
+            if (s->num == port) f(s);
+    }
+
+private:
+    bool conflicts(const DgramSock* sk, uint16_t port, bool* join_group) const;
+    void insert(DgramSock* sk);
+    static constexpr uint32_t kBuckets = 1024, kMask = kBuckets - 1;
+    std::array<DgramSock*, kBuckets> buckets_{};
+    uint32_t next_group_ = 1;
+    uint64_t seq_ = 0;
+    uint16_t rover_ = 0;
+};
+
+class Udp {
+public:
+    explicit Udp(StackImpl& s) : s_(s) { idents.ident_mode = true; }
+
+    PortTable ports;   // UDP sockets
+    PortTable idents;  // ping sockets (their "port" is the ICMP echo identifier)
+
+    // Receive: pkt's head at the UDP header, meta filled by IP.
+    void input(buf::PacketPtr pkt);
+    // __udp4_lib_err: an ICMP error quoting a UDP datagram we sent.
+    void err(const buf::Packet& icmp, uint8_t type, uint8_t code, uint32_t info, Ip4 orig_src,
+             Ip4 orig_dst, uint16_t sport, uint16_t dport, std::span<const uint8_t> payload);
+    // __udp4_lib_lookup: the socket a unicast datagram goes to.
+    DgramSock* lookup(Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, int dif);
+    // Queue a datagram (head at payload) on sk, charging truesize against SO_RCVBUF.
+    bool enqueue(DgramSock* sk, buf::PacketPtr pkt, bool count_udp);
+    // Ping: validate the echo header at pkt's head, stamp the identifier, send (ping.cpp).
+    Err ping_output(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt);
+    // Build the UDP header over pkt (head at payload) and hand it to IP.
+    Err output(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, Ip4 daddr, uint16_t dport,
+               int ttl_override = -1, int tos_override = -1);
+    // ip_icmp_error/ip_local_error: an error-queue entry for IP_RECVERR.
+    void queue_error(DgramSock* sk, int err, uint8_t origin, uint8_t type, uint8_t code, uint32_t info,
+                     Ip4 offender, Ip4 daddr, uint16_t dport, std::span<const uint8_t> payload);
+
+    // Ping sockets (SOCK_DGRAM + IPPROTO_ICMP, ping.cpp): replies matched by identifier.
+    void ping_reply(buf::PacketPtr pkt, const wire::IcmpRepr& ic);
+    void ping_err(const buf::Packet& icmp, uint8_t type, uint8_t code, uint32_t info, Ip4 orig_src,
+                  Ip4 orig_dst, std::span<const uint8_t> quoted_icmp);
+    // Sets sk_err from an ICMP error as __udp4_lib_err/ping_err do (also the error queue).
+    void icmp_error_to_sock(DgramSock* sk, const buf::Packet& icmp, uint8_t type, uint8_t code, uint32_t info,
+                            Ip4 orig_dst, uint16_t dport, std::span<const uint8_t> payload);
+
+private:
+    void mcast_deliver(buf::PacketPtr pkt);
+    StackImpl& s_;
+};
+
+}  // namespace usnet::udp

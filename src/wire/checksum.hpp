@@ -1,0 +1,21 @@
+// The Internet checksum (RFC 1071), incrementally: sum() accumulates, fold() finishes.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "usnet/types.hpp"
+
+namespace usnet::wire {
+
+uint32_t checksum_add(uint32_t acc, const uint8_t* p, size_t n);
+inline uint16_t checksum_fold(uint32_t acc) {
+    while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+    return uint16_t(~acc);
+}
+inline uint16_t checksum(const uint8_t* p, size_t n) { return checksum_fold(checksum_add(0, p, n)); }
+// Sum of the IPv4 pseudo header used by UDP (RFC 768).
+inline uint32_t pseudo_header_sum(Ip4 src, Ip4 dst, uint8_t proto, uint16_t len) {
+    return (src.v >> 16) + (src.v & 0xffff) + (dst.v >> 16) + (dst.v & 0xffff) + proto + len;
+}
+
+}  // namespace usnet::wire

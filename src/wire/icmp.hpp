@@ -1,0 +1,41 @@
+// ICMPv4 (RFC 792) and IGMPv2 (RFC 2236) messages.
+#pragma once
+#include <cstdint>
+#include <span>
+
+namespace usnet::wire {
+
+constexpr uint8_t kIcmpEchoReply = 0, kIcmpDestUnreach = 3, kIcmpSourceQuench = 4, kIcmpRedirect = 5,
+                  kIcmpEcho = 8, kIcmpTimeExceeded = 11, kIcmpParamProb = 12;
+// Destination unreachable codes.
+constexpr uint8_t kIcmpNetUnreach = 0, kIcmpHostUnreach = 1, kIcmpProtUnreach = 2, kIcmpPortUnreach = 3,
+                  kIcmpFragNeeded = 4, kIcmpNrUnreach = 15;
+constexpr uint32_t kIcmpHeaderLen = 8;
+
+struct IcmpRepr {
+    uint8_t type = 0, code = 0;
+    uint16_t checksum = 0;
+    uint32_t rest = 0;  // id/seq for echo, next-hop mtu for frag-needed, pointer for param problem
+    uint16_t id() const { return uint16_t(rest >> 16); }
+    uint16_t seq() const { return uint16_t(rest); }
+    bool is_error() const {
+        return type == kIcmpDestUnreach || type == kIcmpSourceQuench || type == kIcmpRedirect ||
+               type == kIcmpTimeExceeded || type == kIcmpParamProb;
+    }
+    // Requires 8 bytes; verifies the checksum over the whole message when asked.
+    static bool parse(std::span<const uint8_t> b, IcmpRepr* out, bool verify_checksum = true);
+    // Writes the header and the checksum over header + payload (payload already in place after it).
+    void emit(uint8_t* p, uint32_t payload_len) const;
+};
+
+constexpr uint8_t kIgmpQuery = 0x11, kIgmpV1Report = 0x12, kIgmpV2Report = 0x16, kIgmpLeave = 0x17;
+constexpr uint32_t kIgmpLen = 8;
+
+struct IgmpRepr {
+    uint8_t type = 0, max_resp = 0;
+    uint32_t group = 0;  // host order
+    static bool parse(std::span<const uint8_t> b, IgmpRepr* out);
+    void emit(uint8_t* p) const;
+};
+
+}  // namespace usnet::wire
