@@ -1,0 +1,107 @@
+// Differential conformance: a scenario is written once against Api, run on the Linux
+// kernel (in private network namespaces with the default world's topology) and on usnet's
+// default world, and the two call-by-call traces must match.
+#pragma once
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace conformance {
+
+enum Host { kHost = 0, kGw = 1 };
+
+// The calls a scenario can make: libc's, plus `ip` topology commands and waiting.
+class Api {
+public:
+    virtual ~Api() = default;
+    virtual int socket(Host h, int domain, int type, int proto) = 0;
+    virtual int bind(int fd, const sockaddr* a, socklen_t l) = 0;
+    virtual int connect(int fd, const sockaddr* a, socklen_t l) = 0;
+    virtual int getsockname(int fd, sockaddr* a, socklen_t* l) = 0;
+    virtual int getpeername(int fd, sockaddr* a, socklen_t* l) = 0;
+    virtual ssize_t sendmsg(int fd, const msghdr* m, int flags) = 0;
+    virtual ssize_t recvmsg(int fd, msghdr* m, int flags) = 0;
+    virtual int setsockopt(int fd, int level, int name, const void* v, socklen_t l) = 0;
+    virtual int getsockopt(int fd, int level, int name, void* v, socklen_t* l) = 0;
+    virtual int shutdown(int fd, int how) = 0;
+    virtual int close(int fd) = 0;
+    virtual int ioctl(int fd, unsigned long req, void* arg) = 0;
+    virtual int fcntl(int fd, int cmd, long arg) = 0;
+    virtual int poll(pollfd* fds, nfds_t n, int timeout_ms) = 0;
+    // `ip` arguments on host h, e.g. "route del default" (a small, shared vocabulary).
+    virtual int ip(Host h, const std::string& args) = 0;
+    virtual void sleep_ms(int ms) = 0;
+};
+
+sockaddr_in addr(const char* ip, uint16_t port, sa_family_t fam = AF_INET);
+
+// What a scenario holds: the Api, and the trace of every call and result.
+class T {
+public:
+    explicit T(Api& api) : api_(api) {}
+    std::vector<std::string> trace;
+
+    void note(const std::string& s) { trace.push_back("# " + s); }
+    int socket(int domain, int type, int proto = 0, Host h = kHost);
+    int bind(int fd, const sockaddr_in& a, socklen_t len = sizeof(sockaddr_in));
+    int connect(int fd, const sockaddr_in& a, socklen_t len = sizeof(sockaddr_in));
+    int connect_unspec(int fd);
+    // getsockname/getpeername, logging the address (or error).
+    int getsockname(int fd, socklen_t len = sizeof(sockaddr_in));
+    int getpeername(int fd, socklen_t len = sizeof(sockaddr_in));
+    sockaddr_in name_of(int fd);  // getsockname without logging
+    ssize_t sendto(int fd, const std::string& data, const sockaddr_in& to, int flags = 0,
+                   socklen_t len = sizeof(sockaddr_in));
+    ssize_t send(int fd, const std::string& data, int flags = 0);
+    // sendmsg with optional control messages (already encoded).
+    ssize_t sendmsg(int fd, const std::string& data, const sockaddr_in* to, const std::string& control, int flags = 0);
+    // recvmsg with a buffer of `cap` bytes; logs data, source, flags and control messages.
+    ssize_t recv(int fd, size_t cap = 2048, int flags = 0, size_t control = 256);
+    ssize_t recv_errqueue(int fd, size_t cap = 2048, int flags = 0);
+    int setsockopt_int(int fd, int level, int name, int v, socklen_t len = sizeof(int));
+    int setsockopt_raw(int fd, int level, int name, const void* v, socklen_t len);
+    int getsockopt_int(int fd, int level, int name, socklen_t len = sizeof(int));
+    int getsockopt_raw(int fd, int level, int name, socklen_t len);
+    int set_rcvtimeo(int fd, int ms);
+    int shutdown(int fd, int how);
+    int close(int fd);
+    int ioctl_int(int fd, unsigned long req, const char* name);
+    int fcntl(int fd, int cmd, long arg, const char* name);
+    int poll1(int fd, short events, int timeout_ms);
+    int ip(const std::string& args, Host h = kHost);
+    void sleep_ms(int ms) { api_.sleep_ms(ms); }
+    Api& api() { return api_; }
+
+    // Ports in the ephemeral range print as EPH: they differ run to run.
+    static std::string fmt_addr(const sockaddr_in& a, socklen_t len = sizeof(sockaddr_in));
+
+private:
+    std::string result(long r);
+    void log(const std::string& call, long r, const std::string& extra = "");
+    Api& api_;
+};
+
+using ScenarioFn = std::function<void(T&)>;
+struct Scenario {
+    std::string suite, name;
+    ScenarioFn fn;
+};
+std::vector<Scenario>& registry();
+struct Register {
+    Register(const char* suite, const char* name, ScenarioFn fn) { registry().push_back({suite, name, std::move(fn)}); }
+};
+
+#define SCENARIO(suite, name)                                                              \
+    static void scenario_##suite##_##name(::conformance::T& t);                          \
+    static ::conformance::Register reg_##suite##_##name(#suite, #name, scenario_##suite##_##name); \
+    static void scenario_##suite##_##name(::conformance::T& t)
+
+// Runners: return false (with a reason) when the scenario cannot run there.
+bool run_on_kernel(const Scenario& s, std::vector<std::string>* trace, std::string* why);
+void run_on_usnet(const Scenario& s, std::vector<std::string>* trace);
+
+}  // namespace conformance

@@ -1,0 +1,173 @@
+// Runs a scenario on the Linux kernel: a private network namespace for the host (lo,
+// eth0 10.0.2.15/24, default via 10.0.2.2) and a second one for the gateway, joined by a
+// veth pair. Nothing outside these namespaces sees a packet.
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "harness.hpp"
+
+namespace conformance {
+
+namespace {
+
+class KernelApi : public Api {
+public:
+    KernelApi(int self_ns, int gw_ns, pid_t gw_pid) : self_(self_ns), gw_(gw_ns), gw_pid_(gw_pid) {}
+    int socket(Host h, int d, int t, int p) override {
+        if (h == kGw && setns(gw_, CLONE_NEWNET) != 0) return -1;
+        int r = ::socket(d, t, p);
+        const int e = errno;
+        if (h == kGw) setns(self_, CLONE_NEWNET);
+        errno = e;
+        return r;
+    }
+    int bind(int fd, const sockaddr* a, socklen_t l) override { return ::bind(fd, a, l); }
+    int connect(int fd, const sockaddr* a, socklen_t l) override { return ::connect(fd, a, l); }
+    int getsockname(int fd, sockaddr* a, socklen_t* l) override { return ::getsockname(fd, a, l); }
+    int getpeername(int fd, sockaddr* a, socklen_t* l) override { return ::getpeername(fd, a, l); }
+    ssize_t sendmsg(int fd, const msghdr* m, int f) override { return ::sendmsg(fd, m, f | MSG_NOSIGNAL); }
+    ssize_t recvmsg(int fd, msghdr* m, int f) override { return ::recvmsg(fd, m, f); }
+    int setsockopt(int fd, int l, int n, const void* v, socklen_t len) override { return ::setsockopt(fd, l, n, v, len); }
+    int getsockopt(int fd, int l, int n, void* v, socklen_t* len) override { return ::getsockopt(fd, l, n, v, len); }
+    int shutdown(int fd, int how) override { return ::shutdown(fd, how); }
+    int close(int fd) override { return ::close(fd); }
+    int ioctl(int fd, unsigned long req, void* arg) override { return ::ioctl(fd, req, arg); }
+    int fcntl(int fd, int cmd, long arg) override { return ::fcntl(fd, cmd, arg); }
+    int poll(pollfd* f, nfds_t n, int t) override { return ::poll(f, n, t); }
+    int ip(Host h, const std::string& args) override {
+        std::string cmd = h == kGw ? "nsenter -t " + std::to_string(gw_pid_) + " -n ip " + args : "ip " + args;
+        cmd += " >/dev/null 2>&1";
+        return std::system(cmd.c_str()) == 0 ? 0 : 1;
+    }
+    void sleep_ms(int ms) override { usleep(useconds_t(ms) * 1000); }
+
+private:
+    int self_, gw_;
+    pid_t gw_pid_;
+};
+
+bool sh(const std::string& cmd, std::string* why) {
+    if (std::system((cmd + " >/dev/null 2>&1").c_str()) == 0) return true;
+    *why = "setup failed: " + cmd;
+    return false;
+}
+
+bool write_file(const char* path, const char* v) {
+    std::ofstream f(path);
+    f << v;
+    return bool(f);
+}
+
+void write_all(int fd, const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+        ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+        if (n <= 0) return;
+        off += size_t(n);
+    }
+}
+
+// In the forked child: build the topology, run, and write "OK\n" + trace or "SKIP why".
+void child(const Scenario& s, int out) {
+    if (unshare(CLONE_NEWNET) != 0) {
+        write_all(out, std::string("SKIP unshare(CLONE_NEWNET): ") + std::strerror(errno));
+        return;
+    }
+    int ready[2], hold[2];
+    if (pipe(ready) != 0 || pipe(hold) != 0) return;
+    pid_t g = fork();
+    if (g == 0) {
+        ::close(ready[0]);
+        ::close(hold[1]);
+        char c = unshare(CLONE_NEWNET) == 0 ? 'r' : 'x';
+        write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+        write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+        (void)!::write(ready[1], &c, 1);
+        (void)!::read(hold[0], &c, 1);  // until the host side is done
+        _exit(0);
+    }
+    ::close(ready[1]);
+    ::close(hold[0]);
+    char c = 0;
+    (void)!::read(ready[0], &c, 1);
+    std::string why;
+    const std::string gp = std::to_string(g);
+    write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+    write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+    write_file("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
+    const bool ok = c == 'r' && sh("ip link set lo up", &why) &&
+                    sh("ip link add eth0 type veth peer name eth0 netns " + gp, &why) &&
+                    sh("ip addr add 10.0.2.15/24 dev eth0", &why) && sh("ip link set eth0 up", &why) &&
+                    sh("nsenter -t " + gp + " -n sh -c 'ip link set lo up && ip addr add 10.0.2.2/24 dev eth0 && ip link set eth0 up'", &why) &&
+                    sh("ip route add default via 10.0.2.2", &why);
+    if (!ok) {
+        write_all(out, "SKIP " + (why.empty() ? std::string("gateway namespace") : why));
+        kill(g, SIGKILL);
+        waitpid(g, nullptr, 0);
+        return;
+    }
+    int self_ns = open("/proc/self/ns/net", O_RDONLY);
+    int gw_ns = open(("/proc/" + gp + "/ns/net").c_str(), O_RDONLY);
+    KernelApi api(self_ns, gw_ns, g);
+    T t(api);
+    s.fn(t);
+    std::string text = "OK\n";
+    for (auto& l : t.trace) text += l + "\n";
+    write_all(out, text);
+    ::close(hold[1]);
+    waitpid(g, nullptr, 0);
+}
+
+}  // namespace
+
+bool run_on_kernel(const Scenario& s, std::vector<std::string>* trace, std::string* why) {
+    if (geteuid() != 0) {
+        *why = "the kernel side needs root to create network namespaces";
+        return false;
+    }
+    int p[2];
+    if (pipe(p) != 0) {
+        *why = "pipe failed";
+        return false;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        ::close(p[0]);
+        child(s, p[1]);
+        _exit(0);
+    }
+    ::close(p[1]);
+    std::string all;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(p[0], buf, sizeof buf);
+        if (n <= 0) break;
+        all.append(buf, size_t(n));
+    }
+    ::close(p[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (all.rfind("OK\n", 0) != 0) {
+        *why = all.empty() ? "kernel runner died" : all.substr(all.rfind("SKIP ", 0) == 0 ? 5 : 0);
+        return false;
+    }
+    size_t pos = 3;
+    while (pos < all.size()) {
+        size_t nl = all.find('\n', pos);
+        if (nl == std::string::npos) nl = all.size();
+        trace->push_back(all.substr(pos, nl - pos));
+        pos = nl + 1;
+    }
+    return true;
+}
+
+}  // namespace conformance

@@ -1,0 +1,125 @@
+// Runs a scenario on usnet's default world, configured like the kernel it is compared with.
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#include "harness.hpp"
+#include "usnet/sim.hpp"
+
+namespace conformance {
+
+namespace {
+
+uint32_t sysctl_u32(const char* path, uint32_t dflt) {
+    std::ifstream f(path);
+    uint32_t v;
+    return (f >> v) ? v : dflt;
+}
+
+constexpr int kGwBase = 1000;  // gateway descriptors are offset so one int names both stacks
+
+class UsnetApi : public Api {
+public:
+    explicit UsnetApi(usnet::sim::DefaultWorld& w) : w_(w) {}
+    usnet::Stack& st(int fd) { return fd >= kGwBase ? *w_.gateway : *w_.host; }
+    int f(int fd) { return fd >= kGwBase ? fd - kGwBase : fd; }
+
+    int socket(Host h, int d, int t, int p) override {
+        int r = (h == kGw ? *w_.gateway : *w_.host).socket(d, t, p);
+        return r >= 0 && h == kGw ? r + kGwBase : r;
+    }
+    int bind(int fd, const sockaddr* a, socklen_t l) override { return st(fd).bind(f(fd), a, l); }
+    int connect(int fd, const sockaddr* a, socklen_t l) override { return st(fd).connect(f(fd), a, l); }
+    int getsockname(int fd, sockaddr* a, socklen_t* l) override { return st(fd).getsockname(f(fd), a, l); }
+    int getpeername(int fd, sockaddr* a, socklen_t* l) override { return st(fd).getpeername(f(fd), a, l); }
+    ssize_t sendmsg(int fd, const msghdr* m, int fl) override { return st(fd).sendmsg(f(fd), m, fl); }
+    ssize_t recvmsg(int fd, msghdr* m, int fl) override { return st(fd).recvmsg(f(fd), m, fl); }
+    int setsockopt(int fd, int l, int n, const void* v, socklen_t len) override { return st(fd).setsockopt(f(fd), l, n, v, len); }
+    int getsockopt(int fd, int l, int n, void* v, socklen_t* len) override { return st(fd).getsockopt(f(fd), l, n, v, len); }
+    int shutdown(int fd, int how) override { return st(fd).shutdown(f(fd), how); }
+    int close(int fd) override { return st(fd).close(f(fd)); }
+    int ioctl(int fd, unsigned long req, void* arg) override { return st(fd).ioctl(f(fd), req, arg); }
+    int fcntl(int fd, int cmd, long arg) override { return st(fd).fcntl(f(fd), cmd, arg); }
+    int poll(pollfd* fds, nfds_t n, int t) override {
+        if (n == 0) return st(0).poll(fds, 0, t);
+        usnet::Stack& s = st(fds[0].fd);
+        std::vector<pollfd> v(fds, fds + n);
+        for (auto& p : v) p.fd = f(p.fd);
+        int r = s.poll(v.data(), n, t);
+        for (nfds_t i = 0; i < n; ++i) fds[i].revents = v[i].revents;
+        return r;
+    }
+    int ip(Host h, const std::string& args) override { return ip_command(h == kGw ? *w_.gateway : *w_.host, args); }
+    void sleep_ms(int ms) override { w_.net->run_for(usnet::Time(ms) * usnet::kMs); }
+
+private:
+    static bool prefix(const std::string& s, usnet::Ip4* a, int* len) {
+        if (s == "default") {
+            *a = usnet::Ip4();
+            *len = 0;
+            return true;
+        }
+        auto slash = s.find('/');
+        *len = slash == std::string::npos ? 32 : std::stoi(s.substr(slash + 1));
+        return usnet::Ip4::parse(s.substr(0, slash), a);
+    }
+    // The subset of iproute2 the scenarios use.
+    static int ip_command(usnet::Stack& s, const std::string& args) {
+        std::istringstream in(args);
+        std::vector<std::string> w;
+        for (std::string x; in >> x;) w.push_back(x);
+        usnet::Ip4 a;
+        int len = 0;
+        if (w.size() >= 3 && w[0] == "route" && w[1] == "del") return prefix(w[2], &a, &len) && s.del_route(a, len) == 0 ? 0 : 1;
+        if (w.size() >= 4 && w[0] == "route" && w[1] == "add") {
+            usnet::RouteSpec r;
+            size_t i = 2;
+            if (w[2] == "blackhole" || w[2] == "unreachable" || w[2] == "prohibit") {
+                r.type = w[2] == "blackhole" ? usnet::RouteType::Blackhole
+                         : w[2] == "unreachable" ? usnet::RouteType::Unreachable : usnet::RouteType::Prohibit;
+                i = 3;
+            }
+            if (!prefix(w[i], &r.dst, &r.prefix_len)) return 1;
+            for (++i; i + 1 < w.size(); i += 2) {
+                if (w[i] == "via" && !usnet::Ip4::parse(w[i + 1], &r.gateway)) return 1;
+                if (w[i] == "dev") r.ifindex = s.ifindex_of(w[i + 1]);
+                if (w[i] == "src" && !usnet::Ip4::parse(w[i + 1], &r.prefsrc)) return 1;
+                if (w[i] == "metric") r.metric = uint32_t(std::stoul(w[i + 1]));
+            }
+            if (r.type == usnet::RouteType::Unicast && r.gateway.any() && !r.ifindex) return 1;
+            return s.add_route(r) == 0 ? 0 : 1;
+        }
+        if (w.size() >= 5 && w[0] == "link" && w[1] == "set") {
+            const int idx = s.ifindex_of(w[2]);
+            if (w[3] == "mtu") return s.set_mtu(idx, uint32_t(std::stoul(w[4]))) == 0 ? 0 : 1;
+        }
+        if (w.size() == 4 && w[0] == "link" && w[1] == "set") {
+            const int idx = s.ifindex_of(w[2]);
+            if (w[3] == "up" || w[3] == "down") return s.set_link_up(idx, w[3] == "up") == 0 ? 0 : 1;
+        }
+        if (w.size() >= 5 && w[0] == "addr" && (w[1] == "add" || w[1] == "del") && w[3] == "dev") {
+            if (!prefix(w[2], &a, &len)) return 1;
+            const int idx = s.ifindex_of(w[4]);
+            return (w[1] == "add" ? s.add_address(idx, a, len) : s.del_address(idx, a, len)) == 0 ? 0 : 1;
+        }
+        return 2;
+    }
+    usnet::sim::DefaultWorld& w_;
+};
+
+}  // namespace
+
+void run_on_usnet(const Scenario& s, std::vector<std::string>* trace) {
+    usnet::StackConfig cfg;
+    cfg.rmem_max = sysctl_u32("/proc/sys/net/core/rmem_max", cfg.rmem_max);
+    cfg.wmem_max = sysctl_u32("/proc/sys/net/core/wmem_max", cfg.wmem_max);
+    cfg.rmem_default = sysctl_u32("/proc/sys/net/core/rmem_default", cfg.rmem_default);
+    cfg.wmem_default = sysctl_u32("/proc/sys/net/core/wmem_default", cfg.wmem_default);
+    auto w = usnet::sim::make_default_world(42, cfg);
+    UsnetApi api(w);
+    T t(api);
+    s.fn(t);
+    *trace = std::move(t.trace);
+}
+
+}  // namespace conformance
