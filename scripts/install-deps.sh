@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Debian 12 packages needed to build, test and run usnet.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+  build-essential g++ cmake ninja-build pkg-config \
+  libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev libcli11-dev libpcap-dev \
+  tshark iproute2 util-linux procps ca-certificates

@@ -1,0 +1,20 @@
+// The usnet command: demo, bench.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include "cli/commands.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"usnet: a userspace UDP/IPv4 stack with Linux's socket semantics"};
+    app.require_subcommand(1);
+    auto* demo = app.add_subcommand("demo", "Replay the seed note's getpeername experiment on the kernel and on usnet");
+    auto* bench = app.add_subcommand("bench", "Measure usnet against the kernel in the same run");
+    usnet::cli::BenchOptions bopt;
+    bench->add_option("what", bopt.what, "What to measure (loopback)")->default_val("loopback");
+    bench->add_flag("--json", bopt.json, "Print the figures as JSON");
+    bench->add_option("--seconds", bopt.seconds, "Seconds per measurement")->default_val(1.0);
+    CLI11_PARSE(app, argc, argv);
+    if (*demo) return usnet::cli::run_demo();
+    if (*bench) return usnet::cli::run_bench(bopt);
+    return 0;
+}
