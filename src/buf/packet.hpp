@@ -27,6 +27,7 @@ struct Meta {
     uint32_t truesize = 0;  // what the datagram charges against a receive buffer (Linux skb->truesize)
     uint32_t l3_off = 0;    // offset of the IPv4 header from the buffer start, kept for ICMP quoting
     Mac src_mac;
+    int loop_dev = 0;       // a looped-back copy of a broadcast/multicast sent on this device
     bool csum_ok = false;   // checksum known good (came through loopback), like CHECKSUM_UNNECESSARY
     // Error-queue entries (IP_RECVERR): the sock_extended_err fields and the offender.
     int ee_errno = 0;

@@ -60,7 +60,8 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
         }
     }
     pkt->meta.route_flags = flags;
-    pkt->meta.ifindex = ifc.ifindex;
+    // A looped-back broadcast/multicast is seen as arriving on the device it was sent on.
+    pkt->meta.ifindex = pkt->meta.loop_dev ? pkt->meta.loop_dev : ifc.ifindex;
     if (h.is_fragment()) {
         pkt = reassemble(std::move(pkt));
         if (!pkt) return;

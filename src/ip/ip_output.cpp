@@ -50,13 +50,13 @@ void Ip::send_to_dev(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop) {
         return;
     }
     if (rt.flags & kRtBroadcast) {
-        if (auto copy = copy_packet(s_.pool, *pkt)) s_.link.loopback_xmit(std::move(copy));
+        if (auto copy = copy_packet(s_.pool, *pkt)) s_.link.loopback_xmit(std::move(copy), dev.ifindex);
         s_.link.output(dev, rt.nexthop, std::move(pkt), true);
         return;
     }
     if (rt.flags & kRtMulticast) {
         if ((rt.flags & kRtLocal) && mc_loop) {
-            if (auto copy = copy_packet(s_.pool, *pkt)) s_.link.loopback_xmit(std::move(copy));
+            if (auto copy = copy_packet(s_.pool, *pkt)) s_.link.loopback_xmit(std::move(copy), dev.ifindex);
         }
         if (pkt->data()[8] == 0) return;  // TTL 0 multicast stays on the host
         s_.link.output(dev, rt.dst, std::move(pkt), false);

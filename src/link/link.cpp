@@ -27,8 +27,9 @@ void Link::frame_out(Interface& ifc, const Mac& dst, uint16_t ethertype, buf::Pa
     ifc.port->transmit(std::move(pkt));
 }
 
-void Link::loopback_xmit(buf::PacketPtr pkt) {
+void Link::loopback_xmit(buf::PacketPtr pkt, int dev_ifindex) {
     pkt->meta.csum_ok = true;
+    pkt->meta.loop_dev = dev_ifindex;
     backlog_.push(std::move(pkt));
 }
 

@@ -75,7 +75,8 @@ public:
     // Up: a frame arriving from ifc's port.
     void receive_frame(Interface& ifc, buf::PacketPtr frame);
     // Loopback transmit: queued like netif_rx and delivered by run_backlog().
-    void loopback_xmit(buf::PacketPtr pkt);
+    // dev_ifindex: the device a looped-back broadcast/multicast copy was sent on (dev_loopback_xmit).
+    void loopback_xmit(buf::PacketPtr pkt, int dev_ifindex = 0);
     // Deliver what loopback queued (the kernel's softirq on return from the syscall).
     void run_backlog();
 

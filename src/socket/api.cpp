@@ -104,6 +104,7 @@ void disconnect(StackImpl& s, DgramSock* sk) {
     sk->daddr = Ip4();
     sk->dport = 0;
     sk->dst_genid = 0;
+    sk->bound_dev_if = 0;  // __udp_disconnect drops SO_BINDTODEVICE too
     if (!sk->bind_addr_lock) {
         sk->rcv_saddr = Ip4();
         sk->saddr = Ip4();
@@ -454,6 +455,7 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         } else {
             if (Err e = s.ip.route_output(fl, &rt); e != Err::None) return fail(e, call, fd);
             if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) return fail(Err::BroadcastDenied, call, fd);
+            daddr = rt.dst;  // 0.0.0.0 means this host (127.0.0.1)
             if (connected) {
                 sk->dst_cache = rt;
                 sk->dst_genid = s.ip.genid;
