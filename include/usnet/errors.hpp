@@ -61,6 +61,9 @@ namespace usnet {
     X(OptLen, EINVAL, "sock_setsockopt", "the option length is too short for the option")                 \
     X(OptUnknown, ENOPROTOOPT, "sock_setsockopt/do_ip_setsockopt", "no such option at this level")        \
     X(OptValue, EINVAL, "do_ip_setsockopt", "the option value is out of range")                           \
+    X(OptNotSupported, EOPNOTSUPP, "usnet", "usnet does not implement this option's feature (see the README's limits)") \
+    X(OptLevelUnsupported, EOPNOTSUPP, "do_ip_getsockopt", "getsockopt at a level other than SOL_SOCKET, SOL_IP or SOL_UDP") \
+    X(OptUnixOnly, EOPNOTSUPP, "sk_setsockopt(SO_PASSCRED)", "SO_PASSCRED applies only to AF_UNIX and netlink sockets") \
     X(OptTimeoutDomain, EDOM, "sock_set_timeout", "tv_usec must be within 0..999999")                    \
     X(McastAddrNotAvail, EADDRNOTAVAIL, "do_ip_setsockopt(IP_MULTICAST_IF)", "no interface has that address or index") \
     X(OptNoDevice, ENODEV, "sock_bindtoindex", "no interface with that name or index")                    \

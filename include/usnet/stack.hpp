@@ -35,6 +35,7 @@ struct StackConfig {
     uint32_t ipfrag_high_thresh = 4 * 1024 * 1024;
     Time ipfrag_time = 30 * kSec;
     int max_fds = 1024;
+    int hz = 250;  // the kernel's CONFIG_HZ: socket timeouts are kept in these ticks
 };
 
 enum class RouteType : uint8_t { Unicast, Local, Broadcast, Multicast, Blackhole, Unreachable, Prohibit };

@@ -6,23 +6,10 @@
 namespace usnet::buf {
 
 namespace {
-// Each packet lives at the front of its own slot: [Packet header][pool pointer][bytes...].
-struct Slot {
-    Packet pkt;
-    Pool* pool;
-};
-constexpr uint32_t kSlotHeader = (sizeof(Slot) + 63) & ~63u;
+// Each packet lives at the front of its own slot: [Packet header][bytes...].
+constexpr uint32_t kSlotHeader = (sizeof(Packet) + 63) & ~63u;
 constexpr uint32_t class_cap(int cls) { return cls == 0 ? Pool::kSmall : Pool::kLarge; }
 }  // namespace
-
-Pool* owner_of(const Packet* p) { return reinterpret_cast<const Slot*>(p)->pool; }
-
-void PacketPtr::reset() {
-    if (p_) {
-        owner_of(p_)->free(p_);
-        p_ = nullptr;
-    }
-}
 
 Pool::~Pool() {
     for (void* c : chunks_) std::free(c);
@@ -35,9 +22,8 @@ void Pool::grow(int cls, uint32_t count) {
     ++heap_allocs_;
     chunks_.push_back(mem);
     for (uint32_t i = 0; i < count; ++i) {
-        auto* s = new (mem + size_t(i) * slot) Slot{};
-        s->pool = this;
-        Packet& p = s->pkt;
+        Packet& p = *new (mem + size_t(i) * slot) Packet{};
+        p.pool_ = this;
         p.buf_ = mem + size_t(i) * slot + kSlotHeader;
         p.cap_ = class_cap(cls);
         p.cls_ = uint8_t(cls);
@@ -65,12 +51,6 @@ PacketPtr Pool::alloc(uint32_t len, uint32_t headroom) {
     p->reset(headroom);
     ++in_use_;
     return PacketPtr(p);
-}
-
-void Pool::free(Packet* p) {
-    p->next = free_[p->cls_];
-    free_[p->cls_] = p;
-    --in_use_;
 }
 
 }  // namespace usnet::buf

@@ -27,6 +27,7 @@ struct Meta {
     uint32_t truesize = 0;  // what the datagram charges against a receive buffer (Linux skb->truesize)
     uint32_t l3_off = 0;    // offset of the IPv4 header from the buffer start, kept for ICMP quoting
     Mac src_mac;
+    uint32_t drops = 0;     // the socket's drop count when this was queued (SO_RXQ_OVFL)
     int loop_dev = 0;       // a looped-back copy of a broadcast/multicast sent on this device
     bool csum_ok = false;   // checksum known good (came through loopback), like CHECKSUM_UNNECESSARY
     // Error-queue entries (IP_RECVERR): the sock_extended_err fields and the offender.
@@ -37,6 +38,7 @@ struct Meta {
 };
 
 class Pool;
+class PacketPtr;
 
 class Packet {
 public:
@@ -67,6 +69,9 @@ public:
 
 private:
     friend class Pool;
+    friend class PacketPtr;
+    friend Pool* owner_of(const Packet* p);
+    Pool* pool_ = nullptr;  // the pool it returns to
     uint8_t* buf_ = nullptr;
     uint32_t cap_ = 0;
     uint32_t head_ = 0, tail_ = 0;
@@ -89,7 +94,7 @@ public:
     Packet* get() const { return p_; }
     explicit operator bool() const { return p_ != nullptr; }
     Packet* release() { return std::exchange(p_, nullptr); }
-    void reset();
+    inline void reset();  // defined after Pool: inline, as every handle's destructor runs it
 
 private:
     Packet* p_ = nullptr;
@@ -110,7 +115,11 @@ public:
     // A packet whose capacity is at least headroom + len, with head at `headroom`.
     // Returns null only if memory is exhausted (the caller reports ENOBUFS).
     PacketPtr alloc(uint32_t len, uint32_t headroom = kHeadroom);
-    void free(Packet* p);
+    void free(Packet* p) {
+        p->next = free_[p->cls_];
+        free_[p->cls_] = p;
+        --in_use_;
+    }
 
     // Pre-populate so that the first datagrams do not allocate either.
     void reserve(uint32_t small, uint32_t large);
@@ -126,7 +135,14 @@ private:
 };
 
 // The pool that owns a packet; set by the pool on allocation.
-Pool* owner_of(const Packet* p);
+inline Pool* owner_of(const Packet* p) { return p->pool_; }
+
+void PacketPtr::reset() {
+    if (p_) {
+        p_->pool_->free(p_);
+        p_ = nullptr;
+    }
+}
 
 // FIFO of packets linked through Packet::next; never allocates.
 class Queue {

@@ -68,7 +68,9 @@ int Stack::add_address(int ifindex, Ip4 addr, int prefix_len) {
     if (prefix_len < 0 || prefix_len > 32) return -EINVAL;
     for (auto& a : ifc->addrs)
         if (a.addr == addr) return -EEXIST;
-    link::IfAddr a{addr, prefix_len, Ip4(addr.v | ~prefix_mask(prefix_len))};
+    link::IfAddr a{addr, prefix_len, Ip4(addr.v | ~prefix_mask(prefix_len)), false};
+    for (auto& x : ifc->addrs)
+        if (!x.secondary && x.prefix == prefix_len && ((x.addr.v ^ addr.v) & prefix_mask(prefix_len)) == 0) a.secondary = true;
     ifc->addrs.push_back(a);
     impl_->ip.add_ifaddr_routes(*ifc, a);
     return 0;
@@ -81,6 +83,7 @@ int Stack::del_address(int ifindex, Ip4 addr, int prefix_len) {
         if (ifc->addrs[i].addr == addr && ifc->addrs[i].prefix == prefix_len) {
             impl_->ip.del_ifaddr_routes(*ifc, ifc->addrs[i]);
             ifc->addrs.erase(ifc->addrs.begin() + long(i));
+            if (ifc->addrs.empty()) impl_->ip.flush_dev_routes(ifindex, true);
             return 0;
         }
     }
@@ -110,8 +113,13 @@ int Stack::del_route(Ip4 dst, int prefix_len) {
 int Stack::set_link_up(int ifindex, bool up) {
     link::Interface* ifc = impl_->iface(ifindex);
     if (!ifc) return -ENODEV;
+    if (ifc->up == up) return 0;
     ifc->up = up;
-    ++impl_->ip.genid;
+    // NETDEV_DOWN flushes every route through the device; NETDEV_UP restores only the
+    // routes its addresses imply (fib_add_ifaddr), not the ones added by hand.
+    impl_->ip.flush_dev_routes(ifindex, false);
+    if (up)
+        for (const auto& a : ifc->addrs) impl_->ip.add_ifaddr_routes(*ifc, a);
     return 0;
 }
 

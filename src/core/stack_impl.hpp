@@ -62,6 +62,12 @@ public:
         return fd >= 0 && size_t(fd) < fds.size() ? fds[size_t(fd)].get() : nullptr;
     }
     uint64_t random() { return rng(); }
+    // After a call that transmitted: deliver what loopback queued and let the world process
+    // everything due now (zero-latency links answer within the call, like veth's softirq).
+    void settle() {
+        link.run_backlog();
+        env->run_until([] { return false; }, now());
+    }
     // Runs timers of every layer that are due.
     void run_timers();
     Time next_deadline() const;

@@ -26,11 +26,14 @@ struct RouteResult {
     Ip4 src, dst, nexthop;
     uint8_t flags = 0;  // RtFlags
     uint32_t mtu = 0;
+    int local_dev = 0;  // for local destinations: the device owning the local route
 };
 
 struct Flow {
     Ip4 daddr, saddr;
     int oif = 0;
+    bool any_src = false;  // FLOWI_FLAG_ANYSRC: IP_FREEBIND / IP_TRANSPARENT
+    bool onlink = false;   // RTO_ONLINK: only routes without a gateway
 };
 
 // Per-datagram output settings a socket supplies.
@@ -55,9 +58,13 @@ public:
     bool del_route(Ip4 dst, int len, bool local_table);
     void add_ifaddr_routes(link::Interface& ifc, const link::IfAddr& a);
     void del_ifaddr_routes(link::Interface& ifc, const link::IfAddr& a);
+    // fib_disable_ip: every route through the device goes (link down, last address deleted).
+    void flush_dev_routes(int ifindex, bool force);
     // inet_addr_type: what dst means to this host.
     RouteType addr_type(Ip4 a) const;
     bool is_local_addr(Ip4 a) const;
+    // __ip_dev_find: the device whose local route covers a (lo for all of 127/8).
+    link::Interface* dev_of_local(Ip4 a) const;
     // ip_route_output_key: route and source for a locally generated datagram.
     Err route_output(const Flow& fl, RouteResult* out);
     // inet_select_addr: an address of dev (or any device) suited to reach dst.

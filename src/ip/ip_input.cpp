@@ -143,8 +143,14 @@ buf::PacketPtr Ip::reassemble(buf::PacketPtr pkt) {
         frags_.erase(frags_.begin() + (q - frags_.data()));
         ++c.ReasmFails;
     };
+    // Like ip_frag_queue, compare a last fragment with the furthest end seen so far (q.len),
+    // not with the bytes received: otherwise a fragment lying beyond the announced end lets
+    // the byte count reach the total while a hole remains, and the hole's stale buffer
+    // contents would be delivered as data.
+    uint32_t max_end = 0;
+    for (const auto& r : q->ranges) max_end = std::max(max_end, r.second);
     if (!h.mf()) {
-        if ((q->total && q->total != end) || end < q->have) {
+        if ((q->total && q->total != end) || end < max_end) {
             drop_queue();
             return {};
         }

@@ -45,6 +45,10 @@ Err Ip::output(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o) {
 
 void Ip::send_to_dev(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop) {
     link::Interface& dev = *rt.dev;
+    if (dev.loopback && !(rt.flags & (kRtBroadcast | kRtMulticast))) {
+        s_.link.loopback_xmit(std::move(pkt), rt.local_dev);
+        return;
+    }
     if (dev.loopback) {
         s_.link.loopback_xmit(std::move(pkt));
         return;
@@ -63,7 +67,7 @@ void Ip::send_to_dev(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop) {
         return;
     }
     if (rt.flags & kRtLocal) {
-        s_.link.loopback_xmit(std::move(pkt));
+        s_.link.loopback_xmit(std::move(pkt), rt.local_dev);
         return;
     }
     s_.link.output(dev, rt.nexthop, std::move(pkt), false);

@@ -9,6 +9,10 @@ namespace usnet::ip {
 static Scope addr_scope(Ip4 a) { return a.is_loopback() ? Scope::Host : Scope::Universe; }
 
 void Ip::add_route(const Route& r) {
+    for (const auto& x : routes)
+        if (x.local_table == r.local_table && x.spec.dst == r.spec.dst && x.spec.prefix_len == r.spec.prefix_len &&
+            x.spec.type == r.spec.type && x.spec.ifindex == r.spec.ifindex && x.spec.metric == r.spec.metric)
+            return;
     routes.push_back(r);
     ++genid;
 }
@@ -27,8 +31,14 @@ bool Ip::del_route(Ip4 dst, int len, bool local_table) {
 
 // fib_add_ifaddr: a local route for the address, the prefix route, and the subnet broadcast.
 void Ip::add_ifaddr_routes(link::Interface& ifc, const link::IfAddr& a) {
-    Route local{{a.addr, 32, RouteType::Local, ifc.ifindex, Ip4(), a.addr, 0}, true, Scope::Host};
+    // A secondary address gets only its local route, with the primary as preferred source.
+    Ip4 prim = a.addr;
+    if (a.secondary)
+        for (const auto& x : ifc.addrs)
+            if (!x.secondary && x.prefix == a.prefix && ((x.addr.v ^ a.addr.v) & prefix_mask(a.prefix)) == 0) prim = x.addr;
+    Route local{{a.addr, 32, RouteType::Local, ifc.ifindex, Ip4(), prim, 0}, true, Scope::Host};
     add_route(local);
+    if (a.secondary) return;
     const Ip4 prefix(a.addr.v & prefix_mask(a.prefix));
     if (a.prefix < 32 && !prefix.is_zeronet()) {
         if (ifc.loopback)
@@ -42,15 +52,24 @@ void Ip::add_ifaddr_routes(link::Interface& ifc, const link::IfAddr& a) {
 
 void Ip::del_ifaddr_routes(link::Interface& ifc, const link::IfAddr& a) {
     std::erase_if(routes, [&](const Route& r) {
-        return r.spec.ifindex == ifc.ifindex && r.spec.prefsrc == a.addr;
+        return r.spec.ifindex == ifc.ifindex && (r.spec.prefsrc == a.addr || (r.local_table && r.spec.dst == a.addr));
     });
     ++genid;
 }
 
-static const Route* lpm(const std::vector<Route>& routes, Ip4 dst, bool local_table, int oif) {
+void Ip::flush_dev_routes(int ifindex, bool force) {
+    // fib_sync_down_dev: host-scoped (local) routes survive a link going down.
+    std::erase_if(routes, [&](const Route& r) {
+        return r.spec.ifindex == ifindex && (force || r.spec.type != RouteType::Local);
+    });
+    ++genid;
+}
+
+static const Route* lpm(const std::vector<Route>& routes, Ip4 dst, bool local_table, int oif, bool onlink = false) {
     const Route* best = nullptr;
     for (const auto& r : routes) {
         if (r.local_table != local_table) continue;
+        if (onlink && !r.spec.gateway.any()) continue;
         if ((dst.v & prefix_mask(r.spec.prefix_len)) != (r.spec.dst.v & prefix_mask(r.spec.prefix_len))) continue;
         if (oif && r.spec.ifindex && r.spec.ifindex != oif && !local_table) continue;
         if (!best || r.spec.prefix_len > best->spec.prefix_len ||
@@ -66,10 +85,17 @@ const Route* Ip::lookup(Ip4 dst) const {
 }
 
 RouteType Ip::addr_type(Ip4 a) const {
-    if (a.is_zeronet() || a.is_lbcast()) return RouteType::Broadcast;
+    // Since Linux 5.3 only 0.0.0.0 itself (not all of 0/8) counts as broadcast here.
+    if (a.any() || a.is_lbcast()) return RouteType::Broadcast;
     if (a.is_multicast()) return RouteType::Multicast;
     if (const Route* r = lpm(routes, a, true, 0)) return r->spec.type;
     return RouteType::Unicast;
+}
+
+link::Interface* Ip::dev_of_local(Ip4 a) const {
+    const Route* r = lpm(routes, a, true, 0);
+    if (!r || r->spec.type != RouteType::Local) return nullptr;
+    return s_.iface(r->spec.ifindex);
 }
 
 bool Ip::is_local_addr(Ip4 a) const {
@@ -83,7 +109,7 @@ Ip4 Ip::select_addr(const link::Interface* dev, Ip4 dst, Scope scope) const {
     Ip4 first;
     if (dev) {
         for (const auto& a : dev->addrs) {
-            if (uint8_t(addr_scope(a.addr)) > uint8_t(scope)) continue;
+            if (a.secondary || uint8_t(addr_scope(a.addr)) > uint8_t(scope)) continue;
             if (dst.any() || ((a.addr.v ^ dst.v) & prefix_mask(a.prefix)) == 0) return a.addr;
             if (first.any()) first = a.addr;
         }
@@ -111,9 +137,17 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
     link::Interface* dev = nullptr;
     RouteType type = RouteType::Unicast;
     Ip4 gw;
+    int local_dev = 0;
     if (!saddr.any()) {
         if (saddr.is_multicast() || saddr.is_lbcast() || saddr.is_zeronet()) return Err::BadSource;
-        if (!is_local_addr(saddr)) return Err::BadSource;
+        if (!fl.oif && (daddr.is_multicast() || daddr.is_lbcast())) {
+            // Multicast and limited broadcast leave by the device that owns the source address.
+            dev = dev_of_local(saddr);
+            if (!dev) return Err::NetUnreachable;
+            type = daddr.is_lbcast() ? RouteType::Broadcast : RouteType::Multicast;
+            goto make_route;
+        }
+        if (!fl.any_src && addr_type(saddr) != RouteType::Local) return Err::NetUnreachable;
     }
     if (fl.oif) {
         dev = s_.iface(fl.oif);
@@ -135,7 +169,7 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
     }
     {
         const Route* r = lpm(routes, daddr, true, fl.oif);
-        if (!r) r = lpm(routes, daddr, false, fl.oif);
+        if (!r) r = lpm(routes, daddr, false, fl.oif, fl.onlink);
         if (!r) {
             if (fl.oif) {
                 // With an output interface, a destination without a route is assumed on-link.
@@ -153,6 +187,8 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
         if (type == RouteType::Local) {
             if (saddr.any()) saddr = r->spec.prefsrc.any() ? daddr : r->spec.prefsrc;
             dev = s_.loopback();
+            // The packet is seen as arriving on the device that owns the local route (orig_oif).
+            local_dev = r->spec.ifindex;
             goto make_route;
         }
         if (!dev) dev = s_.iface(r->spec.ifindex);
@@ -165,12 +201,15 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
     }
 make_route:
     if (!dev) return Err::NetUnreachable;
+    // __mkroute_output: a 127/8 source never leaves through a real device.
+    if (saddr.is_loopback() && !dev->loopback) return Err::BadSource;
     out->dev = dev;
     out->src = saddr;
     out->dst = daddr;
     out->nexthop = gw.any() ? daddr : gw;
-    out->mtu = dev->mtu;
+    out->mtu = std::min<uint32_t>(dev->mtu, 0xffff);  // ipv4_mtu caps at IP_MAX_MTU
     out->flags = 0;
+    out->local_dev = local_dev;
     if (daddr.is_lbcast()) type = RouteType::Broadcast;
     else if (daddr.is_multicast()) type = RouteType::Multicast;
     if (dev->loopback || type == RouteType::Local) out->flags |= kRtLocal;

@@ -34,7 +34,7 @@ void Link::loopback_xmit(buf::PacketPtr pkt, int dev_ifindex) {
 }
 
 void Link::run_backlog() {
-    if (draining_) return;  // an inner call: the outer loop picks up what it queues
+    if (draining_ || backlog_.empty()) return;  // an inner call: the outer loop picks up what it queues
     draining_ = true;
     Interface* lo = s_.loopback();
     while (auto pkt = backlog_.pop()) {
@@ -129,6 +129,11 @@ void Link::receive_frame(Interface& ifc, buf::PacketPtr frame) {
             ++s_.ctr.link.RxDropped;
             return;
         }
+    }
+    // A frame longer than the device's MTU is refused, as veth's is_skb_forwardable does.
+    if (frame->size() > ifc.mtu + wire::kEthHeaderLen) {
+        ++s_.ctr.link.RxDropped;
+        return;
     }
     frame->pull(wire::kEthHeaderLen);
     frame->meta.ifindex = ifc.ifindex;

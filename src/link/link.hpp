@@ -24,6 +24,7 @@ struct IfAddr {
     Ip4 addr;
     int prefix = 0;
     Ip4 bcast;
+    bool secondary = false;  // same subnet as an earlier (primary) address
 };
 
 enum class NeighState : uint8_t { Incomplete, Reachable, Stale, Failed };

@@ -95,8 +95,14 @@ struct Network::Impl {
         Port* targets[64];
         int n = 0;
         for (Port* q : seg.ports) {
-            if (q == from || q->cut || n == 64) continue;
+            if (q == from || n == 64) continue;
             if (!dst.is_multicast() && !(q->mac == dst)) continue;
+            if (q->cut) {
+                // A copy the partition swallowed: count it like the sender-side cut above
+                // and the in-flight cut in deliver_due (it used to vanish uncounted).
+                ++dropped;
+                continue;
+            }
             targets[n++] = q;
         }
         for (int i = 0; i < n; ++i) {
@@ -243,7 +249,10 @@ DefaultWorld make_default_world(uint64_t seed, StackConfig host_cfg) {
     DefaultWorld w;
     w.net = std::make_unique<Network>(seed);
     Network& n = *w.net;
-    w.segment = n.add_segment("eth0");
+    // Zero latency: like the kernel's veth, a reply arrives within the call that caused it.
+    LinkParams p;
+    p.latency = 0;
+    w.segment = n.add_segment("eth0", p);
     host_cfg.seed = seed * 2 + 1;
     Stack& host = n.add_host("host", host_cfg);
     StackConfig gcfg;

@@ -106,8 +106,10 @@ void disconnect(StackImpl& s, DgramSock* sk) {
     sk->dst_genid = 0;
     sk->bound_dev_if = 0;  // __udp_disconnect drops SO_BINDTODEVICE too
     if (!sk->bind_addr_lock) {
+        const bool moved = !sk->rcv_saddr.any();
         sk->rcv_saddr = Ip4();
         sk->saddr = Ip4();
+        if (moved && sk->bind_port_lock) table_of(s, sk).rehash(sk);
     }
     if (!sk->bind_port_lock) table_of(s, sk).unhash(sk);
 }
@@ -128,6 +130,7 @@ Err connect_route(StackImpl& s, DgramSock* sk, Ip4 daddr, ip::RouteResult* rt) {
     fl.daddr = daddr;
     fl.saddr = sk->saddr;
     fl.oif = sk->bound_dev_if;
+    fl.any_src = sk->opt_freebind || sk->transparent;
     if (daddr.is_multicast()) {
         if (!fl.oif) fl.oif = sk->mc_index;
         if (fl.saddr.any()) fl.saddr = sk->mc_addr;
@@ -166,6 +169,7 @@ int Stack::socket(int domain, int type, int protocol) {
     sk->rcvbuf = int(s.cfg.rmem_default);
     sk->sndbuf = int(s.cfg.wmem_default);
     sk->nonblock = flags & SOCK_NONBLOCK;
+    sk->reuseaddr = proto == sock::Proto::Ping;  // INET_PROTOSW_REUSE for ICMP datagram sockets
     sk->cloexec = flags & SOCK_CLOEXEC;
     s.fds[size_t(fd)] = std::move(sk);
     ok();
@@ -201,7 +205,9 @@ int Stack::bind(int fd, const sockaddr* addr, socklen_t len) {
     if (sk->proto == sock::Proto::Ping) {
         if (a.addr.any()) t = RouteType::Local;
         if (t != RouteType::Local) return fail(Err::BindNotLocal, "bind", fd);
-    } else if (!a.addr.any() && t != RouteType::Local && t != RouteType::Multicast && t != RouteType::Broadcast) {
+    } else if (!a.addr.any() && t != RouteType::Local && t != RouteType::Multicast && t != RouteType::Broadcast &&
+               !sk->opt_freebind && !sk->transparent) {
+        // inet_addr_valid_or_nonlocal: IP_FREEBIND / IP_TRANSPARENT allow any address.
         return fail(Err::BindNotLocal, "bind", fd);
     }
     if (sk->proto == sock::Proto::Udp && a.port && a.port < 1024 && !s.cfg.privileged)
@@ -209,7 +215,9 @@ int Stack::bind(int fd, const sockaddr* addr, socklen_t len) {
     if (sk->established || sk->num) return fail(Err::BindTwice, "bind", fd);
     sk->rcv_saddr = sk->saddr = a.addr;
     if (t == RouteType::Multicast || t == RouteType::Broadcast) sk->saddr = Ip4();
-    if (!table_of(s, sk).get_port(sk, a.port, s.cfg.port_lo, s.cfg.port_hi, s.random())) {
+    // IP_BIND_ADDRESS_NO_PORT: with port 0, the port is chosen later (connect or send).
+    const bool defer_port = a.port == 0 && sk->bind_address_no_port && sk->proto == sock::Proto::Udp;
+    if (!defer_port && !table_of(s, sk).get_port(sk, a.port, s.cfg.port_lo, s.cfg.port_hi, s.random())) {
         sk->rcv_saddr = sk->saddr = Ip4();
         return fail(Err::AddrInUse, "bind", fd);
     }
@@ -244,7 +252,10 @@ int Stack::connect(int fd, const sockaddr* addr, socklen_t len) {
     if (Err e = sock::connect_route(s, sk, a.addr, &rt); e != Err::None) return fail(e, "connect", fd);
     if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) return fail(Err::BroadcastDenied, "connect", fd);
     if (sk->saddr.any()) sk->saddr = rt.src;
-    if (sk->rcv_saddr.any()) sk->rcv_saddr = rt.src;
+    if (sk->rcv_saddr.any()) {
+        sk->rcv_saddr = rt.src;
+        table_of(s, sk).rehash(sk);
+    }
     sk->daddr = rt.dst;
     sk->dport = a.port;
     sk->established = true;
@@ -306,6 +317,8 @@ int Stack::accept(int fd, sockaddr*, socklen_t*) {
 namespace {
 
 struct SendCtl {
+    bool have_gso = false;
+    uint16_t gso_size = 0;
     bool have_src = false;
     Ip4 src;
     int oif = 0;
@@ -320,9 +333,30 @@ Err parse_send_cmsgs(const msghdr* msg, SendCtl* c) {
         if (cm->cmsg_len < sizeof(cmsghdr) ||
             cm->cmsg_len > msg->msg_controllen - (reinterpret_cast<uint8_t*>(cm) - static_cast<uint8_t*>(msg->msg_control)))
             return Err::InvalidArg;
-        if (cm->cmsg_level == SOL_UDP) continue;
-        if (cm->cmsg_level != SOL_IP) continue;
         const size_t dlen = cm->cmsg_len - CMSG_LEN(0);
+        if (cm->cmsg_level == SOL_UDP) {
+            // udp_cmsg_send: only UDP_SEGMENT exists.
+            if (cm->cmsg_type != UDP_SEGMENT || dlen != sizeof(uint16_t)) return Err::InvalidArg;
+            std::memcpy(&c->gso_size, CMSG_DATA(cm), sizeof(uint16_t));
+            c->have_gso = true;
+            continue;
+        }
+        if (cm->cmsg_level == SOL_SOCKET) {
+            // __sock_cmsg_send: SCM_RIGHTS/SCM_CREDENTIALS pass through; a few u32 options
+            // are accepted; anything else is EINVAL.
+            switch (cm->cmsg_type) {
+                case SCM_RIGHTS:
+                case SCM_CREDENTIALS: continue;
+                case SO_MARK:
+                case SO_PRIORITY:
+                case SO_TIMESTAMPING_OLD:
+                case SCM_TXTIME:
+                    if (dlen != sizeof(uint32_t)) return Err::InvalidArg;
+                    continue;
+                default: return Err::InvalidArg;
+            }
+        }
+        if (cm->cmsg_level != SOL_IP) continue;
         switch (cm->cmsg_type) {
             case IP_PKTINFO: {
                 if (dlen != sizeof(in_pktinfo)) return Err::InvalidArg;
@@ -377,11 +411,23 @@ Err push_pending(StackImpl& s, DgramSock* sk) {
     buf::PacketPtr p = std::move(sk->cork);
     if (sk->proto == sock::Proto::Ping) return s.udp.ping_output(sk, std::move(p), sk->cork_rt);
     Err e = s.udp.output(sk, std::move(p), sk->cork_rt, sk->cork_daddr, sk->cork_dport);
-    s.link.run_backlog();
+    s.settle();
     return e;
 }
 
 }  // namespace
+
+// copy_msghdr_from_user: a name length of 0 means no name; a long one is cut to 128.
+static msghdr user_msghdr(const msghdr* msg) {
+    msghdr m = *msg;
+    if (!m.msg_name || m.msg_namelen == 0) {
+        m.msg_name = nullptr;
+        m.msg_namelen = 0;
+    } else if (m.msg_namelen > sizeof(sockaddr_storage)) {
+        m.msg_namelen = sizeof(sockaddr_storage);
+    }
+    return m;
+}
 
 // inet_sendmsg -> udp_sendmsg / ping_v4_sendmsg.
 static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, const char* call) {
@@ -433,6 +479,7 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
     }
     ip::RouteResult rt;
     int ttl_override = -1, tos_override = -1;
+    uint16_t gso = ping ? 0 : sk->gso_size;
     if (sk->cork && !ping) {
         rt = sk->cork_rt;
     } else {
@@ -443,6 +490,12 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         fl.daddr = daddr;
         fl.saddr = ctl.have_src ? ctl.src : sk->saddr;
         fl.oif = ctl.oif ? ctl.oif : sk->bound_dev_if;
+        fl.any_src = sk->opt_freebind || sk->transparent;
+        // SO_DONTROUTE / MSG_DONTROUTE: on-link destinations only (RTO_ONLINK).
+        if (sk->opt_dontroute || (flags & MSG_DONTROUTE)) {
+            fl.onlink = true;
+            connected = false;
+        }
         if (daddr.is_multicast()) {
             if (!fl.oif) fl.oif = sk->mc_index;
             if (fl.saddr.any()) fl.saddr = sk->mc_addr;
@@ -463,8 +516,8 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         }
         ttl_override = ctl.ttl;
         tos_override = ctl.tos;
+        if (ctl.have_gso) gso = ctl.gso_size;
     }
-    if (sk->shutdown & kSendShutdown) return fail(Err::SendShutdown, call, fd);
     {
         // __ip_append_data: without fragmentation allowed, the whole datagram must fit the MTU.
         const bool ignore_df = sk->pmtudisc < IP_PMTUDISC_DO || sk->pmtudisc == IP_PMTUDISC_OMIT;
@@ -472,11 +525,35 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         const uint32_t hdr = ping ? 0 : wire::kUdpHeaderLen;
         const uint32_t pending = sk->cork ? sk->cork->size() : 0;
         if (pending + len + hdr > max - 20) {
-            if (!ping && sk->recverr) {
-                s.udp.queue_error(sk, EMSGSIZE, 1 /*SO_EE_ORIGIN_LOCAL*/, 0, 0, rt.mtu, Ip4(), daddr, dport, {});
-            }
+            // ip_local_error reports the socket's own peer port (0 when unconnected).
+            if (sk->recverr)
+                s.udp.queue_error(sk, EMSGSIZE, 1 /*SO_EE_ORIGIN_LOCAL*/, 0, 0, rt.mtu, nullptr, daddr, sk->dport, {});
             sk->cork.reset();
             return fail(ignore_df ? Err::MsgSize : Err::MsgSizeMtu, call, fd);
+        }
+        // sock_alloc_send_pskb: a pending error fails the send (once), then a write shutdown.
+        if (!sk->cork && sk->sk_err) {
+            const int e = sk->sk_err;
+            sk->sk_err = 0;
+            return fail(pending_error_from_errno(e), call, fd);
+        }
+        if (!sk->cork && (sk->shutdown & kSendShutdown)) return fail(Err::SendShutdown, call, fd);
+        if (!corkreq && !sk->cork && gso && len > gso) {
+            // UDP_SEGMENT (udp_send_skb): the payload leaves as gso-sized datagrams.
+            if (gso + 28u > rt.mtu || len > size_t(gso) * 128 || sk->no_check) return fail(Err::InvalidArg, call, fd);
+            auto whole = s.pool.alloc(uint32_t(len));
+            if (!whole) return fail(Err::NoBufs, call, fd);
+            iov_copy_in(whole->put(uint32_t(len)), msg);
+            for (size_t off = 0; off < len; off += gso) {
+                const uint32_t n = uint32_t(std::min<size_t>(gso, len - off));
+                auto seg = s.pool.alloc(n);
+                if (!seg) return fail(Err::NoBufs, call, fd);
+                std::memcpy(seg->put(n), whole->data() + off, n);
+                s.udp.output(sk, std::move(seg), rt, daddr, dport, ttl_override, tos_override);
+            }
+            s.settle();
+            ok();
+            return ssize_t(len);
         }
         if (sk->cork) {
             iov_copy_in(sk->cork->put(uint32_t(len)), msg);
@@ -495,7 +572,7 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
             } else {
                 Err e = ping ? s.udp.ping_output(sk, std::move(pkt), rt)
                              : s.udp.output(sk, std::move(pkt), rt, daddr, dport, ttl_override, tos_override);
-                s.link.run_backlog();
+                s.settle();
                 if (e != Err::None) return fail(e, call, fd);
                 ok();
                 return ssize_t(len);
@@ -512,7 +589,8 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
 
 ssize_t Stack::sendmsg(int fd, const msghdr* msg, int flags) {
     if (!msg) return fail(Err::Fault, "sendmsg", fd);
-    return do_sendmsg(*impl_, fd, msg, flags, "sendmsg");
+    const msghdr m = user_msghdr(msg);
+    return do_sendmsg(*impl_, fd, &m, flags, "sendmsg");
 }
 
 ssize_t Stack::sendto(int fd, const void* buf, size_t len, int flags, const sockaddr* to, socklen_t tolen) {
@@ -538,7 +616,8 @@ int Stack::sendmmsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags) {
     vlen = std::min(vlen, 1024u);
     unsigned int n = 0;
     for (; n < vlen; ++n) {
-        ssize_t r = do_sendmsg(*impl_, fd, &msgs[n].msg_hdr, flags, "sendmmsg");
+        const msghdr m = user_msghdr(&msgs[n].msg_hdr);
+        ssize_t r = do_sendmsg(*impl_, fd, &m, flags, "sendmmsg");
         if (r < 0) {
             if (n == 0) return -1;
             break;
@@ -555,20 +634,27 @@ namespace {
 
 constexpr int kSoEeOriginIcmp = 2;
 
-// put_cmsg: appends one control message, or sets MSG_CTRUNC when it does not fit.
+// put_cmsg: appends one control message. Like Linux, a message that does not fit is
+// written truncated into what is left (and MSG_CTRUNC set), which then fills the buffer.
 void put_cmsg(msghdr* msg, size_t* used, int level, int type, const void* data, size_t len) {
-    if (!msg->msg_control) return;
-    const size_t need = CMSG_SPACE(len);
-    if (*used + CMSG_LEN(len) > msg->msg_controllen) {
+    const size_t avail = msg->msg_control ? msg->msg_controllen - *used : 0;
+    if (!msg->msg_control || avail < sizeof(cmsghdr)) {
         msg->msg_flags |= MSG_CTRUNC;
         return;
     }
-    auto* cm = reinterpret_cast<cmsghdr*>(static_cast<uint8_t*>(msg->msg_control) + *used);
-    cm->cmsg_level = level;
-    cm->cmsg_type = type;
-    cm->cmsg_len = CMSG_LEN(len);
-    std::memcpy(CMSG_DATA(cm), data, len);
-    *used += std::min(need, msg->msg_controllen - *used);
+    size_t cmlen = CMSG_LEN(len);
+    if (avail < cmlen) {
+        msg->msg_flags |= MSG_CTRUNC;
+        cmlen = avail;
+    }
+    auto* base = static_cast<uint8_t*>(msg->msg_control) + *used;
+    cmsghdr cm{};
+    cm.cmsg_level = level;
+    cm.cmsg_type = type;
+    cm.cmsg_len = cmlen;
+    std::memcpy(base, &cm, sizeof cm);
+    std::memcpy(base + CMSG_LEN(0), data, cmlen - CMSG_LEN(0));
+    *used += std::min<size_t>(CMSG_SPACE(len), avail);
 }
 
 size_t copy_out(const buf::Packet& p, const msghdr* msg) {
@@ -581,6 +667,23 @@ size_t copy_out(const buf::Packet& p, const msghdr* msg) {
     return off;
 }
 
+// ip_cmsg_recv: IP_PKTINFO, IP_TTL, IP_TOS in that order, as the socket asked.
+void put_inet_cmsgs(DgramSock* sk, msghdr* msg, size_t* used, int ifindex, Ip4 dst, Ip4 spec_dst, uint8_t ttl,
+                    uint8_t tos) {
+    if (sk->pktinfo) {
+        in_pktinfo pi{};
+        pi.ipi_ifindex = ifindex;
+        pi.ipi_addr.s_addr = dst.net();
+        pi.ipi_spec_dst.s_addr = spec_dst.net();
+        put_cmsg(msg, used, SOL_IP, IP_PKTINFO, &pi, sizeof pi);
+    }
+    if (sk->recvttl) {
+        int v = ttl;
+        put_cmsg(msg, used, SOL_IP, IP_TTL, &v, sizeof v);
+    }
+    if (sk->recvtos) put_cmsg(msg, used, SOL_IP, IP_TOS, &tos, sizeof tos);
+}
+
 ssize_t recv_error(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, const char* call) {
     (void)s;
     buf::Packet* e = sk->errq.front();
@@ -590,7 +693,7 @@ ssize_t recv_error(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, const ch
     if (copied < e->size()) msg->msg_flags |= MSG_TRUNC;
     if (msg->msg_name) {
         socklen_t l = sizeof(sockaddr_in);
-        write_in(static_cast<sockaddr*>(msg->msg_name), &l, e->meta.dst, e->meta.dport);
+        write_in(static_cast<sockaddr*>(msg->msg_name), &l, e->meta.src, e->meta.sport);
         msg->msg_namelen = l;
     }
     struct {
@@ -607,11 +710,14 @@ ssize_t recv_error(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, const ch
         data.offender.sin_addr.s_addr = e->meta.offender.net();
     }
     size_t used = 0;
+    // An ICMP-borne entry also carries the ICMP packet's own control messages.
+    if (e->meta.ee_origin == kSoEeOriginIcmp)
+        put_inet_cmsgs(sk, msg, &used, e->meta.ifindex, e->meta.dst, Ip4(), e->meta.ttl, e->meta.tos);
     put_cmsg(msg, &used, SOL_IP, IP_RECVERR, &data, sizeof data);
     msg->msg_controllen = used;
     msg->msg_flags |= MSG_ERRQUEUE;
     const size_t full = e->size();
-    if (!(flags & MSG_PEEK)) {
+    {  // the error queue is always consumed, MSG_PEEK or not (sock_dequeue_err_skb)
         auto dead = sk->errq.pop();
         sk->rmem -= std::min(sk->rmem, dead->meta.truesize);
         // sock_dequeue_err_skb: sk_err follows the next queued ICMP error, or clears.
@@ -631,7 +737,9 @@ static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const ch
     if (msg->msg_iovlen > 1024) return fail(Err::MsgSize, call, fd);
     if (flags & MSG_ERRQUEUE) return recv_error(s, sk, msg, flags, call);
     const bool dontwait = sk->nonblock || (flags & MSG_DONTWAIT);
-    const Time deadline = sk->rcvtimeo ? s.now() + sk->rcvtimeo : kNever;
+    // SO_RCVTIMEO in jiffies: -1 waits forever, 0 never waits.
+    const bool dontwait_t = sk->rcvtimeo == 0;
+    const Time deadline = sk->rcvtimeo < 0 ? kNever : s.now() + sk->rcvtimeo * (kSec / s.cfg.hz);
     for (;;) {
         // __skb_recv_udp: a pending error is reported before queued data.
         if (sk->sk_err) {
@@ -640,7 +748,7 @@ static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const ch
             return fail(pending_error_from_errno(e), call, fd);
         }
         if (!sk->rx.empty()) break;
-        if (dontwait) return fail(Err::WouldBlock, call, fd);
+        if (dontwait || dontwait_t) return fail(Err::WouldBlock, call, fd);
         if (sk->shutdown & kRcvShutdown) {
             msg->msg_flags = 0;
             msg->msg_namelen = 0;
@@ -667,23 +775,23 @@ static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const ch
         msg->msg_namelen = l;
     }
     size_t used = 0;
-    if (sk->pktinfo) {
-        in_pktinfo pi{};
-        pi.ipi_ifindex = p.meta.ifindex;
-        pi.ipi_addr.s_addr = p.meta.dst.net();
+    if (sk->rxq_ovfl && p.meta.drops) {
+        const uint32_t d = p.meta.drops;
+        put_cmsg(msg, &used, SOL_SOCKET, SO_RXQ_OVFL, &d, sizeof d);
+    }
+    if (sk->pktinfo | sk->recvttl | sk->recvtos) {
+        // fib_compute_spec_dst: the local address for unicast, else one chosen for the sender.
         Ip4 spec = p.meta.dst;
         if (p.meta.route_flags & (ip::kRtBroadcast | ip::kRtMulticast))
             spec = s.ip.select_addr(s.iface(p.meta.ifindex), p.meta.src, ip::Scope::Universe);
-        pi.ipi_spec_dst.s_addr = spec.net();
-        put_cmsg(msg, &used, SOL_IP, IP_PKTINFO, &pi, sizeof pi);
+        put_inet_cmsgs(sk, msg, &used, p.meta.ifindex, p.meta.dst, spec, p.meta.ttl, p.meta.tos);
     }
-    if (sk->recvttl) {
-        int ttl = p.meta.ttl;
-        put_cmsg(msg, &used, SOL_IP, IP_TTL, &ttl, sizeof ttl);
-    }
-    if (sk->recvtos) {
-        uint8_t tos = p.meta.tos;
-        put_cmsg(msg, &used, SOL_IP, IP_TOS, &tos, sizeof tos);
+    if (sk->origdstaddr) {
+        sockaddr_in o{};
+        o.sin_family = AF_INET;
+        o.sin_port = htons(p.meta.dport);
+        o.sin_addr.s_addr = p.meta.dst.net();
+        put_cmsg(msg, &used, SOL_IP, IP_ORIGDSTADDR, &o, sizeof o);
     }
     if (msg->msg_control) msg->msg_controllen = used;
     const size_t full = p.size();
@@ -764,7 +872,8 @@ int Stack::ioctl(int fd, unsigned long req, void* arg) {
         case TIOCOUTQ: {  // == SIOCOUTQ: bytes not yet sent (never held here)
             if (!arg) return fail(Err::Fault, "ioctl", fd);
             if (sk->proto != sock::Proto::Udp) return fail(Err::IoctlUnknown, "ioctl", fd);
-            int v = 0;
+            // sk_wmem_alloc: only a corked datagram is ever held on the send side.
+            int v = sk->cork ? int(udp::truesize_for(sk->cork->size()) + 2) : 0;
             std::memcpy(arg, &v, sizeof v);
             break;
         }

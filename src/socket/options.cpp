@@ -14,7 +14,6 @@ namespace usnet::sock {
 
 namespace {
 
-Time timeval_to_time(const timeval& tv) { return Time(tv.tv_sec) * kSec + Time(tv.tv_usec) * 1000; }
 
 int sol_socket_set(StackImpl& s, DgramSock* sk, int name, const void* val, socklen_t len) {
     const char* call = "setsockopt";
@@ -30,6 +29,14 @@ int sol_socket_set(StackImpl& s, DgramSock* sk, int name, const void* val, sockl
         }
         sk->bound_dev_if = idx;
         sk->dst_genid = 0;
+        return 0;
+    }
+    if (name == SO_LINGER) {
+        if (len < sizeof(linger)) return fail(Err::OptLen, call, sk->fd);
+        linger l;
+        std::memcpy(&l, val, sizeof l);
+        sk->linger_onoff = l.l_onoff ? 1 : 0;
+        sk->linger_secs = l.l_linger;
         return 0;
     }
     if (len < sizeof(int)) return fail(Err::OptLen, call, sk->fd);
@@ -48,8 +55,9 @@ int sol_socket_set(StackImpl& s, DgramSock* sk, int name, const void* val, sockl
         case SO_RCVBUF:
         case SO_RCVBUFFORCE: {
             if (name == SO_RCVBUFFORCE && !s.cfg.privileged) return fail(Err::OptPermission, call, sk->fd);
-            // Clamp to rmem_max (as unsigned, so negatives clamp too), then double.
-            uint32_t u = uint32_t(v);
+            // Clamp to rmem_max (as unsigned, so negatives clamp too), then double; a negative
+            // forced value counts as 0.
+            uint32_t u = name == SO_RCVBUFFORCE ? uint32_t(std::max(v, 0)) : uint32_t(v);
             if (name == SO_RCVBUF) u = std::min(u, s.cfg.rmem_max);
             u = std::min<uint32_t>(u, INT_MAX / 2);
             sk->rcvbuf = std::max<int>(int(u) * 2, kMinRcvbuf);
@@ -58,7 +66,7 @@ int sol_socket_set(StackImpl& s, DgramSock* sk, int name, const void* val, sockl
         case SO_SNDBUF:
         case SO_SNDBUFFORCE: {
             if (name == SO_SNDBUFFORCE && !s.cfg.privileged) return fail(Err::OptPermission, call, sk->fd);
-            uint32_t u = uint32_t(v);
+            uint32_t u = name == SO_SNDBUFFORCE ? uint32_t(std::max(v, 0)) : uint32_t(v);
             if (name == SO_SNDBUF) u = std::min(u, s.cfg.wmem_max);
             u = std::min<uint32_t>(u, INT_MAX / 2);
             sk->sndbuf = std::max<int>(int(u) * 2, kMinSndbuf);
@@ -66,17 +74,23 @@ int sol_socket_set(StackImpl& s, DgramSock* sk, int name, const void* val, sockl
         }
         case SO_RCVTIMEO_OLD:
         case SO_SNDTIMEO_OLD: {
+            // sock_set_timeout: kept in jiffies, rounded up; {0,0} is forever, negative is 0.
             if (len < sizeof(timeval)) return fail(Err::OptLen, call, sk->fd);
             timeval tv;
             std::memcpy(&tv, val, sizeof tv);
             if (tv.tv_usec < 0 || tv.tv_usec >= 1000000) return fail(Err::OptTimeoutDomain, call, sk->fd);
-            Time t = tv.tv_sec < 0 ? 0 : timeval_to_time(tv);
-            if (tv.tv_sec < 0) t = 1;  // "negative timeout": return at once
-            (name == SO_RCVTIMEO_OLD ? sk->rcvtimeo : sk->sndtimeo) = t;
+            int64_t j = -1;
+            if (tv.tv_sec < 0) j = 0;
+            else if (tv.tv_sec || tv.tv_usec) {
+                const int64_t hz = s.cfg.hz, per = 1000000 / hz;
+                j = int64_t(tv.tv_sec) * hz + (int64_t(tv.tv_usec) + per - 1) / per;
+            }
+            (name == SO_RCVTIMEO_OLD ? sk->rcvtimeo : sk->sndtimeo) = j;
             return 0;
         }
         case SO_BINDTOIFINDEX:
-            if (v && !s.iface(v)) return fail(Err::OptNoDevice, call, sk->fd);
+            // sock_bindtoindex does not check that the interface exists.
+            if (v < 0) return fail(Err::OptValue, call, sk->fd);
             sk->bound_dev_if = v;
             sk->dst_genid = 0;
             return 0;
@@ -85,6 +99,17 @@ int sol_socket_set(StackImpl& s, DgramSock* sk, int name, const void* val, sockl
         case SO_KEEPALIVE: sk->opt_keepalive = b; return 0;
         case SO_OOBINLINE: sk->opt_oobinline = b; return 0;
         case SO_DONTROUTE: sk->opt_dontroute = b; return 0;
+        case SO_RXQ_OVFL: sk->rxq_ovfl = b; return 0;
+        case SO_MARK:
+            if (!s.cfg.privileged) return fail(Err::OptPermission, call, sk->fd);
+            sk->mark = v;
+            return 0;
+        case SO_RCVLOWAT: sk->rcvlowat = v < 0 ? INT_MAX : std::max(v, 1); return 0;
+        case SO_BUSY_POLL:
+            if (v < 0) return fail(Err::OptValue, call, sk->fd);
+            sk->busy_poll = v;
+            return 0;
+        case SO_PASSCRED: return fail(Err::OptUnixOnly, call, sk->fd);
         case SO_TYPE:
         case SO_PROTOCOL:
         case SO_DOMAIN:
@@ -135,7 +160,13 @@ int sol_ip_set(StackImpl& s, DgramSock* sk, int name, const void* val, socklen_t
             if (v != -1 && (v < 1 || v > 255)) return fail(Err::OptValue, call, sk->fd);
             sk->ttl = v;
             return 0;
-        case IP_TOS: sk->tos = uint8_t(v); return 0;
+        case IP_TOS: {
+            sk->tos = uint8_t(v);
+            // rt_tos2priority: the TOS bits also set SO_PRIORITY.
+            static const int kTos2Prio[4] = {0, 2, 6, 4};
+            sk->priority = kTos2Prio[(v >> 3) & 3];
+            return 0;
+        }
         case IP_RECVERR:
             sk->recverr = v != 0;
             if (!v) sk->errq.clear();
@@ -228,6 +259,22 @@ int sol_ip_set(StackImpl& s, DgramSock* sk, int name, const void* val, socklen_t
         case IP_RECVOPTS: sk->opt_recvopts = v != 0; return 0;
         case IP_RETOPTS: sk->opt_retopts = v != 0; return 0;
         case IP_FREEBIND: sk->opt_freebind = v != 0; return 0;
+        case IP_BIND_ADDRESS_NO_PORT: sk->bind_address_no_port = v != 0; return 0;
+        case IP_RECVORIGDSTADDR: sk->origdstaddr = v != 0; return 0;
+        case IP_MINTTL:
+            if (len < 1 || v < 0 || v > 255) return fail(Err::OptValue, call, sk->fd);
+            sk->minttl = v;
+            return 0;
+        case IP_OPTIONS:
+            // IP options are not generated; clearing them (an empty list) is fine.
+            if (len == 0) return 0;
+            return fail(Err::OptNotSupported, call, sk->fd);
+        case IP_HDRINCL:
+        case IP_NODEFRAG: return fail(Err::OptUnknown, call, sk->fd);  // raw sockets only
+        case IP_TRANSPARENT:
+            if (v && !s.cfg.privileged) return fail(Err::OptPermission, call, sk->fd);
+            sk->transparent = v != 0;
+            return 0;
         default: return fail(Err::OptUnknown, call, sk->fd);
     }
 }
@@ -260,25 +307,34 @@ int sol_socket_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* 
         case SO_OOBINLINE: v = sk->opt_oobinline; break;
         case SO_DONTROUTE: v = sk->opt_dontroute; break;
         case SO_ACCEPTCONN: v = 0; break;
-        case SO_RCVLOWAT: v = 1; break;
+        case SO_RCVLOWAT: v = sk->rcvlowat; break;
+        case SO_RXQ_OVFL: v = sk->rxq_ovfl; break;
+        case SO_MARK: v = sk->mark; break;
+        case SO_BUSY_POLL: v = sk->busy_poll; break;
+        case SO_TIMESTAMP_OLD: v = 0; break;
+        case SO_PASSCRED: return fail(Err::OptUnixOnly, call, sk->fd);
         case SO_SNDLOWAT: v = 1; break;
         case SO_BINDTOIFINDEX: v = sk->bound_dev_if; break;
         case SO_RCVTIMEO_OLD:
         case SO_SNDTIMEO_OLD: {
-            const Time t = name == SO_RCVTIMEO_OLD ? sk->rcvtimeo : sk->sndtimeo;
+            const int64_t j = name == SO_RCVTIMEO_OLD ? sk->rcvtimeo : sk->sndtimeo;
             timeval tv{};
-            if (t > 1) {
-                tv.tv_sec = t / kSec;
-                tv.tv_usec = (t % kSec) / 1000;
+            if (j > 0) {
+                tv.tv_sec = j / s.cfg.hz;
+                tv.tv_usec = (j % s.cfg.hz) * 1000000 / s.cfg.hz;
             }
             return put_value(val, len, &tv, sizeof tv);
         }
+        case SO_LINGER: {
+            linger l{sk->linger_onoff, sk->linger_secs};
+            return put_value(val, len, &l, sizeof l);
+        }
         case SO_BINDTODEVICE: {
-            if (*len < IFNAMSIZ) return fail(Err::OptValue, call, sk->fd);
             if (!sk->bound_dev_if) {
                 *len = 0;
                 return 0;
             }
+            if (*len < IFNAMSIZ) return fail(Err::OptValue, call, sk->fd);
             link::Interface* d = s.iface(sk->bound_dev_if);
             const std::string n = d ? d->name : "";
             std::memcpy(val, n.c_str(), n.size() + 1);
@@ -307,6 +363,14 @@ int sol_ip_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* len)
         case IP_RECVOPTS: v = sk->opt_recvopts; break;
         case IP_RETOPTS: v = sk->opt_retopts; break;
         case IP_FREEBIND: v = sk->opt_freebind; break;
+        case IP_BIND_ADDRESS_NO_PORT: v = sk->bind_address_no_port; break;
+        case IP_TRANSPARENT: v = sk->transparent; break;
+        case IP_RECVORIGDSTADDR: v = sk->origdstaddr; break;
+        case IP_MINTTL: v = sk->minttl; break;
+        case IP_HDRINCL: v = 0; break;
+        case IP_NODEFRAG: v = 0; break;
+        case IP_CHECKSUM: v = 0; break;
+        case IP_OPTIONS: *len = 0; return 0;
         case IP_MTU:
             // Only a connected socket has a route, and so an MTU.
             if (!sk->established || sk->dst_genid != s.ip.genid) {
@@ -319,11 +383,8 @@ int sol_ip_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* len)
             v = int(sk->dst_cache.mtu);
             break;
         case IP_MULTICAST_IF: {
-            if (*len < sizeof(in_addr)) return fail(Err::OptValue, call, sk->fd);
             in_addr a{sk->mc_addr.net()};
-            std::memcpy(val, &a, sizeof a);
-            *len = sizeof a;
-            return 0;
+            return put_value(val, len, &a, sizeof a);
         }
         default: return fail(Err::OptUnknown, call, sk->fd);
     }
@@ -347,17 +408,26 @@ int do_setsockopt(StackImpl& s, DgramSock* sk, int level, int name, const void* 
         if (len < sizeof(int)) return fail(Err::OptLen, "setsockopt", sk->fd);
         int v;
         std::memcpy(&v, val, sizeof v);
-        if (name == UDP_CORK) {
-            sk->corked = v != 0;
-            if (!v && sk->cork) {
-                // Uncorking sends what was held (udp_push_pending_frames).
-                buf::PacketPtr p = std::move(sk->cork);
-                s.udp.output(sk, std::move(p), sk->cork_rt, sk->cork_daddr, sk->cork_dport);
-                s.link.run_backlog();
-            }
-            return 0;
+        switch (name) {
+            case UDP_CORK:
+                sk->corked = v != 0;
+                if (!v && sk->cork) {
+                    // Uncorking sends what was held (udp_push_pending_frames).
+                    buf::PacketPtr p = std::move(sk->cork);
+                    s.udp.output(sk, std::move(p), sk->cork_rt, sk->cork_daddr, sk->cork_dport);
+                    s.settle();
+                }
+                return 0;
+            case UDP_SEGMENT:
+                if (v < 0 || v > 0xffff) return fail(Err::OptValue, "setsockopt", sk->fd);
+                sk->gso_size = uint16_t(v);
+                return 0;
+            case UDP_GRO: sk->udp_gro = v != 0; return 0;
+            case UDP_NO_CHECK6_TX: sk->no_check6_tx = v != 0; return 0;
+            case UDP_NO_CHECK6_RX: sk->no_check6_rx = v != 0; return 0;
+            case UDP_ENCAP: return fail(Err::OptNotSupported, "setsockopt", sk->fd);  // no tunnels here
+            default: return fail(Err::OptUnknown, "setsockopt", sk->fd);
         }
-        return fail(Err::OptUnknown, "setsockopt", sk->fd);
     }
     return fail(Err::OptUnknown, "setsockopt", sk->fd);
 }
@@ -368,10 +438,21 @@ int do_getsockopt(StackImpl& s, DgramSock* sk, int level, int name, void* val, s
     if (*len > 0 && !val) return fail(Err::Fault, "getsockopt", sk->fd);
     if (level == SOL_SOCKET) return sol_socket_get(s, sk, name, val, len);
     if (level == SOL_IP) return sol_ip_get(s, sk, name, val, len);
-    if (level == SOL_UDP && sk->proto == Proto::Udp && name == UDP_CORK) {
-        int v = sk->corked;
+    if (level == SOL_UDP && sk->proto == Proto::Udp) {
+        int v;
+        switch (name) {
+            case UDP_CORK: v = sk->corked; break;
+            case UDP_SEGMENT: v = sk->gso_size; break;
+            case UDP_GRO: v = sk->udp_gro; break;
+            case UDP_NO_CHECK6_TX: v = sk->no_check6_tx; break;
+            case UDP_NO_CHECK6_RX: v = sk->no_check6_rx; break;
+            case UDP_ENCAP: v = 0; break;
+            default: return fail(Err::OptUnknown, "getsockopt", sk->fd);
+        }
         return put_value(val, len, &v, sizeof v);
     }
+    // do_ip_getsockopt: any other level is EOPNOTSUPP (setsockopt says ENOPROTOOPT).
+    if (level != SOL_UDP) return fail(Err::OptLevelUnsupported, "getsockopt", sk->fd);
     return fail(Err::OptUnknown, "getsockopt", sk->fd);
 }
 

@@ -45,11 +45,15 @@ struct DgramSock {
     int pmtudisc = 1;  // IP_PMTUDISC_WANT
     int priority = 0;
     int rcvbuf = 0, sndbuf = 0;
-    Time rcvtimeo = 0, sndtimeo = 0;  // 0: forever
+    int64_t rcvtimeo = -1, sndtimeo = -1;  // in jiffies like sk_rcvtimeo; -1: forever, 0: never wait
     bool corked = false;              // UDP_CORK
     // Stored and reported, with no effect on a datagram socket (as in Linux).
     bool opt_debug = false, opt_keepalive = false, opt_oobinline = false, opt_dontroute = false;
     bool opt_recvopts = false, opt_retopts = false, opt_freebind = false;
+    bool transparent = false, bind_address_no_port = false;
+    bool rxq_ovfl = false, origdstaddr = false, udp_gro = false, no_check6_tx = false, no_check6_rx = false;
+    int mark = 0, rcvlowat = 1, busy_poll = 0, minttl = 0, linger_onoff = 0, linger_secs = 0;
+    uint16_t gso_size = 0;  // UDP_SEGMENT
     std::vector<Membership> mc_list;
 
     // --- state ---
@@ -73,7 +77,8 @@ struct DgramSock {
     // Port table chain and reuseport group.
     DgramSock* port_next = nullptr;
     uint32_t reuseport_group = 0;
-    uint64_t bind_seq = 0;  // order of joining, for reuseport selection
+    uint64_t bind_seq = 0;    // order of joining, for reuseport selection
+    uint64_t lookup_seq = 0;  // newer wins ties in lookup; bumped when connect/disconnect rehash
 };
 
 }  // namespace usnet::sock

@@ -53,6 +53,7 @@ void PortTable::insert(DgramSock* sk) {
     sk->port_next = head;
     head = sk;
     sk->bind_seq = ++seq_;
+    sk->lookup_seq = sk->bind_seq;
     sk->reuseport_group = 0;
     if (!sk->reuseport) return;
     for (DgramSock* s = sk->port_next; s; s = s->port_next) {
@@ -147,7 +148,8 @@ DgramSock* Udp::lookup(Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, int
         ports.for_port(dport, [&](DgramSock* s) {
             if (found || s->rcv_saddr != want) return;
             const int sc = score(s, saddr, sport, dif);
-            if (sc <= badness) return;
+            if (sc < badness || sc < 0) return;
+            if (sc == badness && best && best->lookup_seq > s->lookup_seq) return;
             if (s->reuseport_group && !s->established) {
                 // reuseport_select_sock: a hash of the flow picks one member of the group.
                 DgramSock* members[64];
@@ -184,6 +186,7 @@ bool Udp::enqueue(DgramSock* sk, buf::PacketPtr pkt, bool count_udp) {
         return false;
     }
     pkt->meta.truesize = ts;
+    pkt->meta.drops = sk->drops;
     sk->rmem += ts;
     sk->rx.push(std::move(pkt));
     return true;
@@ -277,7 +280,7 @@ static const IcmpErrConv kUnreach[16] = {
 };
 
 void Udp::queue_error(DgramSock* sk, int err, uint8_t origin, uint8_t type, uint8_t code, uint32_t info,
-                      Ip4 offender, Ip4 daddr, uint16_t dport, std::span<const uint8_t> payload) {
+                      const buf::Meta* icmp, Ip4 daddr, uint16_t dport, std::span<const uint8_t> payload) {
     auto e = s_.pool.alloc(uint32_t(payload.size()));
     if (!e) return;
     std::memcpy(e->put(uint32_t(payload.size())), payload.data(), payload.size());
@@ -287,9 +290,15 @@ void Udp::queue_error(DgramSock* sk, int err, uint8_t origin, uint8_t type, uint
     m.ee_type = type;
     m.ee_code = code;
     m.ee_info = info;
-    m.offender = offender;
-    m.dst = daddr;
-    m.dport = dport;
+    if (icmp) {
+        m.offender = icmp->src;
+        m.ifindex = icmp->ifindex;
+        m.dst = icmp->dst;
+        m.ttl = icmp->ttl;
+        m.tos = icmp->tos;
+    }
+    m.src = daddr;
+    m.sport = dport;
     m.truesize = truesize_for(uint32_t(payload.size()));
     // sock_queue_err_skb: refused once the receive buffer is full.
     if (sk->rmem + m.truesize >= uint32_t(sk->rcvbuf)) return;
@@ -325,7 +334,7 @@ void Udp::icmp_error_to_sock(DgramSock* sk, const buf::Packet& icmp, uint8_t typ
         // RFC 1122 4.1.3.3: without IP_RECVERR only hard errors on connected sockets count.
         if (!hard || !sk->established) return;
     } else {
-        queue_error(sk, err, 2 /*SO_EE_ORIGIN_ICMP*/, type, code, info, icmp.meta.src, orig_dst, dport, payload);
+        queue_error(sk, err, 2 /*SO_EE_ORIGIN_ICMP*/, type, code, info, &icmp.meta, orig_dst, dport, payload);
     }
     sk->sk_err = err;
 }

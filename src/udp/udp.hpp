@@ -23,6 +23,8 @@ public:
     // Returns false when the port is taken (or, for snum 0, when the range is exhausted).
     bool get_port(DgramSock* sk, uint16_t snum, uint16_t lo, uint16_t hi, uint64_t rnd);
     void unhash(DgramSock* sk);
+    // udp_lib_rehash: the socket's address changed; it now ranks first among equals.
+    void rehash(DgramSock* sk) { sk->lookup_seq = ++seq_; }
     template <class F> void for_port(uint16_t port, F&& f) const {
         for (DgramSock* s = buckets_[port & kMask]; s; s = s->port_next)
             if (s->num == port) f(s);
@@ -60,8 +62,10 @@ public:
     Err output(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, Ip4 daddr, uint16_t dport,
                int ttl_override = -1, int tos_override = -1);
     // ip_icmp_error/ip_local_error: an error-queue entry for IP_RECVERR.
+    // icmp: the ICMP packet's metadata (offender, and the control messages the entry carries);
+    // null for a locally generated error. The entry's source (msg_name) is daddr:dport.
     void queue_error(DgramSock* sk, int err, uint8_t origin, uint8_t type, uint8_t code, uint32_t info,
-                     Ip4 offender, Ip4 daddr, uint16_t dport, std::span<const uint8_t> payload);
+                     const buf::Meta* icmp, Ip4 daddr, uint16_t dport, std::span<const uint8_t> payload);
 
     // Ping sockets (SOCK_DGRAM + IPPROTO_ICMP, ping.cpp): replies matched by identifier.
     void ping_reply(buf::PacketPtr pkt, const wire::IcmpRepr& ic);

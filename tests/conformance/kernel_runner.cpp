@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -59,6 +60,16 @@ bool sh(const std::string& cmd, std::string* why) {
     if (std::system((cmd + " >/dev/null 2>&1").c_str()) == 0) return true;
     *why = "setup failed: " + cmd;
     return false;
+}
+
+bool link_up(const std::string& cmd) {
+    FILE* f = popen((cmd + " 2>/dev/null").c_str(), "r");
+    if (!f) return false;
+    char buf[1024] = {};
+    const size_t n = fread(buf, 1, sizeof buf - 1, f);
+    pclose(f);
+    const std::string out(buf, n);
+    return out.find("LOWER_UP") != std::string::npos && out.find("state UP") != std::string::npos;
 }
 
 bool write_file(const char* path, const char* v) {
@@ -115,6 +126,9 @@ void child(const Scenario& s, int out) {
         waitpid(g, nullptr, 0);
         return;
     }
+    // Wait until both ends of the veth report carrier, or the first ARP request may be lost.
+    for (int i = 0; i < 300 && !(link_up("ip -o link show eth0") && link_up("nsenter -t " + gp + " -n ip -o link show eth0")); ++i)
+        usleep(10000);
     int self_ns = open("/proc/self/ns/net", O_RDONLY);
     int gw_ns = open(("/proc/" + gp + "/ns/net").c_str(), O_RDONLY);
     KernelApi api(self_ns, gw_ns, g);
