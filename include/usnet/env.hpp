@@ -31,6 +31,9 @@ public:
     // Returns ready(). Returns false early if nothing could ever make ready() true
     // (a closed simulation with no pending events and no deadline).
     virtual bool run_until(FnRef<bool()> ready, Time deadline) = 0;
+    // Process what is due at the current time (frames on zero-latency links), without
+    // advancing the clock. Called after every send, so it must be cheap when idle.
+    virtual void settle_now() { run_until([] { return false; }, now()); }
 };
 
 }  // namespace usnet

@@ -42,6 +42,7 @@ public:
 
     Time now() const override;
     bool run_until(FnRef<bool()> ready, Time deadline) override;
+    void settle_now() override;
     void run_for(Time d);
 
     struct Impl;

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -72,22 +73,34 @@ sockaddr_in loopback_addr(uint16_t port) {
     return a;
 }
 
-// Runs step() (one datagram out and back in) until `seconds` have passed; checks the clock
-// every 256 datagrams. Returns datagrams per second, or a negative value if step() failed.
+// Runs step() (one datagram out and back in) for `seconds`, split into kSlices equal slices,
+// checking the clock every 64 datagrams. Returns the median of the slices' datagrams per
+// second (robust against a neighbour taking the CPU for part of the run), or a negative
+// value if step() failed; *count gets the datagrams of the whole run.
+constexpr int kSlices = 10;
+
 template <class Step>
 double timed(double seconds, uint64_t* count, Step&& step) {
-    const auto start = Clock::now();
-    const auto limit = std::chrono::duration<double>(seconds);
-    uint64_t n = 0;
-    for (;;) {
-        for (int i = 0; i < 256; ++i, ++n)
-            if (!step()) return -1;
-        const auto el = std::chrono::duration<double>(Clock::now() - start);
-        if (el >= limit) {
-            *count = n;
-            return double(n) / el.count();
+    const auto slice = std::chrono::duration<double>(seconds / kSlices);
+    double rates[kSlices];
+    uint64_t total = 0;
+    for (double& rate : rates) {
+        const auto start = Clock::now();
+        uint64_t n = 0;
+        for (;;) {
+            for (int i = 0; i < 64; ++i, ++n)
+                if (!step()) return -1;
+            const auto el = std::chrono::duration<double>(Clock::now() - start);
+            if (el >= slice) {
+                rate = double(n) / el.count();
+                break;
+            }
         }
+        total += n;
     }
+    *count = total;
+    std::sort(std::begin(rates), std::end(rates));
+    return (rates[(kSlices - 1) / 2] + rates[kSlices / 2]) / 2;
 }
 
 Figure measure_usnet(size_t size, double seconds) {
@@ -227,8 +240,8 @@ int bench_loopback(const BenchOptions& o) {
 
     fmt::print("usnet bench loopback: one thread, sendto then recvfrom over 127.0.0.1, one datagram at a time\n");
     fmt::print("usnet: the default world's host; kernel: this machine's kernel in a private network namespace\n");
-    fmt::print("{:.3g} s per figure\n\n", o.seconds);
-    fmt::print("{:>6}  {:>14}  {:>14}  {:>12}  {:>16}\n", "size", "usnet pps", "kernel pps", "usnet/kernel",
+    fmt::print("{:.3g} s per figure (the median of {} equal slices)\n\n", o.seconds, kSlices);
+    fmt::print("{:>6}  {:>14}  {:>14}  {:>12}  {:>18}\n", "size", "usnet pps", "kernel pps", "usnet/kernel",
                "usnet allocs/dgram");
     for (size_t i = 0; i < std::size(kSizes); ++i) {
         const std::string kp = kern ? fmt::format("{:.0f}", (*kern)[i]) : "-";

@@ -94,6 +94,9 @@ private:
 
     StackImpl& s_;
     uint16_t next_id_ = 1;
+    mutable Ip4 type_cache_addr_;
+    mutable RouteType type_cache_ = RouteType::Unicast;
+    mutable uint32_t type_cache_gen_ = 0;
 
     struct FragQueue {
         Ip4 src, dst;

@@ -88,8 +88,13 @@ RouteType Ip::addr_type(Ip4 a) const {
     // Since Linux 5.3 only 0.0.0.0 itself (not all of 0/8) counts as broadcast here.
     if (a.any() || a.is_lbcast()) return RouteType::Broadcast;
     if (a.is_multicast()) return RouteType::Multicast;
-    if (const Route* r = lpm(routes, a, true, 0)) return r->spec.type;
-    return RouteType::Unicast;
+    // Input asks this for every datagram, nearly always about the same address.
+    if (type_cache_gen_ == genid && type_cache_addr_ == a) return type_cache_;
+    const Route* r = lpm(routes, a, true, 0);
+    type_cache_ = r ? r->spec.type : RouteType::Unicast;
+    type_cache_addr_ = a;
+    type_cache_gen_ = genid;
+    return type_cache_;
 }
 
 link::Interface* Ip::dev_of_local(Ip4 a) const {

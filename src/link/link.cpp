@@ -63,11 +63,16 @@ void Link::output(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broad
     for (auto& n : ifc.neigh) {
         if (n.ip != nexthop) continue;
         n.used = now;
-        if (n.state == NeighState::Reachable || n.state == NeighState::Stale) {
-            if (n.state == NeighState::Stale && n.probes == 0) {
-                // Re-confirm a stale entry with a unicast probe, still using the old address.
-                arp_send(ifc, wire::kArpRequest, n.ip, n.mac, n.mac, Ip4());
-                n.probes = 1;
+        if (n.state == NeighState::Reachable || n.state == NeighState::Stale || n.state == NeighState::Delay ||
+            n.state == NeighState::Probe) {
+            if (n.state == NeighState::Stale) {
+                // __neigh_event_send: a used STALE entry enters DELAY (probing starts after
+                // delay_first_probe_time unless confirmed), still sending to the old address.
+                // (A single immediate probe used to be sent, and an unanswered one left the
+                // entry STALE for ever, so a vanished neighbour was never detected.)
+                n.state = NeighState::Delay;
+                n.probes = 0;
+                n.timer = now + kArpDelayFirstProbe;
             }
             frame_out(ifc, n.mac, wire::kEthIpv4, std::move(pkt));
             return;
@@ -156,8 +161,11 @@ void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
         ++s_.ctr.link.RxDropped;
         return;
     }
-    bool for_us = false;
-    for (const auto& a : ifc.addrs) for_us = for_us || a.addr == arp.tpa;
+    // arp_ignore=0 (Linux's default): answer for any address of this host, whichever
+    // interface holds it (ip_route_input gives RTN_LOCAL: the weak host model), but not for
+    // 127/8 arriving on a real device (a martian destination there). Checking only this
+    // interface's addresses left requests for the host's other addresses unanswered.
+    const bool for_us = !arp.tpa.is_loopback() && s_.ip.addr_type(arp.tpa) == RouteType::Local;
     const Time now = s_.now();
     Neighbour* n = nullptr;
     for (auto& e : ifc.neigh)
@@ -183,7 +191,8 @@ void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
 void Link::neigh_fail(Interface& ifc, Neighbour& n) {
     (void)ifc;
     n.state = NeighState::Failed;
-    n.timer = kNever;
+    // Let the garbage collection below look at it (with kNever a failed entry stayed forever).
+    n.timer = s_.now() + kArpGcStale;
     ++s_.ctr.link.ArpResolveFailed;
     while (auto p = n.pending.pop()) s_.ip.icmp_send_error(*p, wire::kIcmpDestUnreach, wire::kIcmpHostUnreach, 0);
     n.pending_bytes = 0;
@@ -203,6 +212,18 @@ void Link::timers(Time now) {
                     ++n.probes;
                     n.timer = now + kArpRetrans;
                     arp_send(*ifc, wire::kArpRequest, n.ip, Mac(), Mac::broadcast(), Ip4());
+                }
+            } else if (n.state == NeighState::Delay || n.state == NeighState::Probe) {
+                // neigh_timer_handler: DELAY -> PROBE; ucast_probes unicast requests to the
+                // cached address (target hardware address zero, as arp_solicit sends), then
+                // FAILED. Nothing is queued meanwhile, so nothing is reported on failure.
+                if (n.state == NeighState::Probe && n.probes >= kArpUcastProbes) {
+                    neigh_fail(*ifc, n);
+                } else {
+                    n.state = NeighState::Probe;
+                    ++n.probes;
+                    n.timer = now + kArpRetrans;
+                    arp_send(*ifc, wire::kArpRequest, n.ip, Mac(), n.mac, Ip4());
                 }
             } else if (n.state == NeighState::Reachable) {
                 n.state = NeighState::Stale;

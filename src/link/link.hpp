@@ -27,7 +27,9 @@ struct IfAddr {
     bool secondary = false;  // same subnet as an earlier (primary) address
 };
 
-enum class NeighState : uint8_t { Incomplete, Reachable, Stale, Failed };
+// NUD_INCOMPLETE, REACHABLE, STALE, DELAY, PROBE, FAILED: a used STALE entry goes to DELAY,
+// then PROBE (unicast requests to the cached address), then REACHABLE or FAILED.
+enum class NeighState : uint8_t { Incomplete, Reachable, Stale, Delay, Probe, Failed };
 
 struct Neighbour {
     Ip4 ip;
@@ -63,6 +65,8 @@ struct Interface {
 // Linux neighbour defaults (net.ipv4.neigh.default.*).
 constexpr Time kArpRetrans = 1 * kSec;
 constexpr int kArpMcastProbes = 3;
+constexpr int kArpUcastProbes = 3;
+constexpr Time kArpDelayFirstProbe = 5 * kSec;
 constexpr Time kArpReachable = 30 * kSec;
 constexpr Time kArpGcStale = 60 * kSec;
 constexpr uint32_t kArpUnresQlenBytes = 212992;

@@ -240,6 +240,11 @@ bool Network::run_until(FnRef<bool()> ready, Time deadline) {
     }
 }
 
+void Network::settle_now() {
+    // Only frames already due need delivering; an empty or future queue costs one compare.
+    while (!impl_->events.empty() && impl_->events.top().t <= impl_->now) impl_->deliver_due();
+}
+
 void Network::run_for(Time d) {
     const Time end = impl_->now + d;
     run_until([] { return false; }, end);

@@ -503,10 +503,23 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         } else if (!fl.oif) {
             fl.oif = sk->uc_index;
         }
+        const bool cacheable = !connected && !daddr.is_multicast();
         if (connected && sk->dst_genid == s.ip.genid) {
             rt = sk->dst_cache;
+        } else if (cacheable && sk->last_genid == s.ip.genid && sk->last_flow.daddr == fl.daddr &&
+                   sk->last_flow.saddr == fl.saddr && sk->last_flow.oif == fl.oif &&
+                   sk->last_flow.onlink == fl.onlink && sk->last_flow.any_src == fl.any_src) {
+            // The same destination as the last sendto: its route still stands.
+            rt = sk->last_rt;
+            if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) return fail(Err::BroadcastDenied, call, fd);
+            daddr = rt.dst;
         } else {
             if (Err e = s.ip.route_output(fl, &rt); e != Err::None) return fail(e, call, fd);
+            if (cacheable) {
+                sk->last_flow = fl;
+                sk->last_rt = rt;
+                sk->last_genid = s.ip.genid;
+            }
             if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) return fail(Err::BroadcastDenied, call, fd);
             daddr = rt.dst;  // 0.0.0.0 means this host (127.0.0.1)
             if (connected) {

@@ -73,6 +73,10 @@ struct DgramSock {
     // Cached route for the connected peer (sk_dst_cache), valid while genid matches.
     ip::RouteResult dst_cache;
     uint32_t dst_genid = 0;
+    // The route of the last unconnected send, reused while the flow and genid match.
+    ip::Flow last_flow;
+    ip::RouteResult last_rt;
+    uint32_t last_genid = 0;
 
     // Port table chain and reuseport group.
     DgramSock* port_next = nullptr;

@@ -14,13 +14,14 @@
 namespace usnet::udp {
 
 uint32_t truesize_for(uint32_t payload) {
-    // Measured on Linux 6.x over lo: head = payload + 378 bytes of headers and
+    // Measured on Linux 6.x over lo: head = payload + 379 bytes of headers and
     // skb_shared_info, rounded up to the small-head cache (576) or a kmalloc size, plus
-    // 256 for struct sk_buff; beyond 16 KiB the data lives in page fragments.
-    const uint32_t need = payload + 378;
+    // 256 for struct sk_buff; from 16 KiB on the data lives in page fragments.
+    const uint32_t need = payload + 379;
     if (need <= 576) return 576 + 256;
-    for (uint32_t cls = 1024; cls <= 16384; cls *= 2)
+    for (uint32_t cls = 1024; cls <= 8192; cls *= 2)
         if (need <= cls) return cls + 256;
+    if (need < 16384) return 16384 + 256;
     return payload + 832;
 }
 
