@@ -1,9 +1,12 @@
 #pragma once
 #include <string>
+#include <vector>
 
 namespace usnet::cli {
 
 int run_demo();
+// `usnet run`: exec the program with libusnet-preload.so preloaded (returns only on failure).
+int run_program(const std::vector<std::string>& args, const char* argv0);
 
 struct BenchOptions {
     std::string what = "loopback";

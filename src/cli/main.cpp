@@ -9,6 +9,9 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     auto* demo = app.add_subcommand("demo", "Replay the seed note's getpeername experiment on the kernel and on usnet");
     auto* bench = app.add_subcommand("bench", "Measure usnet against the kernel in the same run");
+    // `run` passes everything after it to the program untouched, so it is parsed by hand.
+    app.add_subcommand("run", "Run PROGRAM with its IPv4 datagram sockets in usnet: usnet run -- PROGRAM [ARGS...]");
+    if (argc >= 2 && std::string(argv[1]) == "run") return usnet::cli::run_program({argv + 2, argv + argc}, argv[0]);
     usnet::cli::BenchOptions bopt;
     bench->add_option("what", bopt.what, "What to measure (loopback)")->default_val("loopback");
     bench->add_flag("--json", bopt.json, "Print the figures as JSON");

@@ -34,11 +34,18 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
             return;
     }
     pkt->trim(h.total_len);
-    // Martian sources (ip_route_input_slow / fib_validate_source).
-    if (h.src.is_multicast() || h.src.is_lbcast() ||
-        (!ifc.loopback && (h.src.is_loopback() || is_local_addr(h.src)))) {
-        ++c.InAddrErrors;
-        return;
+    // Martians (ip_route_input_slow / fib_validate_source): dropped without an Ip MIB count
+    // (Linux only bumps rt_cache stats). From a real device, zero addresses are accepted only
+    // for limited broadcast (a DHCP client's 0.0.0.0 -> 255.255.255.255), and a 127/8 or
+    // zero-network destination is a martian (route_localnet=0); that check was missing, so
+    // a remote host could reach sockets bound to 127.0.0.1. Looped-back packets keep their
+    // output route in Linux and skip these checks.
+    if (h.src.is_multicast() || h.src.is_lbcast()) return;
+    if (!ifc.loopback) {
+        const bool limited_bcast = h.dst.is_lbcast() || (h.src.any() && h.dst.any());
+        if (h.src.is_loopback() || is_local_addr(h.src) ||
+            (!limited_bcast && (h.src.is_zeronet() || h.dst.is_zeronet() || h.dst.is_loopback())))
+            return;
     }
     uint8_t flags = 0;
     if (h.dst.is_lbcast() || (h.dst.any() && !ifc.loopback)) {
@@ -216,10 +223,15 @@ void Ip::timers(Time now) {
             buf::Packet& d = *q.data;
             wire::Ipv4Repr fh;
             wire::Ipv4Repr::parse({d.data(), 60}, &fh, false);
-            const uint32_t quote = std::min<uint32_t>(8, q.have);
-            std::memmove(d.data() + fh.header_len, d.data() + 60, quote);
-            d.put(fh.header_len + quote);
-            wire::store16(d.data() + 2, uint16_t(fh.header_len + quote));
+            // Quote the first fragment as it arrived (its header, total length and checksum
+            // untouched; icmp_send trims to 576 bytes), as Linux quotes the queue's head skb.
+            // Quoting only 8 bytes under a rewritten total length left the quoted header's
+            // checksum wrong and the message shorter than the kernel's.
+            uint32_t first_len = 0;
+            for (const auto& r : q.ranges)
+                if (r.first == 0) first_len = r.second;
+            std::memmove(d.data() + fh.header_len, d.data() + 60, first_len);
+            d.put(fh.header_len + first_len);
             icmp_send_error(d, wire::kIcmpTimeExceeded, 1, 0);
         }
         frag_mem_ -= q.truesize;

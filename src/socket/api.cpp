@@ -81,7 +81,7 @@ int write_in(sockaddr* a, socklen_t* len, Ip4 addr, uint16_t port, sa_family_t f
     sin.sin_addr.s_addr = addr.net();
     if (!len) return -1;
     if (int(*len) < 0) return -2;
-    std::memcpy(a, &sin, std::min<size_t>(*len, sizeof sin));
+    if (*len) std::memcpy(a, &sin, std::min<size_t>(*len, sizeof sin));
     *len = sizeof sin;
     return 0;
 }

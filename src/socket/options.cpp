@@ -20,7 +20,7 @@ int sol_socket_set(StackImpl& s, DgramSock* sk, int name, const void* val, sockl
     if (name == SO_BINDTODEVICE) {
         if (int(len) < 0) return fail(Err::OptValue, call, sk->fd);
         char ifname[IFNAMSIZ] = {};
-        std::memcpy(ifname, val, std::min<size_t>(len, IFNAMSIZ - 1));
+        if (len) std::memcpy(ifname, val, std::min<size_t>(len, IFNAMSIZ - 1));
         int idx = 0;
         if (ifname[0]) {
             for (auto& i : s.ifaces)

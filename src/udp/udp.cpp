@@ -284,7 +284,7 @@ void Udp::queue_error(DgramSock* sk, int err, uint8_t origin, uint8_t type, uint
                       const buf::Meta* icmp, Ip4 daddr, uint16_t dport, std::span<const uint8_t> payload) {
     auto e = s_.pool.alloc(uint32_t(payload.size()));
     if (!e) return;
-    std::memcpy(e->put(uint32_t(payload.size())), payload.data(), payload.size());
+    if (!payload.empty()) std::memcpy(e->put(uint32_t(payload.size())), payload.data(), payload.size());
     auto& m = e->meta;
     m.ee_errno = err;
     m.ee_origin = origin;
