@@ -98,12 +98,12 @@ TEST(AllocCounter, SeesAllocations) {
     // The counters themselves work (otherwise the zero-allocation test proves nothing).
     // Stored through volatile globals so the compiler cannot elide the new/delete pair.
     static int* volatile sink;
-    static void* volatile raw;
     const uint64_t n0 = g_news.load();
     sink = new int(5);
     EXPECT_EQ(g_news.load(), n0 + 1);
     delete sink;
 #ifdef USNET_COUNT_MALLOC
+    static void* volatile raw;
     const uint64_t m0 = g_mallocs.load();
     raw = std::malloc(100);
     EXPECT_GT(g_mallocs.load(), m0);

@@ -170,9 +170,14 @@ bool run_on_kernel(const Scenario& s, std::vector<std::string>* trace, std::stri
     ::close(p[0]);
     int st = 0;
     waitpid(pid, &st, 0);
-    if (all.rfind("OK\n", 0) != 0) {
-        *why = all.empty() ? "kernel runner died" : all.substr(all.rfind("SKIP ", 0) == 0 ? 5 : 0);
+    if (all.rfind("SKIP ", 0) == 0) {
+        *why = all.substr(5);
         return false;
+    }
+    if (all.rfind("OK\n", 0) != 0) {
+        // The kernel side died mid-scenario: a failure to report, never a skip.
+        trace->push_back("<kernel side died, wait status " + std::to_string(st) + ">");
+        return true;
     }
     size_t pos = 3;
     while (pos < all.size()) {

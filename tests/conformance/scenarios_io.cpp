@@ -186,13 +186,14 @@ SCENARIO(Io, SendmsgLongNamelenIsClamped) {
     int r = receiver(t, "127.0.0.1", 6009);
     int s = t.socket(AF_INET, SOCK_DGRAM);
     for (socklen_t len : {socklen_t(20), socklen_t(128), socklen_t(200)}) {
-        sockaddr_storage ss{};
+        // Room for the longest length tried, so reading namelen bytes is always valid.
+        alignas(sockaddr_in) unsigned char ss[256] = {};
         sockaddr_in a = addr("127.0.0.1", 6009);
-        std::memcpy(&ss, &a, sizeof a);
+        std::memcpy(ss, &a, sizeof a);
         char data[] = "long";
         iovec iov{data, 4};
         msghdr m{};
-        m.msg_name = &ss;
+        m.msg_name = ss;
         m.msg_namelen = len;  // sendmsg clamps to sizeof(sockaddr_storage)
         m.msg_iov = &iov;
         m.msg_iovlen = 1;
