@@ -129,5 +129,7 @@ Err last_error();
 // A sentence naming the call, the errno and the rule, e.g.
 // "getpeername(fd 3): ENOTCONN: this socket has no peer; ...".
 std::string last_error_text();
+// The same, naming the descriptor as the caller knows it (the shim's real descriptor).
+std::string last_error_text(int shown_fd);
 
 }  // namespace usnet

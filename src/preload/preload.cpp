@@ -16,6 +16,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <string>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -66,7 +68,28 @@ bool is_usnet_socket(int domain, int type, int protocol) {
            (protocol == 0 || protocol == IPPROTO_UDP || protocol == IPPROTO_ICMP);
 }
 
-// Runs f(stack, usnet_fd) under the lock, or returns the real call's result.
+// USNET_EXPLAIN=1 (or =FILE): one line per failing usnet call saying which Linux rule
+// fired, on stderr (or appended to FILE). What the program sees does not change.
+template <class R>
+R explained(R ret, int fd) {
+    static const char* where = std::getenv("USNET_EXPLAIN");
+    if (ret >= 0 || !where || !*where || std::strcmp(where, "0") == 0) return ret;
+    const int saved = errno;
+    const std::string line = "usnet: " + usnet::last_error_text(fd) + "\n";
+    static int out = -1;
+    if (out < 0) {
+        REAL(open);
+        const bool to_file = std::strcmp(where, "1") != 0;
+        out = to_file ? real_open(where, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
+        if (out < 0) out = STDERR_FILENO;
+    }
+    REAL(write);
+    (void)!real_write(out, line.data(), line.size());
+    errno = saved;
+    return ret;
+}
+
+// Runs the usnet call under the lock, or returns the real call's result.
 #define ROUTE(fd, usnet_call, real_call)                                 \
     do {                                                                 \
         const int u_ = usnet_fd(fd);                                     \
@@ -75,7 +98,7 @@ bool is_usnet_socket(int domain, int type, int protocol) {
         std::lock_guard<std::recursive_mutex> g_(r_.mu);                 \
         usnet::Stack& st = r_.stack();                                   \
         const int u = u_;                                                \
-        return usnet_call;                                               \
+        return explained(usnet_call, fd);                                \
     } while (0)
 
 }  // namespace
@@ -88,7 +111,7 @@ int socket(int domain, int type, int protocol) {
     Runtime& r = runtime();
     std::lock_guard<std::recursive_mutex> g(r.mu);
     const int u = r.stack().socket(domain, type, protocol);
-    if (u < 0) return -1;
+    if (u < 0) return explained(-1, -1);
     const int fd = eventfd(0, EFD_NONBLOCK | ((type & SOCK_CLOEXEC) ? EFD_CLOEXEC : 0));
     if (fd < 0) {
         const int e = errno;
@@ -210,7 +233,7 @@ int fcntl(int fd, int cmd, ...) {
         return real_fcntl(fd, cmd, arg);
     Runtime& r = runtime();
     std::lock_guard<std::recursive_mutex> g(r.mu);
-    return r.stack().fcntl(u, cmd, arg);
+    return explained(r.stack().fcntl(u, cmd, arg), fd);
 }
 
 int poll(pollfd* fds, nfds_t n, int timeout) {

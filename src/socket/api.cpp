@@ -28,10 +28,12 @@ thread_local LastError tl_last;
 
 Err last_error() { return tl_last.err; }
 
-std::string last_error_text() {
+std::string last_error_text() { return last_error_text(tl_last.fd); }
+
+std::string last_error_text(int shown_fd) {
     if (tl_last.err == Err::None) return "";
     std::string s = tl_last.call;
-    s += "(fd " + std::to_string(tl_last.fd) + "): ";
+    s += shown_fd >= 0 ? "(fd " + std::to_string(shown_fd) + "): " : "(): ";
     s += strerrorname_np(to_errno(tl_last.err)) ? strerrorname_np(to_errno(tl_last.err)) : "?";
     s += ": ";
     s += reason_of(tl_last.err);

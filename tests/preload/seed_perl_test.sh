@@ -49,4 +49,13 @@ for script in getpeername.pl connected.pl; do
     echo "(kernel comparison skipped: needs root and network namespaces)"
   fi
 done
+# --explain adds the reason line, on stderr or in a file, and changes nothing else.
+e=$(cd "$tmp" && LANG=C "$usnet" run --explain -- perl getpeername.pl 2>&1)
+echo "usnet --explain: $e"
+grep -qxF 'usnet: getpeername(fd 3): ENOTCONN: this socket has no peer; sendto() does not set one, connect() does [inet_getname]' <<<"$e" \
+  || { echo "FAIL: no reason line"; status=1; }
+grep -qxF "$expect" <<<"$e" || { echo "FAIL: --explain changed what the program printed"; status=1; }
+f=$(cd "$tmp" && LANG=C "$usnet" run --explain="$tmp/why.log" -- perl getpeername.pl 2>&1)
+[ "$f" = "$expect" ] || { echo "FAIL: --explain=FILE wrote to the terminal: $f"; status=1; }
+grep -q 'ENOTCONN' "$tmp/why.log" || { echo "FAIL: --explain=FILE wrote nothing"; status=1; }
 exit $status
