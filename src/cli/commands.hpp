@@ -6,6 +6,9 @@ namespace usnet::cli {
 
 int run_demo();
 // `usnet run`: exec the program with libusnet-preload.so preloaded (returns only on failure).
+// `usnet explain ERRNO CALL` / `usnet explain --markdown`.
+int run_explain(const std::vector<std::string>& args);
+std::string errors_markdown();
 int run_program(const std::vector<std::string>& args, const char* argv0);
 
 struct BenchOptions {

@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
     // `run` passes everything after it to the program untouched, so it is parsed by hand.
     app.add_subcommand("run", "Run PROGRAM with its IPv4 datagram sockets in usnet: usnet run -- PROGRAM [ARGS...]");
     if (argc >= 2 && std::string(argv[1]) == "run") return usnet::cli::run_program({argv + 2, argv + argc}, argv[0]);
+    app.add_subcommand("explain", "Every reason a call fails with an errno: usnet explain ENOTCONN getpeername");
+    if (argc >= 2 && std::string(argv[1]) == "explain") return usnet::cli::run_explain({argv + 2, argv + argc});
     usnet::cli::BenchOptions bopt;
     bench->add_option("what", bopt.what, "What to measure (loopback)")->default_val("loopback");
     bench->add_flag("--json", bopt.json, "Print the figures as JSON");

@@ -11,10 +11,11 @@ struct Row {
     const char* name;
     const char* rule;
     const char* reason;
+    const char* calls;
 };
 const Row kRows[] = {
-    {0, "None", "", "success"},
-#define USNET_ERR_ROW(name, no, rule, reason) {no, #name, rule, reason},
+    {0, "None", "", "success", ""},
+#define USNET_ERR_ROW(name, no, rule, reason, calls) {no, #name, rule, reason, calls},
     USNET_ERRORS(USNET_ERR_ROW)
 #undef USNET_ERR_ROW
 };
@@ -26,6 +27,7 @@ int to_errno(Err e) { return row(e).no; }
 const char* rule_of(Err e) { return row(e).rule; }
 const char* reason_of(Err e) { return row(e).reason; }
 const char* name_of(Err e) { return row(e).name; }
+const char* calls_of(Err e) { return row(e).calls; }
 
 Err pending_error_from_errno(int err) {
     switch (err) {
