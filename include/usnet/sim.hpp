@@ -3,6 +3,7 @@
 // deterministic: the same seed and the same calls give a byte-identical run.
 #pragma once
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,10 @@ public:
     uint64_t frames_dropped() const;
 
     Time now() const override;
+    // Follow real time instead of virtual time. Blocking calls then wait for real: with mu
+    // (the lock every caller holds around its socket calls) they release it while they wait,
+    // so other threads can send; without it, a call nothing could wake returns at once.
+    void set_realtime(std::recursive_mutex* mu);
     bool run_until(FnRef<bool()> ready, Time deadline) override;
     void settle_now() override;
     void run_for(Time d);
@@ -48,6 +53,7 @@ public:
     struct Impl;
 
 private:
+    bool run_until_realtime(FnRef<bool()> ready, Time deadline);
     std::unique_ptr<Impl> impl_;
 };
 

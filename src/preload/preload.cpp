@@ -40,6 +40,8 @@ struct Runtime {
     Runtime() {
         const char* seed = std::getenv("USNET_SEED");
         world = usnet::sim::make_default_world(seed ? std::strtoull(seed, nullptr, 10) : 1);
+        // A real program lives in real time: blocking calls wait, releasing mu meanwhile.
+        world.net->set_realtime(&mu);
     }
     usnet::Stack& stack() { return *world.host; }
 };

@@ -2,7 +2,11 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <queue>
+#include <thread>
 #include <random>
 
 #include "core/stack_impl.hpp"
@@ -68,6 +72,19 @@ struct Event {
 
 struct Network::Impl {
     Time now = 0;
+    // Real-time mode (a program under `usnet run`): the clock follows CLOCK_MONOTONIC and a
+    // blocked call sleeps, releasing the callers' lock, until a frame, a timer or another
+    // thread's call (notified from settle_now) can change things.
+    bool realtime = false;
+    std::recursive_mutex* mu = nullptr;
+    std::condition_variable_any cv;
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    Time real_now() const {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+    }
+    void sync_clock() {
+        if (realtime) now = std::max(now, real_now());
+    }
     uint64_t seq = 0;
     std::mt19937_64 rng;
     std::vector<std::unique_ptr<Stack>> hosts;
@@ -164,7 +181,10 @@ struct Network::Impl {
     }
 };
 
-void Port::transmit(buf::PacketPtr frame) { net->send(this, std::move(frame)); }
+void Port::transmit(buf::PacketPtr frame) {
+    net->sync_clock();
+    net->send(this, std::move(frame));
+}
 
 Network::Network(uint64_t seed) : impl_(std::make_unique<Impl>()) { impl_->rng.seed(seed); }
 
@@ -225,9 +245,38 @@ void Network::set_partitioned(Stack& host, int segment, bool cut) {
 bool Network::capture(int segment, const std::string& path) { return impl_->segments[size_t(segment)]->pcap.open(path); }
 uint64_t Network::frames_delivered() const { return impl_->delivered; }
 uint64_t Network::frames_dropped() const { return impl_->dropped; }
-Time Network::now() const { return impl_->now; }
+Time Network::now() const { return impl_->realtime ? std::max(impl_->now, impl_->real_now()) : impl_->now; }
+
+void Network::set_realtime(std::recursive_mutex* mu) {
+    impl_->realtime = true;
+    impl_->mu = mu;
+    impl_->now = impl_->real_now();
+}
+
+bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
+    Impl& n = *impl_;
+    for (;;) {
+        n.sync_clock();
+        n.step_to(n.now);
+        if (ready()) return true;
+        if (n.now >= deadline) return ready();
+        const Time next = std::min(n.next_time(), deadline);
+        if (!n.mu) {
+            // Nobody else can reach this world: sleep to the next event, or give up.
+            if (next == kNever) return false;
+            std::this_thread::sleep_for(std::chrono::nanoseconds(next - n.now));
+            continue;
+        }
+        // The caller holds mu (once); waiting releases it so other threads can call in.
+        std::unique_lock<std::recursive_mutex> lk(*n.mu, std::adopt_lock);
+        if (next == kNever) n.cv.wait(lk);
+        else n.cv.wait_for(lk, std::chrono::nanoseconds(next - n.now));
+        lk.release();
+    }
+}
 
 bool Network::run_until(FnRef<bool()> ready, Time deadline) {
+    if (impl_->realtime) return run_until_realtime(ready, deadline);
     for (;;) {
         if (ready()) return true;
         const Time t = impl_->next_time();
@@ -241,6 +290,12 @@ bool Network::run_until(FnRef<bool()> ready, Time deadline) {
 }
 
 void Network::settle_now() {
+    if (impl_->realtime) {
+        impl_->sync_clock();
+        impl_->step_to(impl_->now);
+        impl_->cv.notify_all();  // a blocked call in another thread may now be ready
+        return;
+    }
     // Only frames already due need delivering; an empty or future queue costs one compare.
     while (!impl_->events.empty() && impl_->events.top().t <= impl_->now) impl_->deliver_due();
 }

@@ -188,6 +188,7 @@ int Stack::close(int fd) {
     table_of(s, sk).unhash(sk);
     purge(sk);
     s.fds[size_t(fd)].reset();
+    s.env->settle_now();  // a call blocked on this descriptor in another thread wakes (EBADF)
     ok();
     return 0;
 }

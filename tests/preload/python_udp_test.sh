@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # python3's socket module under `usnet run`: a UDP server and client in one process over
 # 127.0.0.1 (blocking, timeout and non-blocking reads, getpeername before and after
-# connect), compared with the same script on the kernel in a private network namespace.
+# connect, a thread blocked in recvfrom woken by another thread's send), compared with the same script on the kernel in a private network namespace.
 set -uo pipefail
 usnet=$1
 command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
@@ -41,11 +41,23 @@ try:
 except ConnectionRefusedError:
     print("ECONNREFUSED as expected")
 print("SO_RCVBUF", cli.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) > 0)
+# One thread blocked in recvfrom while the main thread sends.
+import threading, time
+got = []
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+r.bind(("127.0.0.1", 9998))
+t = threading.Thread(target=lambda: got.append(r.recvfrom(100)[0]))
+t.start()
+time.sleep(0.1)
+cli.sendto(b"threaded", ("127.0.0.1", 9998))
+t.join(5)
+print("thread got", got)
 PY
 u=$(cd "$tmp" && "$usnet" run -- python3 udp.py 2>&1; echo "exit=$?")
 echo "usnet:"; echo "$u"
 status=0
 grep -q "EAGAIN as expected" <<<"$u" || status=1
+grep -q "thread got \[b'threaded'\]" <<<"$u" || { echo "FAIL: the blocked thread was not woken"; status=1; }
 if [ "$(id -u)" = 0 ]; then
   k=$(cd "$tmp" && unshare -n sh -c 'ip link set lo up && python3 udp.py 2>&1; echo "exit=$?"')
   echo "kernel:"; echo "$k"
