@@ -7,18 +7,23 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/select.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <mutex>
+#include <new>
 #include <unordered_map>
 #include <vector>
 
@@ -32,16 +37,27 @@ F* real(const char* name) {
 }
 #define REAL(fn) static auto* real_##fn = real<decltype(::fn)>(#fn)
 
+struct Runtime;
+Runtime& runtime();
+
 // The process's stack: the default world, created on the first socket call.
 struct Runtime {
     std::recursive_mutex mu;
     usnet::sim::DefaultWorld world;
-    std::unordered_map<int, int> fds;  // real descriptor -> usnet descriptor
+    std::unordered_map<int, int> fds;       // real descriptor -> usnet descriptor
+    std::unordered_map<int, int> refs;      // usnet descriptor -> real descriptors naming it (dup)
+    std::unordered_map<int, bool> signalled;  // real descriptor -> its eventfd holds a token
     Runtime() {
         const char* seed = std::getenv("USNET_SEED");
         world = usnet::sim::make_default_world(seed ? std::strtoull(seed, nullptr, 10) : 1);
         // A real program lives in real time: blocking calls wait, releasing mu meanwhile.
         world.net->set_realtime(&mu);
+        // fork: hold the lock across it so the child's copy of the stack is consistent; the
+        // child then owns that copy (its inherited sockets keep working, apart from the
+        // parent's).
+        // (The child cannot unlock a recursive mutex its parent's thread locked: a new one.)
+        pthread_atfork([] { runtime().mu.lock(); }, [] { runtime().mu.unlock(); },
+                       [] { new (&runtime().mu) std::recursive_mutex(); });
     }
     usnet::Stack& stack() { return *world.host; }
 };
@@ -63,6 +79,37 @@ int usnet_fd(int fd) {
     std::lock_guard<std::recursive_mutex> g(r.mu);
     auto it = r.fds.find(fd);
     return it == r.fds.end() ? -1 : it->second;
+}
+
+// Readiness signalling, switched on the first time a program hands a usnet descriptor to
+// the kernel's poll/select/epoll: each usnet socket's eventfd then holds a token exactly
+// while the socket is readable (or has an error or hang-up), so the kernel can wait on a
+// mix of usnet and kernel descriptors. Until then no call pays for it.
+std::atomic<bool> g_signal{false};
+
+short usnet_mask(usnet::Stack& st, int u) {
+    pollfd p{u, short(POLLIN | POLLOUT | POLLRDHUP), 0};
+    st.poll(&p, 1, 0);
+    return p.revents;
+}
+
+// Brings every eventfd in line with its socket. Caller holds the runtime lock.
+void sync_signals(Runtime& r) {
+    REAL(read);
+    REAL(write);
+    for (const auto& [fd, u] : r.fds) {
+        const bool want = usnet_mask(r.stack(), u) & (POLLIN | POLLERR | POLLHUP | POLLRDHUP);
+        bool& have = r.signalled[fd];
+        if (want == have) continue;
+        uint64_t v = 1;
+        if (want) (void)!real_write(fd, &v, sizeof v);
+        else (void)!real_read(fd, &v, sizeof v);  // drains the token (non-blocking eventfd)
+        have = want;
+    }
+}
+
+void enable_signals(Runtime& r) {
+    if (!g_signal.exchange(true)) sync_signals(r);
 }
 
 bool is_usnet_socket(int domain, int type, int protocol) {
@@ -100,7 +147,9 @@ R explained(R ret, int fd) {
         std::lock_guard<std::recursive_mutex> g_(r_.mu);                 \
         usnet::Stack& st = r_.stack();                                   \
         const int u = u_;                                                \
-        return explained(usnet_call, fd);                                \
+        auto ret_ = usnet_call;                                          \
+        if (g_signal.load(std::memory_order_relaxed)) sync_signals(r_);  \
+        return explained(ret_, fd);                                      \
     } while (0)
 
 }  // namespace
@@ -122,6 +171,8 @@ int socket(int domain, int type, int protocol) {
         return -1;
     }
     r.fds[fd] = u;
+    r.refs[u] = 1;
+    r.signalled[fd] = false;
     g_active.store(true, std::memory_order_release);
     return fd;
 }
@@ -133,8 +184,41 @@ int close(int fd) {
     Runtime& r = runtime();
     std::lock_guard<std::recursive_mutex> g(r.mu);
     r.fds.erase(fd);
-    r.stack().close(u);
+    r.signalled.erase(fd);
+    // The socket goes with the last descriptor naming it, as a file does.
+    if (--r.refs[u] == 0) {
+        r.refs.erase(u);
+        r.stack().close(u);
+        if (g_signal.load(std::memory_order_relaxed)) sync_signals(r);
+    }
     return real_close(fd);
+}
+
+// dup*: a new real descriptor naming the same usnet socket.
+static int dup_usnet(int oldfd, int newfd_or_min, int how, int flags) {
+    REAL(dup);
+    REAL(dup2);
+    REAL(dup3);
+    REAL(fcntl);
+    Runtime& r = runtime();
+    std::lock_guard<std::recursive_mutex> g(r.mu);
+    const int u = r.fds.at(oldfd);
+    if (how == 2 || how == 3) {
+        if (newfd_or_min == oldfd) return how == 3 ? (errno = EINVAL, -1) : newfd_or_min;
+        if (usnet_fd(newfd_or_min) >= 0) close(newfd_or_min);  // dup2 closes the target first
+    }
+    int nfd;
+    switch (how) {
+        case 1: nfd = real_dup(oldfd); break;
+        case 2: nfd = real_dup2(oldfd, newfd_or_min); break;
+        case 3: nfd = real_dup3(oldfd, newfd_or_min, flags); break;
+        default: nfd = real_fcntl(oldfd, flags, newfd_or_min); break;  // F_DUPFD(_CLOEXEC)
+    }
+    if (nfd < 0) return nfd;
+    r.fds[nfd] = u;
+    ++r.refs[u];
+    r.signalled[nfd] = r.signalled[oldfd];  // the same eventfd object, the same token
+    return nfd;
 }
 
 int bind(int fd, const sockaddr* a, socklen_t l) {
@@ -223,16 +307,32 @@ int ioctl(int fd, unsigned long req, ...) {
     ROUTE(fd, st.ioctl(u, req, arg), real_ioctl(fd, req, arg));
 }
 
+static int fcntl_impl(int fd, int cmd, long arg);
+
 int fcntl(int fd, int cmd, ...) {
-    REAL(fcntl);
     va_list ap;
     va_start(ap, cmd);
     long arg = va_arg(ap, long);
     va_end(ap);
+    return fcntl_impl(fd, cmd, arg);
+}
+
+// glibc >= 2.28 programs call fcntl64 (the same call with 64-bit locks).
+int fcntl64(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    return fcntl_impl(fd, cmd, arg);
+}
+
+static int fcntl_impl(int fd, int cmd, long arg) {
+    REAL(fcntl);
     const int u = usnet_fd(fd);
-    // Descriptor-level commands stay with the real descriptor (close-on-exec, dup).
-    if (u < 0 || cmd == F_GETFD || cmd == F_SETFD || cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-        return real_fcntl(fd, cmd, arg);
+    // Descriptor-level commands stay with the real descriptor (close-on-exec); a dup also
+    // names the usnet socket.
+    if (u >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) return dup_usnet(fd, int(arg), 0, cmd);
+    if (u < 0 || cmd == F_GETFD || cmd == F_SETFD) return real_fcntl(fd, cmd, arg);
     Runtime& r = runtime();
     std::lock_guard<std::recursive_mutex> g(r.mu);
     return explained(r.stack().fcntl(u, cmd, arg), fd);
@@ -257,8 +357,98 @@ int poll(pollfd* fds, nfds_t n, int timeout) {
         for (nfds_t i = 0; i < n; ++i) fds[i].revents = v[i].revents;
         return ret;
     }
-    errno = ENOSYS;  // mixed usnet/kernel poll sets are not supported yet
-    return -1;
+    // A mix: the kernel waits on everything, usnet sockets through their eventfds; the
+    // answer for a usnet socket is then taken from usnet itself.
+    {
+        std::lock_guard<std::recursive_mutex> g(r.mu);
+        enable_signals(r);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    for (;;) {
+        int waited = timeout;
+        if (timeout > 0) {
+            const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+            waited = spent >= timeout ? 0 : timeout - int(spent);
+        }
+        const int k = real_poll(fds, n, waited);
+        if (k < 0) return k;
+        int ready = 0;
+        {
+            std::lock_guard<std::recursive_mutex> g(r.mu);
+            for (nfds_t i = 0; i < n; ++i) {
+                if (fds[i].fd < 0) continue;
+                const int u = usnet_fd(fds[i].fd);
+                if (u >= 0) fds[i].revents = short(usnet_mask(r.stack(), u) & (fds[i].events | POLLERR | POLLHUP | POLLNVAL));
+                if (fds[i].revents) ++ready;
+            }
+            sync_signals(r);
+        }
+        if (ready || waited == 0) return ready;
+    }
+}
+
+int select(int n, fd_set* rd, fd_set* wr, fd_set* ex, timeval* tv) {
+    REAL(select);
+    bool any = false;
+    for (int fd = 0; fd < n && !any; ++fd)
+        if (((rd && FD_ISSET(fd, rd)) || (wr && FD_ISSET(fd, wr)) || (ex && FD_ISSET(fd, ex))) && usnet_fd(fd) >= 0) any = true;
+    if (!any) return real_select(n, rd, wr, ex, tv);
+    // Through poll, which knows usnet sockets: readable, writable, exceptional (error).
+    std::vector<pollfd> p;
+    for (int fd = 0; fd < n; ++fd) {
+        short ev = 0;
+        if (rd && FD_ISSET(fd, rd)) ev |= POLLIN;
+        if (wr && FD_ISSET(fd, wr)) ev |= POLLOUT;
+        if (ex && FD_ISSET(fd, ex)) ev |= POLLPRI;
+        if (ev) p.push_back({fd, ev, 0});
+    }
+    const int timeout = tv ? int(tv->tv_sec * 1000 + tv->tv_usec / 1000) : -1;
+    const int r = poll(p.data(), p.size(), timeout);
+    if (r < 0) return r;
+    if (rd) FD_ZERO(rd);
+    if (wr) FD_ZERO(wr);
+    if (ex) FD_ZERO(ex);
+    int bits = 0;
+    for (const auto& x : p) {
+        if (rd && (x.events & POLLIN) && (x.revents & (POLLIN | POLLHUP | POLLERR))) FD_SET(x.fd, rd), ++bits;
+        if (wr && (x.events & POLLOUT) && (x.revents & (POLLOUT | POLLERR))) FD_SET(x.fd, wr), ++bits;
+        if (ex && (x.events & POLLPRI) && (x.revents & POLLPRI)) FD_SET(x.fd, ex), ++bits;
+    }
+    if (tv) *tv = timeval{0, 0};
+    return bits;
+}
+
+// epoll watches the eventfd that stands for a usnet socket; signalling keeps it truthful.
+int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
+    REAL(epoll_ctl);
+    if (usnet_fd(fd) >= 0) {
+        Runtime& r = runtime();
+        std::lock_guard<std::recursive_mutex> g(r.mu);
+        enable_signals(r);
+    }
+    return real_epoll_ctl(epfd, op, fd, ev);
+}
+
+int dup(int fd) {
+    REAL(dup);
+    if (usnet_fd(fd) < 0) return real_dup(fd);
+    return dup_usnet(fd, -1, 1, 0);
+}
+int dup2(int fd, int nfd) {
+    REAL(dup2);
+    if (usnet_fd(fd) < 0) {
+        if (usnet_fd(nfd) >= 0 && fd != nfd) close(nfd);
+        return real_dup2(fd, nfd);
+    }
+    return dup_usnet(fd, nfd, 2, 0);
+}
+int dup3(int fd, int nfd, int flags) {
+    REAL(dup3);
+    if (usnet_fd(fd) < 0) {
+        if (usnet_fd(nfd) >= 0 && fd != nfd) close(nfd);
+        return real_dup3(fd, nfd, flags);
+    }
+    return dup_usnet(fd, nfd, 3, flags);
 }
 
 int __poll_chk(pollfd* fds, nfds_t n, int timeout, size_t fdslen) {
