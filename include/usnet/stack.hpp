@@ -38,6 +38,10 @@ struct StackConfig {
     int hz = 250;  // the kernel's CONFIG_HZ: socket timeouts are kept in these ticks
 };
 
+// The config with net.core.{r,w}mem_{default,max}, ip_local_port_range and
+// ip_default_ttl read from this machine's /proc/sys, so a stack matches the host kernel.
+StackConfig config_from_host(StackConfig base = {});
+
 enum class RouteType : uint8_t { Unicast, Local, Broadcast, Multicast, Blackhole, Unreachable, Prohibit };
 
 struct RouteSpec {

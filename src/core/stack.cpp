@@ -1,10 +1,32 @@
 // Stack: construction, interface/address/route configuration, and the driving loop.
 #include <cerrno>
+#include <fstream>
+#include <type_traits>
 
 #include "core/stack_impl.hpp"
 #include "socket/socket_layer.hpp"
 
 namespace usnet {
+
+StackConfig config_from_host(StackConfig c) {
+    auto read = [](const char* path, auto* v) {
+        std::ifstream f(path);
+        long long x;
+        if (f >> x && x > 0) *v = static_cast<std::remove_pointer_t<decltype(v)>>(x);
+    };
+    read("/proc/sys/net/core/rmem_default", &c.rmem_default);
+    read("/proc/sys/net/core/rmem_max", &c.rmem_max);
+    read("/proc/sys/net/core/wmem_default", &c.wmem_default);
+    read("/proc/sys/net/core/wmem_max", &c.wmem_max);
+    read("/proc/sys/net/ipv4/ip_default_ttl", &c.default_ttl);
+    std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+    unsigned lo, hi;
+    if (range >> lo >> hi && lo > 0 && lo <= hi && hi < 65536) {
+        c.port_lo = uint16_t(lo);
+        c.port_hi = uint16_t(hi);
+    }
+    return c;
+}
 
 StackImpl::StackImpl(StackConfig c) : cfg(std::move(c)), rng(cfg.seed) {
     // Warm the pool so steady-state traffic never reaches the heap.

@@ -12,6 +12,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/select.h>
+#include <sys/uio.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -49,7 +51,8 @@ struct Runtime {
     std::unordered_map<int, bool> signalled;  // real descriptor -> its eventfd holds a token
     Runtime() {
         const char* seed = std::getenv("USNET_SEED");
-        world = usnet::sim::make_default_world(seed ? std::strtoull(seed, nullptr, 10) : 1);
+        // Buffer limits and port range as this machine's kernel has them.
+        world = usnet::sim::make_default_world(seed ? std::strtoull(seed, nullptr, 10) : 1, usnet::config_from_host());
         // A real program lives in real time: blocking calls wait, releasing mu meanwhile.
         world.net->set_realtime(&mu);
         // fork: hold the lock across it so the child's copy of the stack is consistent; the
@@ -285,6 +288,38 @@ ssize_t write(int fd, const void* b, size_t n) {
     REAL(write);
     ROUTE(fd, st.send(u, b, n, 0), real_write(fd, b, n));
 }
+int recvmmsg(int fd, mmsghdr* m, unsigned int v, int f, timespec* t) {
+    REAL(recvmmsg);
+    ROUTE(fd, st.recvmmsg(u, m, v, f, t), real_recvmmsg(fd, m, v, f, t));
+}
+ssize_t readv(int fd, const iovec* iov, int n) {
+    REAL(readv);
+    msghdr m{};
+    m.msg_iov = const_cast<iovec*>(iov);
+    m.msg_iovlen = size_t(n < 0 ? 0 : n);
+    ROUTE(fd, (n < 0 ? (errno = EINVAL, ssize_t(-1)) : st.recvmsg(u, &m, 0)), real_readv(fd, iov, n));
+}
+ssize_t writev(int fd, const iovec* iov, int n) {
+    REAL(writev);
+    msghdr m{};
+    m.msg_iov = const_cast<iovec*>(iov);
+    m.msg_iovlen = size_t(n < 0 ? 0 : n);
+    ROUTE(fd, (n < 0 ? (errno = EINVAL, ssize_t(-1)) : st.sendmsg(u, &m, 0)), real_writev(fd, iov, n));
+}
+// Stream calls on a usnet socket get what Linux gives a datagram socket.
+int listen(int fd, int backlog) {
+    REAL(listen);
+    ROUTE(fd, st.listen(u, backlog), real_listen(fd, backlog));
+}
+int accept(int fd, sockaddr* a, socklen_t* l) {
+    REAL(accept);
+    ROUTE(fd, st.accept(u, a, l), real_accept(fd, a, l));
+}
+int accept4(int fd, sockaddr* a, socklen_t* l, int flags) {
+    REAL(accept4);
+    ROUTE(fd, st.accept(u, a, l), real_accept4(fd, a, l, flags));
+}
+
 ssize_t __recv_chk(int fd, void* b, size_t n, size_t buflen, int f) {
     if (n > buflen) std::abort();  // what _FORTIFY_SOURCE's __chk_fail does
     return recv(fd, b, n, f);
@@ -449,6 +484,45 @@ int dup3(int fd, int nfd, int flags) {
         return real_dup3(fd, nfd, flags);
     }
     return dup_usnet(fd, nfd, 3, flags);
+}
+
+// ppoll/pselect: the signal mask is applied around the wait, as the kernel would.
+int ppoll(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask) {
+    REAL(ppoll);
+    bool any = false;
+    for (nfds_t i = 0; i < n && !any; ++i) any = fds[i].fd >= 0 && usnet_fd(fds[i].fd) >= 0;
+    if (!any) return real_ppoll(fds, n, ts, mask);
+    sigset_t old;
+    if (mask) pthread_sigmask(SIG_SETMASK, mask, &old);
+    const int timeout = ts ? int(ts->tv_sec * 1000 + ts->tv_nsec / 1000000) : -1;
+    const int r = poll(fds, n, timeout);
+    const int e = errno;
+    if (mask) pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    errno = e;
+    return r;
+}
+int __ppoll_chk(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask, size_t fdslen) {
+    if (fdslen / sizeof(pollfd) < n) std::abort();
+    return ppoll(fds, n, ts, mask);
+}
+int pselect(int n, fd_set* rd, fd_set* wr, fd_set* ex, const timespec* ts, const sigset_t* mask) {
+    REAL(pselect);
+    bool any = false;
+    for (int fd = 0; fd < n && !any; ++fd)
+        if (((rd && FD_ISSET(fd, rd)) || (wr && FD_ISSET(fd, wr)) || (ex && FD_ISSET(fd, ex))) && usnet_fd(fd) >= 0) any = true;
+    if (!any) return real_pselect(n, rd, wr, ex, ts, mask);
+    sigset_t old;
+    if (mask) pthread_sigmask(SIG_SETMASK, mask, &old);
+    timeval tv{}, *tvp = nullptr;
+    if (ts) {
+        tv = timeval{ts->tv_sec, ts->tv_nsec / 1000};
+        tvp = &tv;
+    }
+    const int r = select(n, rd, wr, ex, tvp);
+    const int e = errno;
+    if (mask) pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    errno = e;
+    return r;
 }
 
 int __poll_chk(pollfd* fds, nfds_t n, int timeout, size_t fdslen) {

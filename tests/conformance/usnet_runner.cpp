@@ -10,12 +10,6 @@ namespace conformance {
 
 namespace {
 
-uint32_t sysctl_u32(const char* path, uint32_t dflt) {
-    std::ifstream f(path);
-    uint32_t v;
-    return (f >> v) ? v : dflt;
-}
-
 constexpr int kGwBase = 1000;  // gateway descriptors are offset so one int names both stacks
 
 class UsnetApi : public Api {
@@ -110,12 +104,7 @@ private:
 }  // namespace
 
 void run_on_usnet(const Scenario& s, std::vector<std::string>* trace) {
-    usnet::StackConfig cfg;
-    cfg.rmem_max = sysctl_u32("/proc/sys/net/core/rmem_max", cfg.rmem_max);
-    cfg.wmem_max = sysctl_u32("/proc/sys/net/core/wmem_max", cfg.wmem_max);
-    cfg.rmem_default = sysctl_u32("/proc/sys/net/core/rmem_default", cfg.rmem_default);
-    cfg.wmem_default = sysctl_u32("/proc/sys/net/core/wmem_default", cfg.wmem_default);
-    auto w = usnet::sim::make_default_world(42, cfg);
+    auto w = usnet::sim::make_default_world(42, usnet::config_from_host());
     UsnetApi api(w);
     T t(api);
     s.fn(t);
