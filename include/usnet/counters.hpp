@@ -1,7 +1,9 @@
 // Per-stack counters in the shape of /proc/net/snmp (Ip, Icmp, Udp) plus usnet's own
 // link-layer counters. Names match the kernel's so `nstat`-style output reads the same.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace usnet {
 
@@ -20,6 +22,28 @@ namespace usnet {
     X(RxFrames) X(TxFrames) X(RxDropped) X(ArpRequestsSent) X(ArpRepliesSent) X(ArpResolveFailed)  \
     X(ArpQueueDrops) X(IgmpReportsSent) X(IgmpLeavesSent)
 
+// Why the stack dropped (or refused) a datagram it received or queued, beyond the snmp
+// counters above: each has a count, and a sentence for `usnet run --explain`.
+#define USNET_DROP_REASONS(X)                                                                      \
+    X(NoSocket, "no socket is bound to the destination port; ICMP port unreachable sent")          \
+    X(PeerFiltered, "the sockets on that port are connected to other peers; ICMP port unreachable sent") \
+    X(RcvbufFull, "the socket's receive buffer (SO_RCVBUF) is full")                               \
+    X(BadChecksum, "the UDP checksum does not match the data")                                    \
+    X(BadIpHeader, "the IPv4 header is malformed or its checksum does not match")                 \
+    X(NotForUs, "it is addressed to another host and forwarding is off (ip_error)")               \
+    X(NotJoined, "it is for a multicast group this host has not joined")                          \
+    X(ReassemblyTimeout, "its fragments did not all arrive within 30 s")                           \
+    X(ArpFailed, "the next hop did not answer ARP; the sender got EHOSTUNREACH")
+
+enum class DropReason : uint8_t {
+#define USNET_DROP_ENUM(name, text) name,
+    USNET_DROP_REASONS(USNET_DROP_ENUM)
+#undef USNET_DROP_ENUM
+        Count
+};
+const char* drop_name(DropReason r);
+const char* drop_text(DropReason r);
+
 #define USNET_COUNTER_FIELD(name) uint64_t name = 0;
 struct IpCounters { USNET_IP_COUNTERS(USNET_COUNTER_FIELD) };
 struct IcmpCounters { USNET_ICMP_COUNTERS(USNET_COUNTER_FIELD) };
@@ -32,16 +56,20 @@ struct Counters {
     IcmpCounters icmp;
     UdpCounters udp;
     LinkCounters link;
+    uint64_t drops[size_t(DropReason::Count)] = {};
 };
+
+// nstat-style text: one "IpInReceives 12" line per non-zero counter, then the drop reasons.
+std::string counters_text(const Counters& c);
 
 // Calls f(section, name, value) for every counter, in /proc/net/snmp order.
 template <class F>
 void for_each_counter(const Counters& c, F&& f) {
-#define USNET_VISIT(sec, field) f(#sec, #field, c.field);
-#define USNET_V_IP(n) USNET_VISIT(Ip, ip.n)
-#define USNET_V_ICMP(n) USNET_VISIT(Icmp, icmp.n)
-#define USNET_V_UDP(n) USNET_VISIT(Udp, udp.n)
-#define USNET_V_LINK(n) USNET_VISIT(Link, link.n)
+#define USNET_VISIT(sec, obj, n) f(#sec, #n, c.obj.n);
+#define USNET_V_IP(n) USNET_VISIT(Ip, ip, n)
+#define USNET_V_ICMP(n) USNET_VISIT(Icmp, icmp, n)
+#define USNET_V_UDP(n) USNET_VISIT(Udp, udp, n)
+#define USNET_V_LINK(n) USNET_VISIT(Link, link, n)
     USNET_IP_COUNTERS(USNET_V_IP)
     USNET_ICMP_COUNTERS(USNET_V_ICMP)
     USNET_UDP_COUNTERS(USNET_V_UDP)

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -113,6 +114,9 @@ public:
 
     // --- Observation and driving ---
     const Counters& counters() const;
+    // Called for every dropped datagram with its reason and a sentence naming the datagram
+    // (only while set: the hot path pays one pointer test).
+    void set_drop_observer(std::function<void(DropReason, const std::string&)> fn);
     // The clock and the world that advances it; defaults to a closed world of its own.
     void set_env(Env* env);
     Env& env() const;

@@ -38,16 +38,20 @@ std::string find_preload() {
 int run_program(const std::vector<std::string>& args, const char* argv0) {
     std::vector<std::string> cmd = args;
     // Options of `usnet run` come before `--` (or before the program).
-    while (!cmd.empty() && cmd.front().rfind("--explain", 0) == 0) {
+    while (!cmd.empty() && cmd.front().rfind("--", 0) == 0 && cmd.front() != "--") {
         const std::string& o = cmd.front();
         if (o == "--explain") setenv("USNET_EXPLAIN", "1", 1);
         else if (o.rfind("--explain=", 0) == 0) setenv("USNET_EXPLAIN", o.substr(10).c_str(), 1);
-        else break;
+        else if (o == "--stat") setenv("USNET_STAT", "1", 1);
+        else {
+            fmt::print(stderr, "usnet run: unknown option {}\n", o);
+            return 2;
+        }
         cmd.erase(cmd.begin());
     }
     if (!cmd.empty() && cmd.front() == "--") cmd.erase(cmd.begin());
     if (cmd.empty()) {
-        fmt::print(stderr, "usage: {} run [--explain[=FILE]] -- PROGRAM [ARGS...]\n", argv0);
+        fmt::print(stderr, "usage: {} run [--explain[=FILE]] [--stat] -- PROGRAM [ARGS...]\n", argv0);
         return 2;
     }
     const std::string lib = find_preload();

@@ -71,6 +71,42 @@ bool SoloEnv::run_until(FnRef<bool()> ready, Time deadline) {
     }
 }
 
+namespace {
+struct DropRow {
+    const char* name;
+    const char* text;
+};
+const DropRow kDrops[] = {
+#define USNET_DROP_ROW(name, text) {#name, text},
+    USNET_DROP_REASONS(USNET_DROP_ROW)
+#undef USNET_DROP_ROW
+};
+}  // namespace
+
+const char* drop_name(DropReason r) { return kDrops[size_t(r)].name; }
+const char* drop_text(DropReason r) { return kDrops[size_t(r)].text; }
+
+void StackImpl::report_drop(DropReason r, Ip4 src, uint16_t sport, Ip4 dst, uint16_t dport) {
+    std::string line = "drop: " + src.str() + (sport ? ":" + std::to_string(sport) : "") + " -> " + dst.str() +
+                       (dport ? ":" + std::to_string(dport) : "") + ": " + drop_text(r) + " (" + drop_name(r) + ", " +
+                       std::to_string(ctr.drops[size_t(r)]) + " so far)";
+    drop_observer(r, line);
+}
+
+std::string counters_text(const Counters& c) {
+    std::string out;
+    for_each_counter(c, [&](const char* sec, const char* name, uint64_t v) {
+        if (v) out += std::string(sec) + name + " " + std::to_string(v) + "\n";
+    });
+    for (size_t i = 0; i < size_t(DropReason::Count); ++i)
+        if (c.drops[i]) out += std::string("UsnetDrop") + kDrops[i].name + " " + std::to_string(c.drops[i]) + "\n";
+    return out;
+}
+
+void Stack::set_drop_observer(std::function<void(DropReason, const std::string&)> fn) {
+    impl_->drop_observer = std::move(fn);
+}
+
 Stack::Stack(StackConfig cfg) : impl_(std::make_unique<StackImpl>(std::move(cfg))) {}
 Stack::~Stack() = default;
 

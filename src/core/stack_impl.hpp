@@ -1,7 +1,9 @@
 // The parts of one host, wired together: each layer object holds a reference to this and
 // calls only its neighbours (socket -> udp -> ip -> link on the way down, and back up).
 #pragma once
+#include <functional>
 #include <memory>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -69,6 +71,14 @@ public:
         link.run_backlog();
         env->settle_now();
     }
+    // Counts a drop; tells the observer, if any, which datagram and why.
+    void drop(DropReason r, Ip4 src, uint16_t sport, Ip4 dst, uint16_t dport) {
+        ++ctr.drops[size_t(r)];
+        if (drop_observer) report_drop(r, src, sport, dst, dport);
+    }
+    void report_drop(DropReason r, Ip4 src, uint16_t sport, Ip4 dst, uint16_t dport);
+    std::function<void(DropReason, const std::string&)> drop_observer;
+
     // Runs timers of every layer that are due.
     void run_timers();
     Time next_deadline() const;

@@ -28,6 +28,7 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
         case wire::Ipv4Error::Checksum:
             ++c.InCsumErrors;
             ++c.InHdrErrors;
+            s_.drop(DropReason::BadIpHeader, Ip4(), 0, Ip4(), 0);
             return;
         default:
             ++c.InHdrErrors;
@@ -53,6 +54,7 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
     } else if (h.dst.is_multicast()) {
         if (!ifc.loopback && !ifc.in_group(h.dst) && h.dst != Ip4(224, 0, 0, 1)) {
             ++c.InAddrErrors;
+            s_.drop(DropReason::NotJoined, h.src, 0, h.dst, 0);
             return;
         }
         flags = kRtMulticast | kRtLocal;
@@ -63,6 +65,7 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
             default:
                 // Not ours. With forwarding off (the default) ip_error drops it silently.
                 ++c.InAddrErrors;
+                s_.drop(DropReason::NotForUs, h.src, 0, h.dst, 0);
                 return;
         }
     }
@@ -218,6 +221,7 @@ void Ip::timers(Time now) {
         if (q.expires > now) continue;
         ++s_.ctr.ip.ReasmTimeout;
         ++s_.ctr.ip.ReasmFails;
+        s_.drop(DropReason::ReassemblyTimeout, q.src, 0, q.dst, 0);
         // ip_expire: time exceeded (fragment reassembly) if the first fragment arrived.
         if (q.first_seen) {
             buf::Packet& d = *q.data;

@@ -1,6 +1,7 @@
 #include "link/link.hpp"
 
 #include "core/stack_impl.hpp"
+#include "wire/bytes.hpp"
 #include "wire/checksum.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/icmp.hpp"
@@ -194,7 +195,10 @@ void Link::neigh_fail(Interface& ifc, Neighbour& n) {
     // Let the garbage collection below look at it (with kNever a failed entry stayed forever).
     n.timer = s_.now() + kArpGcStale;
     ++s_.ctr.link.ArpResolveFailed;
-    while (auto p = n.pending.pop()) s_.ip.icmp_send_error(*p, wire::kIcmpDestUnreach, wire::kIcmpHostUnreach, 0);
+    while (auto p = n.pending.pop()) {
+        s_.drop(DropReason::ArpFailed, Ip4(wire::load32(p->data() + 12)), 0, Ip4(wire::load32(p->data() + 16)), 0);
+        s_.ip.icmp_send_error(*p, wire::kIcmpDestUnreach, wire::kIcmpHostUnreach, 0);
+    }
     n.pending_bytes = 0;
     run_backlog();
 }

@@ -41,6 +41,9 @@ F* real(const char* name) {
 
 struct Runtime;
 Runtime& runtime();
+const char* explain_target();
+void write_explain(const std::string& line);
+void print_stats();
 
 // The process's stack: the default world, created on the first socket call.
 struct Runtime {
@@ -55,6 +58,10 @@ struct Runtime {
         world = usnet::sim::make_default_world(seed ? std::strtoull(seed, nullptr, 10) : 1, usnet::config_from_host());
         // A real program lives in real time: blocking calls wait, releasing mu meanwhile.
         world.net->set_realtime(&mu);
+        // --explain also reports each dropped datagram; --stat prints the counters at exit.
+        if (explain_target())
+            world.host->set_drop_observer([](usnet::DropReason, const std::string& line) { write_explain("usnet: " + line + "\n"); });
+        if (const char* st = std::getenv("USNET_STAT"); st && *st && std::strcmp(st, "0") != 0) std::atexit(print_stats);
         // fork: hold the lock across it so the child's copy of the stack is consistent; the
         // child then owns that copy (its inherited sockets keep working, apart from the
         // parent's).
@@ -69,6 +76,16 @@ Runtime& runtime() {
     // Never destroyed: programs call socket functions from atexit handlers and destructors.
     static Runtime* r = new Runtime;
     return *r;
+}
+
+// `usnet run --stat`: the stack's counters, nstat style, when the program exits.
+void print_stats() {
+    Runtime& r = runtime();
+    std::lock_guard<std::recursive_mutex> g(r.mu);
+    const std::string text = "usnet: counters at exit (pid " + std::to_string(getpid()) + "):\n" +
+                             usnet::counters_text(r.stack().counters());
+    REAL(write);
+    (void)!real_write(STDERR_FILENO, text.data(), text.size());
 }
 
 // Set once the first usnet socket exists: until then every call goes straight to libc and
@@ -122,22 +139,30 @@ bool is_usnet_socket(int domain, int type, int protocol) {
 
 // USNET_EXPLAIN=1 (or =FILE): one line per failing usnet call saying which Linux rule
 // fired, on stderr (or appended to FILE). What the program sees does not change.
-template <class R>
-R explained(R ret, int fd) {
+const char* explain_target() {
     static const char* where = std::getenv("USNET_EXPLAIN");
-    if (ret >= 0 || !where || !*where || std::strcmp(where, "0") == 0) return ret;
+    return where && *where && std::strcmp(where, "0") != 0 ? where : nullptr;
+}
+
+void write_explain(const std::string& line) {
     const int saved = errno;
-    const std::string line = "usnet: " + usnet::last_error_text(fd) + "\n";
     static int out = -1;
     if (out < 0) {
         REAL(open);
-        const bool to_file = std::strcmp(where, "1") != 0;
+        const char* where = explain_target();
+        const bool to_file = where && std::strcmp(where, "1") != 0;
         out = to_file ? real_open(where, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
         if (out < 0) out = STDERR_FILENO;
     }
     REAL(write);
     (void)!real_write(out, line.data(), line.size());
     errno = saved;
+}
+
+template <class R>
+R explained(R ret, int fd) {
+    if (ret >= 0 || !explain_target()) return ret;
+    write_explain("usnet: " + usnet::last_error_text(fd) + "\n");
     return ret;
 }
 

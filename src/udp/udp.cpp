@@ -184,6 +184,7 @@ bool Udp::enqueue(DgramSock* sk, buf::PacketPtr pkt, bool count_udp) {
             ++s_.ctr.udp.RcvbufErrors;
             ++s_.ctr.udp.InErrors;
         }
+        s_.drop(DropReason::RcvbufFull, pkt->meta.src, pkt->meta.sport, pkt->meta.dst, pkt->meta.dport);
         return false;
     }
     pkt->meta.truesize = ts;
@@ -202,6 +203,7 @@ void Udp::input(buf::PacketPtr pkt) {
         case wire::UdpError::Checksum:
             ++c.InCsumErrors;
             ++c.InErrors;
+            s_.drop(DropReason::BadChecksum, m.src, 0, m.dst, 0);
             return;
         default:
             ++c.InErrors;
@@ -221,6 +223,11 @@ void Udp::input(buf::PacketPtr pkt) {
         return;
     }
     ++c.NoPorts;
+    {
+        bool any = false;  // a socket on the port that only wants another peer
+        ports.for_port(u.dport, [&](DgramSock*) { any = true; });
+        s_.drop(any ? DropReason::PeerFiltered : DropReason::NoSocket, m.src, u.sport, m.dst, u.dport);
+    }
     pkt->set_head(pkt->meta.l3_off);
     s_.ip.icmp_send_error(*pkt, wire::kIcmpDestUnreach, wire::kIcmpPortUnreach, 0);
 }

@@ -59,4 +59,8 @@ grep -qxF "$expect" <<<"$e" || { echo "FAIL: --explain changed what the program 
 f=$(cd "$tmp" && LANG=C "$usnet" run --explain="$tmp/why.log" -- perl getpeername.pl 2>&1)
 [ "$f" = "$expect" ] || { echo "FAIL: --explain=FILE wrote to the terminal: $f"; status=1; }
 grep -q 'ENOTCONN' "$tmp/why.log" || { echo "FAIL: --explain=FILE wrote nothing"; status=1; }
+# --stat prints the stack's counters when the program exits.
+st=$(cd "$tmp" && LANG=C "$usnet" run --stat -- perl getpeername.pl 2>&1)
+echo "usnet --stat: $st"
+grep -qx 'UdpOutDatagrams 1' <<<"$st" || { echo "FAIL: --stat did not report the datagram sent"; status=1; }
 exit $status

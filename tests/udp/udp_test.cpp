@@ -205,3 +205,89 @@ TEST(Checksum, SoNoCheckSendsZeroOthersComputeIt) {
 }
 
 }  // namespace
+
+namespace {
+
+// Every drop reason is counted and reported to the observer with the datagram it concerns.
+TEST(Drops, EveryReasonIsCountedAndExplained) {
+    auto w = sim::make_default_world(1);
+    Stack& h = *w.host;
+    std::vector<std::pair<DropReason, std::string>> seen;
+    h.set_drop_observer([&](DropReason r, const std::string& line) { seen.emplace_back(r, line); });
+    auto saw = [&](DropReason r, const char* fragment) {
+        for (auto& [rr, line] : seen)
+            if (rr == r && line.find(fragment) != std::string::npos && line.find(drop_text(r)) != std::string::npos)
+                return true;
+        return false;
+    };
+    const int eth = h.ifindex_of("eth0");
+    const int s = h.socket(AF_INET, SOCK_DGRAM, 0);
+
+    const sockaddr_in closed = sin4(kLo, 9);
+    ASSERT_EQ(h.sendto(s, "x", 1, 0, sa(closed), sizeof closed), 1);
+    EXPECT_TRUE(saw(DropReason::NoSocket, "-> 127.0.0.1:9"));
+
+    const int c = udp_bound(h, kLo, 7100);
+    const sockaddr_in other = sin4(kLo, 7101);
+    ASSERT_EQ(h.connect(c, sa(other), sizeof other), 0);
+    const sockaddr_in to_c = sin4(kLo, 7100);
+    ASSERT_EQ(h.sendto(s, "x", 1, 0, sa(to_c), sizeof to_c), 1);
+    EXPECT_TRUE(saw(DropReason::PeerFiltered, "-> 127.0.0.1:7100"));
+
+    const int r = udp_bound(h, kLo, 7200);
+    const int one = 1;
+    ASSERT_EQ(h.setsockopt(r, SOL_SOCKET, SO_RCVBUF, &one, sizeof one), 0);
+    const sockaddr_in to_r = sin4(kLo, 7200);
+    for (int i = 0; i < 4; ++i) ASSERT_EQ(h.sendto(s, "data", 4, 0, sa(to_r), sizeof to_r), 4);
+    EXPECT_TRUE(saw(DropReason::RcvbufFull, "-> 127.0.0.1:7200"));
+
+    auto bad = udp_datagram(kGw, kHost, 1, 7300, {'z'});
+    bad[6] ^= 0xff;
+    inject(h, eth, host_frame(w, bad));
+    EXPECT_TRUE(saw(DropReason::BadChecksum, "10.0.2.2 -> 10.0.2.15"));
+
+    auto good = udp_datagram(kGw, Ip4(10, 0, 2, 77), 1, 7300, {'z'});
+    FrameSpec f;
+    f.dst = mac_of(h, eth);
+    f.ip_src = kGw;
+    f.ip_dst = Ip4(10, 0, 2, 77);
+    inject(h, eth, ipv4_frame(f, good));
+    EXPECT_TRUE(saw(DropReason::NotForUs, "-> 10.0.2.77"));
+
+    f.ip_dst = Ip4(239, 1, 2, 3);
+    f.dst = Mac{{0x01, 0x00, 0x5e, 0x01, 0x02, 0x03}};
+    inject(h, eth, ipv4_frame(f, udp_datagram(kGw, f.ip_dst, 1, 7300, {'m'})));
+    EXPECT_EQ(h.counters().drops[size_t(DropReason::NotJoined)], 0u);  // filtered by MAC first
+    f.dst = mac_of(h, eth);
+    inject(h, eth, ipv4_frame(f, udp_datagram(kGw, f.ip_dst, 1, 7300, {'m'})));
+    EXPECT_TRUE(saw(DropReason::NotJoined, "-> 239.1.2.3"));
+
+    auto ipbad = host_frame(w, udp_datagram(kGw, kHost, 1, 7300, {'z'}));
+    ipbad[14 + 10] ^= 0x55;  // IPv4 header checksum
+    inject(h, eth, ipbad);
+    EXPECT_EQ(h.counters().drops[size_t(DropReason::BadIpHeader)], 1u);
+
+    FrameSpec frag;
+    frag.dst = mac_of(h, eth);
+    frag.ip_src = kGw;
+    frag.ip_dst = kHost;
+    frag.id = 77;
+    frag.frag = wire::kIpMF;  // a first fragment whose rest never comes
+    inject(h, eth, ipv4_frame(frag, std::vector<uint8_t>(64, 1)));
+    w.net->run_for(31 * kSec);
+    EXPECT_TRUE(saw(DropReason::ReassemblyTimeout, "10.0.2.2 -> 10.0.2.15"));
+
+    const int a = h.socket(AF_INET, SOCK_DGRAM, 0);
+    const sockaddr_in nobody = sin4(Ip4(10, 0, 2, 99), 9);
+    ASSERT_EQ(h.sendto(a, "x", 1, 0, sa(nobody), sizeof nobody), 1);
+    w.net->run_for(4 * kSec);
+    EXPECT_TRUE(saw(DropReason::ArpFailed, "10.0.2.15 -> 10.0.2.99"));
+
+    for (size_t i = 0; i < size_t(DropReason::Count); ++i)
+        EXPECT_GT(h.counters().drops[i], 0u) << drop_name(DropReason(i));
+    const std::string text = counters_text(h.counters());
+    EXPECT_NE(text.find("UdpNoPorts 2"), std::string::npos) << text;
+    EXPECT_NE(text.find("UsnetDropRcvbufFull"), std::string::npos) << text;
+}
+
+}  // namespace
