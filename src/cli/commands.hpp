@@ -9,6 +9,8 @@ int run_demo();
 // `usnet explain ERRNO CALL` / `usnet explain --markdown`.
 int run_explain(const std::vector<std::string>& args);
 std::string errors_markdown();
+// `usnet stat PID`.
+int run_stat(const std::vector<std::string>& args);
 int run_program(const std::vector<std::string>& args, const char* argv0);
 
 struct BenchOptions {

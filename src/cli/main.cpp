@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
     if (argc >= 2 && std::string(argv[1]) == "run") return usnet::cli::run_program({argv + 2, argv + argc}, argv[0]);
     app.add_subcommand("explain", "Every reason a call fails with an errno: usnet explain ENOTCONN getpeername");
     if (argc >= 2 && std::string(argv[1]) == "explain") return usnet::cli::run_explain({argv + 2, argv + argc});
+    app.add_subcommand("stat", "Counters of a program running under usnet run: usnet stat PID");
+    if (argc >= 2 && std::string(argv[1]) == "stat") return usnet::cli::run_stat({argv + 2, argv + argc});
     usnet::cli::BenchOptions bopt;
     bench->add_option("what", bopt.what, "What to measure (loopback)")->default_val("loopback");
     bench->add_flag("--json", bopt.json, "Print the figures as JSON");

@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -20,6 +21,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <thread>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -44,6 +47,8 @@ Runtime& runtime();
 const char* explain_target();
 void write_explain(const std::string& line);
 void print_stats();
+void start_stat_server();
+extern int g_stat_fd;
 
 // The process's stack: the default world, created on the first socket call.
 struct Runtime {
@@ -66,8 +71,17 @@ struct Runtime {
         // child then owns that copy (its inherited sockets keep working, apart from the
         // parent's).
         // (The child cannot unlock a recursive mutex its parent's thread locked: a new one.)
-        pthread_atfork([] { runtime().mu.lock(); }, [] { runtime().mu.unlock(); },
-                       [] { new (&runtime().mu) std::recursive_mutex(); });
+        pthread_atfork([] { runtime().mu.lock(); }, [] { runtime().mu.unlock(); }, [] {
+            new (&runtime().mu) std::recursive_mutex();
+            // The child answers `usnet stat` under its own pid.
+            if (g_stat_fd >= 0) {
+                REAL(close);
+                real_close(g_stat_fd);
+                g_stat_fd = -1;
+            }
+            start_stat_server();
+        });
+        start_stat_server();
     }
     usnet::Stack& stack() { return *world.host; }
 };
@@ -87,6 +101,48 @@ void print_stats() {
     REAL(write);
     (void)!real_write(STDERR_FILENO, text.data(), text.size());
 }
+
+// `usnet stat PID`: a thread serves the counters on the abstract Unix socket
+// "@usnet-stat-PID" of the program's network namespace.
+int g_stat_fd = -1;
+
+void serve_stats() {
+    REAL(socket);
+    REAL(bind);
+    REAL(listen);
+    REAL(accept4);
+    REAL(write);
+    REAL(close);
+    const int fd = real_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    const std::string name = "usnet-stat-" + std::to_string(getpid());
+    std::memcpy(a.sun_path + 1, name.data(), name.size());
+    const socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    if (real_bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 || real_listen(fd, 4) != 0) {
+        real_close(fd);
+        return;
+    }
+    g_stat_fd = fd;
+    for (;;) {
+        const int c = real_accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        std::string text;
+        {
+            Runtime& r = runtime();
+            std::lock_guard<std::recursive_mutex> g(r.mu);
+            text = usnet::counters_text(r.stack().counters());
+        }
+        (void)!real_write(c, text.data(), text.size());
+        real_close(c);
+    }
+}
+
+void start_stat_server() { std::thread(serve_stats).detach(); }
 
 // Set once the first usnet socket exists: until then every call goes straight to libc and
 // no stack is built (most preloaded programs' reads and writes never touch usnet).
