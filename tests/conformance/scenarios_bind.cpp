@@ -585,10 +585,11 @@ SCENARIO(Bind, ReuseAddrConnectedSocketPreferredForItsPeer) {
     t.recv(b, 64, MSG_DONTWAIT);
 }
 
-SCENARIO(Bind, ReuseAddrDisconnectRehashMovesSocketToFront) {
+SCENARIO(Bind, ReuseAddrDisconnectRehashStillDeliversOnce) {
     // connect() gives a wildcard-bound socket an address (rehash), disconnect() takes it
-    // away again (rehash back): each rehash puts the socket at the head of its new chain,
-    // so the older socket now wins ties against the newer one.
+    // away again (rehash back), which normally moves it to the head of its chain so it wins
+    // ties. Which one wins depends on whether the kernel's per-namespace random hash puts
+    // the two addresses in one slot, so only "exactly one of them" is stable to compare.
     int a = reuse_bound(t, "0.0.0.0", 7072);  // older
     int b = reuse_bound(t, "0.0.0.0", 7072);  // newer
     t.connect(a, addr("127.0.0.1", 7073));
@@ -596,8 +597,16 @@ SCENARIO(Bind, ReuseAddrDisconnectRehashMovesSocketToFront) {
     t.getsockname(a);
     int s = t.socket(AF_INET, SOCK_DGRAM);
     t.sendto(s, "after-rehash", addr("127.0.0.1", 7072));
-    t.recv(a, 64, MSG_DONTWAIT);
-    t.recv(b, 64, MSG_DONTWAIT);
+    int got = 0;
+    for (int fd : {a, b}) {
+        char buf[64];
+        iovec iov{buf, sizeof buf};
+        msghdr m{};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        if (t.api().recvmsg(fd, &m, MSG_DONTWAIT) == 12) ++got;
+    }
+    t.note("sockets that received it: " + std::to_string(got));
 }
 
 SCENARIO(Bind, ReuseAddrBroadcastReachesAllMatching) {
