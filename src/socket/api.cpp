@@ -395,6 +395,18 @@ Err parse_send_cmsgs(const msghdr* msg, SendCtl* c) {
     return Err::None;
 }
 
+// A null iovec array, or a null buffer that would have to hold bytes: copy_from_user and
+// copy_to_user fail with EFAULT there (other bad pointers cannot be detected here).
+bool iov_array_bad(const msghdr* msg) { return msg->msg_iovlen > 0 && !msg->msg_iov; }
+bool iov_data_bad(const msghdr* msg, size_t bytes) {
+    for (size_t i = 0; i < msg->msg_iovlen && bytes > 0; ++i) {
+        const size_t n = std::min(bytes, msg->msg_iov[i].iov_len);
+        if (n && !msg->msg_iov[i].iov_base) return true;
+        bytes -= n;
+    }
+    return false;
+}
+
 size_t iov_total(const msghdr* msg) {
     size_t n = 0;
     for (size_t i = 0; i < msg->msg_iovlen; ++i) n += msg->msg_iov[i].iov_len;
@@ -439,6 +451,7 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
     if (msg->msg_name && (int(msg->msg_namelen) < 0 || msg->msg_namelen > sizeof(sockaddr_storage)))
         return fail(Err::AddrLen, call, fd);
     if (msg->msg_iovlen > 1024) return fail(Err::MsgSize, call, fd);
+    if (iov_array_bad(msg)) return fail(Err::Fault, call, fd);
     const size_t len = iov_total(msg);
     const bool ping = sk->proto == sock::Proto::Ping;
     // inet_send_prepare autobinds before the protocol looks at anything.
@@ -554,6 +567,7 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
             return fail(pending_error_from_errno(e), call, fd);
         }
         if (!sk->cork && (sk->shutdown & kSendShutdown)) return fail(Err::SendShutdown, call, fd);
+        if (iov_data_bad(msg, len)) return fail(Err::Fault, call, fd);
         if (!corkreq && !sk->cork && gso && len > gso) {
             // UDP_SEGMENT (udp_send_skb): the payload leaves as gso-sized datagrams.
             if (gso + 28u > rt.mtu || len > size_t(gso) * 128 || sk->no_check) return fail(Err::InvalidArg, call, fd);
@@ -751,6 +765,7 @@ static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const ch
     DgramSock* sk = s.sock_of(fd);
     if (!sk) return fail(Err::BadFd, call, fd);
     if (msg->msg_iovlen > 1024) return fail(Err::MsgSize, call, fd);
+    if (iov_array_bad(msg)) return fail(Err::Fault, call, fd);
     if (flags & MSG_ERRQUEUE) return recv_error(s, sk, msg, flags, call);
     const bool dontwait = sk->nonblock || (flags & MSG_DONTWAIT);
     // SO_RCVTIMEO in jiffies: -1 waits forever, 0 never waits.
@@ -782,6 +797,16 @@ static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const ch
         }
     }
     buf::Packet& p = *sk->rx.front();
+    if (iov_data_bad(msg, p.size())) {
+        // udp_recvmsg: a failed copy drops the datagram (counted) and reports EFAULT.
+        if (!(flags & MSG_PEEK)) {
+            auto dead = sk->rx.pop();
+            sk->rmem -= std::min(sk->rmem, dead->meta.truesize);
+            ++sk->drops;
+            if (sk->proto == sock::Proto::Udp) ++s.ctr.udp.InErrors;
+        }
+        return fail(Err::Fault, call, fd);
+    }
     const size_t copied = copy_out(p, msg);
     msg->msg_flags = 0;
     if (copied < p.size()) msg->msg_flags |= MSG_TRUNC;

@@ -871,3 +871,34 @@ SCENARIO(Io, CloseAndReuse) {
     t.close(s);
     t.close(r2);
 }
+
+// Null buffers: EFAULT, as copy_from_user/copy_to_user fail; a failed receive copy drops
+// the datagram.
+SCENARIO(Io, NullBuffersAreEFAULT) {
+    int r = t.socket(AF_INET, SOCK_DGRAM);
+    t.bind(r, addr("127.0.0.1", 6300));
+    int s = t.socket(AF_INET, SOCK_DGRAM);
+    sockaddr_in dst = addr("127.0.0.1", 6300);
+    iovec iov{nullptr, 5};
+    msghdr m{};
+    m.msg_name = &dst;
+    m.msg_namelen = sizeof dst;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    errno = 0;
+    ssize_t rc = t.api().sendmsg(s, &m, 0);
+    t.note("sendmsg(NULL buffer, 5) = " + std::to_string(rc) + " errno=" + (rc < 0 ? strerrorname_np(errno) : "0"));
+    iov.iov_len = 0;
+    rc = t.api().sendmsg(s, &m, 0);
+    t.note("sendmsg(NULL buffer, 0) = " + std::to_string(rc));
+    t.sendto(s, "hello", dst);
+    msghdr rm{};
+    iovec riov{nullptr, 64};
+    rm.msg_iov = &riov;
+    rm.msg_iovlen = 1;
+    for (int i = 0; i < 2; ++i) {  // the empty datagram, then "hello"
+        rc = t.api().recvmsg(r, &rm, MSG_DONTWAIT);
+        t.note("recvmsg(NULL buffer) = " + std::to_string(rc) + " errno=" + (rc < 0 ? strerrorname_np(errno) : "0"));
+    }
+    t.recv(r, 64, MSG_DONTWAIT);  // "hello" went with the failed copy
+}
