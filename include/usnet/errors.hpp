@@ -17,6 +17,9 @@ namespace usnet {
     X(SocketProtocol, EPROTONOSUPPORT, "inet_create", "no datagram protocol with that number (UDP and ICMP only)", "socket") \
     X(PingGroup, EACCES, "ping_init_sock", "the caller's group is outside net.ipv4.ping_group_range", "socket") \
     X(TooManyFiles, EMFILE, "get_unused_fd_flags", "the descriptor table is full", "socket") \
+    X(AddrLenRange, EINVAL, "move_addr_to_kernel", "the address length is negative or larger than sockaddr_storage (128)", "bind connect sendto") \
+    X(IovTooMany, EMSGSIZE, "import_iovec", "more than UIO_MAXIOV (1024) iovecs", "sendmsg sendmmsg recvmsg recvmmsg") \
+    X(SocketProtocolRange, EINVAL, "inet_create", "the protocol number is negative or not below IPPROTO_MAX", "socket") \
     X(AddrLen, EINVAL, "inet_bind/ip4_datagram_connect", "the address length is shorter than sockaddr_in", "bind connect sendto sendmsg sendmmsg") \
     X(AddrLenNegative, EINVAL, "move_addr_to_user", "the address length argument is negative", "getsockname getpeername recvfrom") \
     X(AddrFamily, EAFNOSUPPORT, "__inet_bind/ip4_datagram_connect", "the address family is not AF_INET", "bind connect sendto sendmsg sendmmsg") \

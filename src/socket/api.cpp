@@ -152,9 +152,9 @@ int Stack::socket(int domain, int type, int protocol) {
     if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK)) return fail(Err::SocketTypeInvalid, "socket", -1);
     type &= 0xf;
     if (domain < 0 || domain >= AF_MAX) return fail(Err::SocketFamily, "socket", -1);
-    if (type < 1 || type >= 11) return fail(Err::SocketTypeInvalid, "socket", -1);
+    if (type >= 11) return fail(Err::SocketTypeInvalid, "socket", -1);  // SOCK_MAX; 0 is ESOCKTNOSUPPORT below
     if (domain != AF_INET) return fail(Err::SocketFamily, "socket", -1);
-    if (protocol < 0 || protocol >= IPPROTO_MAX) return fail(Err::SocketTypeInvalid, "socket", -1);
+    if (protocol < 0 || protocol >= IPPROTO_MAX) return fail(Err::SocketProtocolRange, "socket", -1);
     if (type != SOCK_DGRAM) return fail(Err::SocketTypeUnsupported, "socket", -1);
     sock::Proto proto;
     if (protocol == 0 || protocol == IPPROTO_UDP) proto = sock::Proto::Udp;
@@ -198,7 +198,7 @@ int Stack::bind(int fd, const sockaddr* addr, socklen_t len) {
     StackImpl& s = *impl_;
     DgramSock* sk = s.sock_of(fd);
     if (!sk) return fail(Err::BadFd, "bind", fd);
-    if (int(len) < 0 || len > sizeof(sockaddr_storage)) return fail(Err::AddrLen, "bind", fd);
+    if (int(len) < 0 || len > sizeof(sockaddr_storage)) return fail(Err::AddrLenRange, "bind", fd);
     if (len > 0 && !addr) return fail(Err::Fault, "bind", fd);
     if (len < sizeof(sockaddr_in)) return fail(Err::AddrLen, "bind", fd);
     const InAddr a = read_in(addr, len);
@@ -238,7 +238,7 @@ int Stack::connect(int fd, const sockaddr* addr, socklen_t len) {
     StackImpl& s = *impl_;
     DgramSock* sk = s.sock_of(fd);
     if (!sk) return fail(Err::BadFd, "connect", fd);
-    if (int(len) < 0 || len > sizeof(sockaddr_storage)) return fail(Err::AddrLen, "connect", fd);
+    if (int(len) < 0 || len > sizeof(sockaddr_storage)) return fail(Err::AddrLenRange, "connect", fd);
     if (len > 0 && !addr) return fail(Err::Fault, "connect", fd);
     if (len < sizeof(sa_family_t)) return fail(Err::AddrLen, "connect", fd);
     const InAddr a = read_in(addr, len);
@@ -449,8 +449,8 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
     DgramSock* sk = s.sock_of(fd);
     if (!sk) return fail(Err::BadFd, call, fd);
     if (msg->msg_name && (int(msg->msg_namelen) < 0 || msg->msg_namelen > sizeof(sockaddr_storage)))
-        return fail(Err::AddrLen, call, fd);
-    if (msg->msg_iovlen > 1024) return fail(Err::MsgSize, call, fd);
+        return fail(Err::AddrLenRange, call, fd);
+    if (msg->msg_iovlen > 1024) return fail(Err::IovTooMany, call, fd);
     if (iov_array_bad(msg)) return fail(Err::Fault, call, fd);
     const size_t len = iov_total(msg);
     const bool ping = sk->proto == sock::Proto::Ping;
@@ -764,7 +764,7 @@ ssize_t recv_error(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, const ch
 static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const char* call) {
     DgramSock* sk = s.sock_of(fd);
     if (!sk) return fail(Err::BadFd, call, fd);
-    if (msg->msg_iovlen > 1024) return fail(Err::MsgSize, call, fd);
+    if (msg->msg_iovlen > 1024) return fail(Err::IovTooMany, call, fd);
     if (iov_array_bad(msg)) return fail(Err::Fault, call, fd);
     if (flags & MSG_ERRQUEUE) return recv_error(s, sk, msg, flags, call);
     const bool dontwait = sk->nonblock || (flags & MSG_DONTWAIT);
@@ -856,15 +856,15 @@ ssize_t Stack::recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* from
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
     if (from && fromlen) {
-        if (int(*fromlen) < 0) return fail(Err::AddrLenNegative, "recvfrom", fd);
         sockaddr_in tmp;
         m.msg_name = &tmp;
         m.msg_namelen = sizeof tmp;
         ssize_t r = do_recvmsg(*impl_, fd, &m, flags, "recvfrom");
-        if (r >= 0 && m.msg_name) {
-            std::memcpy(from, &tmp, std::min<size_t>(*fromlen, m.msg_namelen));
-            *fromlen = m.msg_namelen;
-        }
+        if (r < 0) return r;
+        // move_addr_to_user runs after the datagram is taken: a negative length loses it.
+        if (int(*fromlen) < 0) return fail(Err::AddrLenNegative, "recvfrom", fd);
+        std::memcpy(from, &tmp, std::min<size_t>(*fromlen, m.msg_namelen));
+        *fromlen = m.msg_namelen;
         return r;
     }
     return do_recvmsg(*impl_, fd, &m, flags, "recvfrom");

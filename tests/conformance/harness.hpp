@@ -25,6 +25,7 @@ public:
     virtual int getpeername(int fd, sockaddr* a, socklen_t* l) = 0;
     virtual ssize_t sendmsg(int fd, const msghdr* m, int flags) = 0;
     virtual ssize_t recvmsg(int fd, msghdr* m, int flags) = 0;
+    virtual ssize_t recvfrom(int fd, void* b, size_t n, int flags, sockaddr* a, socklen_t* l) = 0;
     virtual int setsockopt(int fd, int level, int name, const void* v, socklen_t l) = 0;
     virtual int getsockopt(int fd, int level, int name, void* v, socklen_t* l) = 0;
     virtual int shutdown(int fd, int how) = 0;

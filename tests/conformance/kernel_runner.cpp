@@ -37,6 +37,9 @@ public:
     int getpeername(int fd, sockaddr* a, socklen_t* l) override { return ::getpeername(fd, a, l); }
     ssize_t sendmsg(int fd, const msghdr* m, int f) override { return ::sendmsg(fd, m, f | MSG_NOSIGNAL); }
     ssize_t recvmsg(int fd, msghdr* m, int f) override { return ::recvmsg(fd, m, f); }
+    ssize_t recvfrom(int fd, void* b, size_t n, int f, sockaddr* a, socklen_t* l) override {
+        return ::recvfrom(fd, b, n, f, a, l);
+    }
     int setsockopt(int fd, int l, int n, const void* v, socklen_t len) override { return ::setsockopt(fd, l, n, v, len); }
     int getsockopt(int fd, int l, int n, void* v, socklen_t* len) override { return ::getsockopt(fd, l, n, v, len); }
     int shutdown(int fd, int how) override { return ::shutdown(fd, how); }

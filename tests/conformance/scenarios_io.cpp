@@ -902,3 +902,26 @@ SCENARIO(Io, NullBuffersAreEFAULT) {
     }
     t.recv(r, 64, MSG_DONTWAIT);  // "hello" went with the failed copy
 }
+
+// recvfrom takes the datagram before it copies the address out: a negative address length
+// loses the datagram and says EINVAL; with nothing queued it is just EAGAIN.
+SCENARIO(Io, RecvfromNegativeAddrlen) {
+    int r = t.socket(AF_INET, SOCK_DGRAM);
+    t.bind(r, addr("127.0.0.1", 6301));
+    int s = t.socket(AF_INET, SOCK_DGRAM);
+    t.socket(AF_INET, 0, 0);  // type 0: ESOCKTNOSUPPORT (inet_create), not EINVAL
+    t.socket(AF_INET, SOCK_DGRAM, -1);
+    auto try_recvfrom = [&](const char* what) {
+        char buf[16];
+        sockaddr_in from{};
+        socklen_t len = socklen_t(-1);
+        errno = 0;
+        const ssize_t rc = t.api().recvfrom(r, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &len);
+        t.note(std::string(what) + ": recvfrom(len=-1) = " + std::to_string(rc) + " errno=" +
+               (rc < 0 ? strerrorname_np(errno) : "0"));
+    };
+    try_recvfrom("empty");
+    t.sendto(s, "gone", addr("127.0.0.1", 6301));
+    try_recvfrom("queued");
+    t.recv(r, 64, MSG_DONTWAIT);
+}

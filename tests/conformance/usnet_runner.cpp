@@ -28,6 +28,9 @@ public:
     int getpeername(int fd, sockaddr* a, socklen_t* l) override { return st(fd).getpeername(f(fd), a, l); }
     ssize_t sendmsg(int fd, const msghdr* m, int fl) override { return st(fd).sendmsg(f(fd), m, fl); }
     ssize_t recvmsg(int fd, msghdr* m, int fl) override { return st(fd).recvmsg(f(fd), m, fl); }
+    ssize_t recvfrom(int fd, void* b, size_t n, int fl, sockaddr* a, socklen_t* l) override {
+        return st(fd).recvfrom(f(fd), b, n, fl, a, l);
+    }
     int setsockopt(int fd, int l, int n, const void* v, socklen_t len) override { return st(fd).setsockopt(f(fd), l, n, v, len); }
     int getsockopt(int fd, int l, int n, void* v, socklen_t* len) override { return st(fd).getsockopt(f(fd), l, n, v, len); }
     int shutdown(int fd, int how) override { return st(fd).shutdown(f(fd), how); }
