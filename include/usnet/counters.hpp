@@ -33,7 +33,9 @@ namespace usnet {
     X(NotForUs, "it is addressed to another host and forwarding is off (ip_error)")               \
     X(NotJoined, "it is for a multicast group this host has not joined")                          \
     X(ReassemblyTimeout, "its fragments did not all arrive within 30 s")                           \
-    X(ArpFailed, "the next hop did not answer ARP; the sender got EHOSTUNREACH")
+    X(ArpFailed, "the next hop did not answer ARP; the sender got EHOSTUNREACH")                   \
+    X(TtlExpired, "its TTL ran out here while being forwarded; ICMP time exceeded sent")          \
+    X(Blackhole, "the route to its destination is a blackhole (forwarding)")
 
 enum class DropReason : uint8_t {
 #define USNET_DROP_ENUM(name, text) name,

@@ -8,6 +8,7 @@
 #include "link/link.hpp"
 #include "usnet/errors.hpp"
 #include "usnet/stack.hpp"
+#include "wire/ipv4.hpp"
 
 namespace usnet::ip {
 
@@ -88,6 +89,7 @@ public:
 
 private:
     void local_deliver(buf::PacketPtr pkt);
+    void forward(buf::PacketPtr pkt, const wire::Ipv4Repr& h);
     buf::PacketPtr reassemble(buf::PacketPtr pkt);
     bool icmp_rate_allow(Ip4 dst);
     void fragment_out(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop);

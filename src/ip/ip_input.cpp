@@ -63,6 +63,10 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
             case RouteType::Local: flags = kRtLocal; break;
             case RouteType::Broadcast: flags = kRtBroadcast | kRtLocal; break;
             default:
+                if (s_.cfg.ip_forward && !ifc.loopback) {
+                    forward(std::move(pkt), h);
+                    return;
+                }
                 // Not ours. With forwarding off (the default) ip_error drops it silently.
                 ++c.InAddrErrors;
                 s_.drop(DropReason::NotForUs, h.src, 0, h.dst, 0);
@@ -85,6 +89,54 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
     pkt->meta.l3_off = pkt->head_offset();
     pkt->pull(h.header_len);
     local_deliver(std::move(pkt));
+}
+
+// ip_forward (net.ipv4.ip_forward=1): TTL, the route, and ICMP for what cannot go on.
+void Ip::forward(buf::PacketPtr pkt, const wire::Ipv4Repr& h) {
+    auto& c = s_.ctr.ip;
+    pkt->meta.route_flags = 0;
+    if (h.ttl <= 1) {
+        // ip_forward: time exceeded in transit (code 0) back to the sender.
+        s_.drop(DropReason::TtlExpired, h.src, 0, h.dst, 0);
+        icmp_send_error(*pkt, wire::kIcmpTimeExceeded, 0, 0);
+        return;
+    }
+    Flow fl;
+    fl.daddr = h.dst;
+    RouteResult rt;
+    const Route* r = lookup(h.dst);
+    if (r && r->spec.type == RouteType::Blackhole) {
+        s_.drop(DropReason::Blackhole, h.src, 0, h.dst, 0);
+        return;
+    }
+    if (!r || r->spec.type == RouteType::Unreachable || r->spec.type == RouteType::Prohibit ||
+        route_output(fl, &rt) != Err::None || (rt.flags & (kRtLocal | kRtBroadcast))) {
+        ++c.InAddrErrors;
+        s_.drop(DropReason::NotForUs, h.src, 0, h.dst, 0);
+        const uint8_t code = r && r->spec.type == RouteType::Prohibit ? 13 /*filtered*/
+                             : r && r->spec.type == RouteType::Unreachable ? wire::kIcmpHostUnreach
+                                                                            : wire::kIcmpNetUnreach;
+        icmp_send_error(*pkt, wire::kIcmpDestUnreach, code, 0);
+        return;
+    }
+    if (h.total_len > rt.mtu && h.df()) {
+        // Fragmentation needed and DF set: tell the sender the next hop's MTU.
+        icmp_send_error(*pkt, wire::kIcmpDestUnreach, wire::kIcmpFragNeeded, rt.mtu);
+        return;
+    }
+    // ip_decrease_ttl: the checksum is patched incrementally (RFC 1624).
+    uint8_t* p = pkt->data();
+    p[8] = uint8_t(p[8] - 1);
+    uint32_t sum = uint32_t(wire::load16(p + 10)) + 0x0100;
+    sum = (sum & 0xffff) + (sum >> 16);
+    wire::store16(p + 10, uint16_t(sum));
+    ++c.ForwDatagrams;
+    pkt->meta.csum_ok = false;
+    if (h.total_len > rt.mtu) {
+        fragment_out(std::move(pkt), rt, false);
+        return;
+    }
+    send_to_dev(std::move(pkt), rt, false);
 }
 
 void Ip::local_deliver(buf::PacketPtr pkt) {
