@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/uio.h>
+#include <sys/resource.h>
 #include <sys/un.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -106,15 +107,16 @@ void print_stats() {
 // "@usnet-stat-PID" of the program's network namespace.
 int g_stat_fd = -1;
 
-void serve_stats() {
+// The listening socket is made synchronously and moved to a high descriptor number, so
+// the program's own descriptors are numbered exactly as on the kernel.
+int open_stat_listener() {
     REAL(socket);
     REAL(bind);
     REAL(listen);
-    REAL(accept4);
-    REAL(write);
     REAL(close);
+    REAL(fcntl);
     const int fd = real_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return;
+    if (fd < 0) return -1;
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
     const std::string name = "usnet-stat-" + std::to_string(getpid());
@@ -122,9 +124,25 @@ void serve_stats() {
     const socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + name.size());
     if (real_bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 || real_listen(fd, 4) != 0) {
         real_close(fd);
-        return;
+        return -1;
     }
-    g_stat_fd = fd;
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    const long high = rl.rlim_cur > 64 ? long(rl.rlim_cur) - 32 : 0;
+    if (high > fd) {
+        const int moved = real_fcntl(fd, F_DUPFD_CLOEXEC, high);
+        if (moved >= 0) {
+            real_close(fd);
+            return moved;
+        }
+    }
+    return fd;
+}
+
+void serve_stats(int fd) {
+    REAL(accept4);
+    REAL(write);
+    REAL(close);
     for (;;) {
         const int c = real_accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
         if (c < 0) {
@@ -142,7 +160,10 @@ void serve_stats() {
     }
 }
 
-void start_stat_server() { std::thread(serve_stats).detach(); }
+void start_stat_server() {
+    g_stat_fd = open_stat_listener();
+    if (g_stat_fd >= 0) std::thread(serve_stats, g_stat_fd).detach();
+}
 
 // Set once the first usnet socket exists: until then every call goes straight to libc and
 // no stack is built (most preloaded programs' reads and writes never touch usnet).
