@@ -111,6 +111,11 @@ public:
     int listen(int fd, int backlog);
     int accept(int fd, sockaddr* addr, socklen_t* len);
     bool is_socket(int fd) const;
+    // The socket's state in a phrase, for explanations: protocol, local address, peer,
+    // pending error, shutdown, e.g. "UDP socket, local 0.0.0.0:41234, no peer".
+    std::string describe(int fd) const;
+    // last_error_text() followed by the state of the socket the call was about.
+    std::string explain_last_error(int shown_fd = -1) const;
 
     // --- Observation and driving ---
     const Counters& counters() const;

@@ -135,7 +135,7 @@ int run_demo() {
             [&](int fd, const sockaddr* a, socklen_t l) { return h.connect(fd, a, l); },
             [&](int fd, sockaddr* a, socklen_t* l) { return h.getpeername(fd, a, l); },
             [&](int fd, sockaddr* a, socklen_t* l) { return h.getsockname(fd, a, l); }};
-    auto mine = experiment(u, [] { return last_error_text(); });
+    auto mine = experiment(u, [&] { return h.explain_last_error(); });
 
     fmt::print("{:<32} {:<52} {}\n", "call", "kernel", "usnet");
     fmt::print("{:-<32} {:-<52} {:-<52}\n", "", "", "");

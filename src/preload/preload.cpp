@@ -239,7 +239,7 @@ void write_explain(const std::string& line) {
 template <class R>
 R explained(R ret, int fd) {
     if (ret >= 0 || !explain_target()) return ret;
-    write_explain("usnet: " + usnet::last_error_text(fd) + "\n");
+    write_explain("usnet: " + runtime().stack().explain_last_error(fd) + "\n");
     return ret;
 }
 

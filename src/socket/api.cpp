@@ -180,6 +180,30 @@ int Stack::socket(int domain, int type, int protocol) {
 
 bool Stack::is_socket(int fd) const { return impl_->sock_of(fd) != nullptr; }
 
+std::string Stack::describe(int fd) const {
+    const DgramSock* sk = impl_->sock_of(fd);
+    if (!sk) return "no socket with that descriptor";
+    std::string d = sk->proto == sock::Proto::Udp ? "UDP socket" : "ICMP ping socket";
+    const Ip4 local = sk->rcv_saddr.any() ? sk->saddr : sk->rcv_saddr;
+    if (sk->num) d += ", local " + local.str() + ":" + std::to_string(sk->num) + (sk->bind_port_lock ? "" : " (port chosen by usnet)");
+    else d += ", unbound";
+    if (sk->established && sk->dport) d += ", connected to " + sk->daddr.str() + ":" + std::to_string(sk->dport);
+    else d += ", no peer";
+    if (sk->bound_dev_if)
+        if (const link::Interface* i = impl_->iface(sk->bound_dev_if)) d += ", bound to device " + i->name;
+    if (sk->sk_err) d += std::string(", pending error ") + (strerrorname_np(sk->sk_err) ? strerrorname_np(sk->sk_err) : "?");
+    if (sk->shutdown) d += sk->shutdown == 3 ? ", shut down" : (sk->shutdown == 1 ? ", shut down for reading" : ", shut down for writing");
+    if (sk->nonblock) d += ", non-blocking";
+    return d;
+}
+
+std::string Stack::explain_last_error(int shown_fd) const {
+    if (tl_last.err == Err::None) return "";
+    std::string s = last_error_text(shown_fd >= 0 ? shown_fd : tl_last.fd);
+    if (tl_last.fd >= 0 && impl_->sock_of(tl_last.fd)) s += " (" + describe(tl_last.fd) + ")";
+    return s;
+}
+
 int Stack::close(int fd) {
     StackImpl& s = *impl_;
     DgramSock* sk = s.sock_of(fd);

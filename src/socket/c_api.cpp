@@ -74,7 +74,7 @@ int usnet_poll(pollfd* f, nfds_t n, int t) { return cur().poll(f, n, t); }
 
 const char* usnet_last_error_reason(void) {
     thread_local std::string text;
-    text = usnet::last_error_text();
+    text = cur().explain_last_error();
     return text.c_str();
 }
 

@@ -53,7 +53,7 @@ done
 e=$(cd "$tmp" && LANG=C "$usnet" run --explain -- perl getpeername.pl 2>&1)
 echo "usnet --explain: $e"
 # (the descriptor is the program's own real number: 3 when run by hand, more under ctest)
-grep -qE '^usnet: getpeername\(fd [0-9]+\): ENOTCONN: this socket has no peer; sendto\(\) does not set one, connect\(\) does \[inet_getname\]$' <<<"$e" \
+grep -qE '^usnet: getpeername\(fd [0-9]+\): ENOTCONN: this socket has no peer; sendto\(\) does not set one, connect\(\) does \[inet_getname\] \(UDP socket, local 0\.0\.0\.0:[0-9]+ \(port chosen by usnet\), no peer\)$' <<<"$e" \
   || { echo "FAIL: no reason line"; status=1; }
 grep -qxF "$expect" <<<"$e" || { echo "FAIL: --explain changed what the program printed"; status=1; }
 f=$(cd "$tmp" && LANG=C "$usnet" run --explain="$tmp/why.log" -- perl getpeername.pl 2>&1)

@@ -100,3 +100,28 @@ TEST_F(UdpSocket, ForwardedTrafficIsDroppedSilently) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Describe, SocketStateForExplanations) {
+    auto w = sim::make_default_world(3);
+    Stack& h = *w.host;
+    const int s = h.socket(AF_INET, SOCK_DGRAM, 0);
+    EXPECT_EQ(h.describe(s), "UDP socket, unbound, no peer");
+    auto a = sin("127.0.0.1", 5100);
+    ASSERT_EQ(h.bind(s, sa(a), sizeof a), 0);
+    EXPECT_EQ(h.describe(s), "UDP socket, local 127.0.0.1:5100, no peer");
+    auto peer = sin("127.0.0.1", 9);
+    ASSERT_EQ(h.connect(s, sa(peer), sizeof peer), 0);
+    ASSERT_EQ(h.send(s, "x", 1, 0), 1);  // earns a port unreachable: a pending error
+    EXPECT_EQ(h.describe(s), "UDP socket, local 127.0.0.1:5100, connected to 127.0.0.1:9, pending error ECONNREFUSED");
+    const int p = h.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    char b[4];
+    EXPECT_EQ(h.recv(p, b, sizeof b, 0), -1);
+    EXPECT_EQ(h.explain_last_error(),
+              "recvfrom(fd " + std::to_string(p) + "): EAGAIN: " + reason_of(Err::WouldBlock) + " [" +
+                  rule_of(Err::WouldBlock) + "] (UDP socket, unbound, no peer, non-blocking)");
+    EXPECT_EQ(h.describe(99), "no socket with that descriptor");
+}
+
+}  // namespace
