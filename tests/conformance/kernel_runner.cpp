@@ -15,14 +15,16 @@
 #include <string>
 
 #include "harness.hpp"
+#include "libc_api.hpp"
 
 namespace conformance {
 
 namespace {
 
-class KernelApi : public Api {
+class KernelApi : public LibcApi {
 public:
     KernelApi(int self_ns, int gw_ns, pid_t gw_pid) : self_(self_ns), gw_(gw_ns), gw_pid_(gw_pid) {}
+    // A gateway socket is made inside the gateway's namespace (it stays there).
     int socket(Host h, int d, int t, int p) override {
         if (h == kGw && setns(gw_, CLONE_NEWNET) != 0) return -1;
         int r = ::socket(d, t, p);
@@ -31,28 +33,11 @@ public:
         errno = e;
         return r;
     }
-    int bind(int fd, const sockaddr* a, socklen_t l) override { return ::bind(fd, a, l); }
-    int connect(int fd, const sockaddr* a, socklen_t l) override { return ::connect(fd, a, l); }
-    int getsockname(int fd, sockaddr* a, socklen_t* l) override { return ::getsockname(fd, a, l); }
-    int getpeername(int fd, sockaddr* a, socklen_t* l) override { return ::getpeername(fd, a, l); }
-    ssize_t sendmsg(int fd, const msghdr* m, int f) override { return ::sendmsg(fd, m, f | MSG_NOSIGNAL); }
-    ssize_t recvmsg(int fd, msghdr* m, int f) override { return ::recvmsg(fd, m, f); }
-    ssize_t recvfrom(int fd, void* b, size_t n, int f, sockaddr* a, socklen_t* l) override {
-        return ::recvfrom(fd, b, n, f, a, l);
-    }
-    int setsockopt(int fd, int l, int n, const void* v, socklen_t len) override { return ::setsockopt(fd, l, n, v, len); }
-    int getsockopt(int fd, int l, int n, void* v, socklen_t* len) override { return ::getsockopt(fd, l, n, v, len); }
-    int shutdown(int fd, int how) override { return ::shutdown(fd, how); }
-    int close(int fd) override { return ::close(fd); }
-    int ioctl(int fd, unsigned long req, void* arg) override { return ::ioctl(fd, req, arg); }
-    int fcntl(int fd, int cmd, long arg) override { return ::fcntl(fd, cmd, arg); }
-    int poll(pollfd* f, nfds_t n, int t) override { return ::poll(f, n, t); }
     int ip(Host h, const std::string& args) override {
         std::string cmd = h == kGw ? "nsenter -t " + std::to_string(gw_pid_) + " -n ip " + args : "ip " + args;
         cmd += " >/dev/null 2>&1";
         return std::system(cmd.c_str()) == 0 ? 0 : 1;
     }
-    void sleep_ms(int ms) override { usleep(useconds_t(ms) * 1000); }
 
 private:
     int self_, gw_;
