@@ -217,23 +217,34 @@ BENCHMARK(BM_UdpLoopbackDefaultWorld)->ArgName("size")->Arg(64)->Arg(1472);
 
 // ---------------- default world: host -> gateway 10.0.2.2 over simulated Ethernet ----------------
 
+// The host's socket and a gateway socket bound to 0.0.0.0:9000, for the benchmarks below.
+struct GatewayPair {
+    sim::DefaultWorld w = sim::make_default_world(1);
+    int tx = w.host->socket(AF_INET, SOCK_DGRAM, 0);
+    int rx = w.gateway->socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in dst = sin_of(Ip4(10, 0, 2, 2), 9000);
+    bool ok = bind_rx();
+    bool bind_rx() {
+        const sockaddr_in any = sin_of(Ip4(), 9000);
+        return tx >= 0 && rx >= 0 && w.gateway->bind(rx, reinterpret_cast<const sockaddr*>(&any), sizeof any) == 0;
+    }
+};
+
 // Each iteration: the host sends one datagram to 10.0.2.2:9000 (UDP, IPv4, Ethernet framing,
 // a resolved ARP entry, the simulated segment, the gateway's receive path and a copy into its
 // pool) and the gateway's recvfrom takes it. The send settles what is due, so on the default
 // zero-latency link the datagram is already queued; with latency, recvfrom runs the world.
 void BM_DefaultWorldSendToGateway(benchmark::State& st) {
     const size_t size = size_t(st.range(0));
-    auto w = sim::make_default_world(1);
-    Stack& h = *w.host;
-    Stack& g = *w.gateway;
-    const int tx = h.socket(AF_INET, SOCK_DGRAM, 0);
-    const int rx = g.socket(AF_INET, SOCK_DGRAM, 0);
-    const sockaddr_in any = sin_of(Ip4(), 9000);
-    const sockaddr_in dst = sin_of(Ip4(10, 0, 2, 2), 9000);
-    if (tx < 0 || rx < 0 || g.bind(rx, reinterpret_cast<const sockaddr*>(&any), sizeof any) != 0) {
+    GatewayPair p;
+    if (!p.ok) {
         st.SkipWithError("socket setup failed");
         return;
     }
+    Stack& h = *p.w.host;
+    Stack& g = *p.w.gateway;
+    const int tx = p.tx, rx = p.rx;
+    const sockaddr_in dst = p.dst;
     auto out = pattern(size);
     std::vector<uint8_t> in(65536);
     // Warm up: resolves ARP for 10.0.2.2 (the first datagram waits in the neighbour queue).
@@ -262,17 +273,15 @@ BENCHMARK(BM_DefaultWorldSendToGateway)->ArgName("size")->Arg(64)->Arg(1472);
 // world is run for 1 ms and the gateway's queue drained so nothing piles up.
 void BM_DefaultWorldSendOnly(benchmark::State& st) {
     const size_t size = size_t(st.range(0));
-    auto w = sim::make_default_world(1);
-    Stack& h = *w.host;
-    Stack& g = *w.gateway;
-    const int tx = h.socket(AF_INET, SOCK_DGRAM, 0);
-    const int rx = g.socket(AF_INET, SOCK_DGRAM, 0);
-    const sockaddr_in any = sin_of(Ip4(), 9000);
-    const sockaddr_in dst = sin_of(Ip4(10, 0, 2, 2), 9000);
-    if (tx < 0 || rx < 0 || g.bind(rx, reinterpret_cast<const sockaddr*>(&any), sizeof any) != 0) {
+    GatewayPair p;
+    if (!p.ok) {
         st.SkipWithError("socket setup failed");
         return;
     }
+    Stack& h = *p.w.host;
+    Stack& g = *p.w.gateway;
+    const int tx = p.tx, rx = p.rx;
+    const sockaddr_in dst = p.dst;
     auto out = pattern(size);
     std::vector<uint8_t> in(65536);
     h.sendto(tx, out.data(), size, 0, reinterpret_cast<const sockaddr*>(&dst), sizeof dst);
@@ -285,7 +294,7 @@ void BM_DefaultWorldSendOnly(benchmark::State& st) {
         }
         if (++n % 64 == 0) {
             st.PauseTiming();
-            w.net->run_for(kMs);
+            p.w.net->run_for(kMs);
             while (g.recvfrom(rx, in.data(), in.size(), MSG_DONTWAIT, nullptr, nullptr) >= 0) {
             }
             st.ResumeTiming();
