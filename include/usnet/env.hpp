@@ -34,6 +34,9 @@ public:
     // Process what is due at the current time (frames on zero-latency links), without
     // advancing the clock. Called after every send, so it must be cheap when idle.
     virtual void settle_now() { run_until([] { return false; }, now()); }
+    // Take in frames that arrived from outside the process (a switch's ring) before a call
+    // looks at its queues; a spinning non-blocking receive depends on it. Cheap when idle.
+    virtual void poll_input() {}
 };
 
 }  // namespace usnet

@@ -2,6 +2,8 @@
 // a switch any number), a virtual clock, seeded faults, and pcap capture. Everything is
 // deterministic: the same seed and the same calls give a byte-identical run.
 #pragma once
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -11,6 +13,8 @@
 #include "usnet/stack.hpp"
 
 namespace usnet::sim {
+
+class ExternalPort;
 
 struct LinkParams {
     Time latency = 50 * 1000;  // one way, per hop
@@ -41,7 +45,28 @@ public:
     uint64_t frames_delivered() const;
     uint64_t frames_dropped() const;
 
+    // Ports whose hosts live in other processes (the hosts of a `usnet switch`): frames
+    // the segment delivers to one go to its deliver(); frames it sent come in by inject().
+    int add_external(int segment, const Mac& mac, ExternalPort* out);
+    void remove_external(int id);
+    // local_only: reach this process's hosts only (the sender reached the others itself).
+    void inject(int id, const uint8_t* frame, uint32_t len, bool local_only);
+    // When the next frame in flight or timer is due (kNever: none).
+    Time next_event() const;
+
+    // Attach `host` to the `usnet switch` listening on the Unix socket `path`, as interface
+    // ifname. Returns the ifindex, or -1 with *err saying why. At most one per network.
+    int attach_switch(Stack& host, const std::string& path, const std::string& ifname, uint32_t mtu, Ip4 addr,
+                      std::string* err);
+    // Sleep, without the lock, until a frame arrives from the switch or timeout ns pass.
+    void wait_switch(Time timeout);
+    bool has_switch() const;
+    // In a forked child: the port stays the parent's. The child's switch interface goes
+    // down (its sends fail with ENETUNREACH, as with a link down); loopback keeps working.
+    void detach_switch();
+
     Time now() const override;
+    void poll_input() override;
     // Follow real time instead of virtual time. Blocking calls then wait for real: with mu
     // (the lock every caller holds around its socket calls) they release it while they wait,
     // so other threads can send; without it, a call nothing could wake returns at once.
@@ -57,6 +82,13 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// The far end of an external port.
+class ExternalPort {
+public:
+    virtual ~ExternalPort() = default;
+    virtual void deliver(const uint8_t* frame, uint32_t len) = 0;
+};
+
 // The ready-made world: host "host" with lo 127.0.0.1/8 and eth0 10.0.2.15/24 (mtu 1500),
 // default route via 10.0.2.2; "gateway" 10.0.2.2 answers ARP and ping, answers UDP sent to
 // itself with ICMP port unreachable, and drops what it would have to forward.
@@ -67,5 +99,44 @@ struct DefaultWorld {
     int segment = 0;
 };
 DefaultWorld make_default_world(uint64_t seed = 1, StackConfig host_cfg = {});
+
+// The world of a program under `usnet run`, from a small topology text (a file, flags):
+//   addr 10.0.2.15/24          eth0's address (more lines: more addresses)
+//   gateway 10.0.2.2 | none    default route, and the simulated gateway host
+//   mtu 1500                   eth0's mtu
+//   route 192.168.0.0/16 via 10.0.2.9 | route 10.9.0.0/16 dev eth0 | route 10.8.0.0/16 blackhole
+//   switch /path/to/socket     attach eth0 to a `usnet switch` instead of a private wire
+//   seed 7                     the simulation's seed (ARP/port randomness)
+// '#' starts a comment. Without lines, the default world.
+struct WorldSpec {
+    std::vector<std::pair<Ip4, int>> addrs;  // empty: 10.0.2.15/24
+    Ip4 gateway = Ip4(10, 0, 2, 2);          // 0: none
+    uint32_t mtu = 1500;
+    std::vector<RouteSpec> routes;           // ifindex 0 here means eth0
+    std::string switch_path;
+    uint64_t seed = 1;
+};
+// Adds the text's lines to spec; false with *err naming the bad line.
+bool parse_world(const std::string& text, WorldSpec* spec, std::string* err);
+// Builds it: the host (and, without a switch, the gateway on a private segment). Returns a
+// world with a null net and *err set if the switch cannot be reached.
+DefaultWorld build_world(const WorldSpec& spec, StackConfig host_cfg, std::string* err);
+
+// `usnet switch`: a virtual Ethernet switch for hosts in other processes (each a program
+// under `usnet run --switch`), with a simulated gateway on it. Frames between hosts go
+// directly between their processes unless faults, delay or capture are on; then each goes
+// through the switch, which applies them.
+struct SwitchOptions {
+    std::string socket_path;
+    LinkParams params{.latency = 0};
+    std::string pcap;                  // capture every frame on the switch
+    Ip4 gateway = Ip4(10, 0, 2, 2);    // the gateway host's address (0: no gateway)
+    int prefix = 24;
+    uint64_t seed = 1;
+};
+// Serves until stop becomes true (looked at least every 100 ms). Returns false with *err
+// set if it cannot start. log gets one line per event (start, a host attached or left).
+bool run_switch(const SwitchOptions& opt, const std::atomic<bool>& stop, std::string* err,
+                const std::function<void(const std::string&)>& log);
 
 }  // namespace usnet::sim

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,5 +20,16 @@ struct BenchOptions {
     double seconds = 1.0;
 };
 int run_bench(const BenchOptions& o);
+
+struct SwitchCliOptions {
+    std::string socket;
+    std::string pcap;
+    std::string gateway = "10.0.2.2/24";
+    double delay_us = 0, jitter_us = 0;
+    double loss = 0, duplicate = 0, reorder = 0;
+    uint64_t seed = 1;
+};
+// `usnet switch`: serves until SIGINT or SIGTERM.
+int run_switch(const SwitchCliOptions& o);
 
 }  // namespace usnet::cli

@@ -16,6 +16,17 @@ int main(int argc, char** argv) {
     if (argc >= 2 && std::string(argv[1]) == "explain") return usnet::cli::run_explain({argv + 2, argv + argc});
     app.add_subcommand("stat", "Counters of a program running under usnet run: usnet stat PID");
     if (argc >= 2 && std::string(argv[1]) == "stat") return usnet::cli::run_stat({argv + 2, argv + argc});
+    usnet::cli::SwitchCliOptions sopt;
+    auto* sw = app.add_subcommand("switch", "A virtual Ethernet switch for programs under usnet run --switch PATH");
+    sw->add_option("--socket", sopt.socket, "Unix socket path the switch listens on")->required();
+    sw->add_option("--gateway", sopt.gateway, "The simulated gateway host's address, or none")->default_val("10.0.2.2/24");
+    sw->add_option("--delay", sopt.delay_us, "One-way delay per frame, microseconds");
+    sw->add_option("--jitter", sopt.jitter_us, "Extra delay, uniform in [0, jitter] microseconds");
+    sw->add_option("--loss", sopt.loss, "Probability a frame is lost")->check(CLI::Range(0.0, 1.0));
+    sw->add_option("--duplicate", sopt.duplicate, "Probability a frame is delivered twice")->check(CLI::Range(0.0, 1.0));
+    sw->add_option("--reorder", sopt.reorder, "Probability a frame is held back (reordered)")->check(CLI::Range(0.0, 1.0));
+    sw->add_option("--pcap", sopt.pcap, "Write every frame to this pcap file");
+    sw->add_option("--seed", sopt.seed, "Seed of the fault injection");
     usnet::cli::BenchOptions bopt;
     bench->add_option("what", bopt.what, "What to measure (loopback)")->default_val("loopback");
     bench->add_flag("--json", bopt.json, "Print the figures as JSON");
@@ -23,5 +34,6 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     if (*demo) return usnet::cli::run_demo();
     if (*bench) return usnet::cli::run_bench(bopt);
+    if (*sw) return usnet::cli::run_switch(sopt);
     return 0;
 }

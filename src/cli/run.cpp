@@ -11,7 +11,11 @@
 #include <string>
 #include <vector>
 
+#include <fstream>
+#include <sstream>
+
 #include "cli/commands.hpp"
+#include "usnet/sim.hpp"
 
 namespace usnet::cli {
 
@@ -33,26 +37,79 @@ std::string find_preload() {
     return "";
 }
 
+constexpr const char* kUsage =
+    "usage: {} run [--explain[=FILE]] [--stat] [--topology FILE] [--addr A/N] [--gateway G|none]\n"
+    "              [--mtu N] [--route 'NET/N via G'] [--switch PATH] [--seed N] -- PROGRAM [ARGS...]\n";
+
+// The world's lines (sim::parse_world): the topology file's, then the flags' in order.
+bool world_option(std::vector<std::string>& cmd, std::string& world, bool* ok) {
+    static const char* const kFlags[][2] = {{"--addr", "addr"},   {"--gateway", "gateway"}, {"--mtu", "mtu"},
+                                            {"--route", "route"}, {"--switch", "switch"},   {"--seed", "seed"}};
+    const std::string o = cmd.front();
+    for (const auto& [flag, key] : kFlags) {
+        const std::string f = flag;
+        std::string value;
+        if (o == f && cmd.size() >= 2) value = cmd[1], cmd.erase(cmd.begin());
+        else if (o.rfind(f + "=", 0) == 0) value = o.substr(f.size() + 1);
+        else continue;
+        world += std::string(key) + " " + value + "\n";
+        return true;
+    }
+    if (o == "--topology" || o.rfind("--topology=", 0) == 0) {
+        std::string path = o.size() > 10 ? o.substr(11) : "";
+        if (path.empty() && cmd.size() >= 2) path = cmd[1], cmd.erase(cmd.begin());
+        std::ifstream in(path);
+        if (!in) {
+            fmt::print(stderr, "usnet run: cannot read topology file {}\n", path);
+            return *ok = false, true;
+        }
+        std::stringstream text;
+        text << in.rdbuf();
+        world = text.str() + "\n" + world;
+        return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 int run_program(const std::vector<std::string>& args, const char* argv0) {
     std::vector<std::string> cmd = args;
+    std::string world;
     // Options of `usnet run` come before `--` (or before the program).
     while (!cmd.empty() && cmd.front().rfind("--", 0) == 0 && cmd.front() != "--") {
-        const std::string& o = cmd.front();
+        const std::string o = cmd.front();
+        bool ok = true;
         if (o == "--explain") setenv("USNET_EXPLAIN", "1", 1);
         else if (o.rfind("--explain=", 0) == 0) setenv("USNET_EXPLAIN", o.substr(10).c_str(), 1);
         else if (o == "--stat") setenv("USNET_STAT", "1", 1);
-        else {
+        else if (!world_option(cmd, world, &ok)) {
             fmt::print(stderr, "usnet run: unknown option {}\n", o);
             return 2;
         }
+        if (!ok) return 2;
         cmd.erase(cmd.begin());
     }
     if (!cmd.empty() && cmd.front() == "--") cmd.erase(cmd.begin());
     if (cmd.empty()) {
-        fmt::print(stderr, "usage: {} run [--explain[=FILE]] [--stat] -- PROGRAM [ARGS...]\n", argv0);
+        fmt::print(stderr, kUsage, argv0);
         return 2;
+    }
+    if (!world.empty()) {
+        // Checked here so a mistake is reported before the program starts; the shim reads
+        // the same text from USNET_WORLD.
+        sim::WorldSpec spec;
+        std::string err;
+        if (!sim::parse_world(world, &spec, &err)) {
+            fmt::print(stderr, "usnet run: topology {}\n", err);
+            return 2;
+        }
+        if (!spec.switch_path.empty() && access(spec.switch_path.c_str(), F_OK) != 0) {
+            fmt::print(stderr, "usnet run: no switch at {} (start one with: usnet switch --socket {})\n",
+                       spec.switch_path, spec.switch_path);
+            return 2;
+        }
+        setenv("USNET_WORLD", world.c_str(), 1);
     }
     const std::string lib = find_preload();
     if (lib.empty()) {

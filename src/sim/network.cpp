@@ -1,4 +1,6 @@
 // The simulated network: an event queue of frames in flight on a virtual clock.
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -9,7 +11,13 @@
 #include <thread>
 #include <random>
 
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include "core/stack_impl.hpp"
+#include "link/shm.hpp"
 #include "usnet/sim.hpp"
 
 namespace usnet::sim {
@@ -55,10 +63,27 @@ struct Segment {
 struct Port : link::Port {
     Network::Impl* net = nullptr;
     int segment = 0;
-    StackImpl* host = nullptr;
+    StackImpl* host = nullptr;  // null for an external port
+    ExternalPort* ext = nullptr;
+    bool removed = false;  // an external port whose host left
     int ifindex = 0;
     Mac mac;
     bool cut = false;
+    void transmit(buf::PacketPtr frame) override;
+};
+
+// Host side of a `usnet switch`: the interface's frames go into the shared fabric.
+struct SwitchLink : link::Port {
+    Network::Impl* net = nullptr;
+    StackImpl* host = nullptr;
+    int ifindex = 0;
+    uint32_t port = 0;
+    int ctl = -1;  // the control connection: the switch frees our port when it closes
+    bool detached = false;  // a forked child's copy: the port is the parent's
+    link::shm::Fabric fab;
+    ~SwitchLink() override {
+        if (ctl >= 0) syscall(SYS_close, ctl);
+    }
     void transmit(buf::PacketPtr frame) override;
 };
 
@@ -89,6 +114,9 @@ struct Network::Impl {
     std::mt19937_64 rng;
     std::vector<std::unique_ptr<Stack>> hosts;
     std::vector<std::unique_ptr<Segment>> segments;
+    std::vector<std::unique_ptr<Port>> externals;  // by id
+    buf::Pool pool;                                 // frames injected from external ports
+    SwitchLink* sw = nullptr;                       // owned by the host's interface
     std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events;
     uint64_t delivered = 0, dropped = 0;
     uint32_t next_mac = 1;
@@ -99,7 +127,7 @@ struct Network::Impl {
         events.push(Event{now + delay, seq++, to, frame.release()});
     }
 
-    void send(Port* from, buf::PacketPtr frame) {
+    void send(Port* from, buf::PacketPtr frame, bool local_only = false) {
         Segment& seg = *segments[size_t(from->segment)];
         if (from->cut) {
             ++dropped;
@@ -112,7 +140,7 @@ struct Network::Impl {
         Port* targets[64];
         int n = 0;
         for (Port* q : seg.ports) {
-            if (q == from || n == 64) continue;
+            if (q == from || n == 64 || (local_only && q->ext)) continue;
             if (!dst.is_multicast() && !(q->mac == dst)) continue;
             if (q->cut) {
                 // A copy the partition swallowed: count it like the sender-side cut above
@@ -150,7 +178,12 @@ struct Network::Impl {
             Event e = events.top();
             events.pop();
             buf::PacketPtr f(e.frame);
-            link::Interface* ifc = e.to->host->iface(e.to->ifindex);
+            if (e.to->ext) {
+                ++delivered;
+                e.to->ext->deliver(f->data(), f->size());
+                continue;
+            }
+            link::Interface* ifc = e.to->host ? e.to->host->iface(e.to->ifindex) : nullptr;
             if (!ifc || e.to->cut) {
                 ++dropped;
                 continue;
@@ -173,8 +206,25 @@ struct Network::Impl {
         return t;
     }
 
+    // Frames the switch put in our ring, into the host (one copy, into its own pool).
+    void poll_switch() {
+        if (!sw) return;
+        link::Interface* ifc = sw->host->iface(sw->ifindex);
+        sw->fab.drain(sw->port, [&](uint32_t, const uint8_t* data, uint32_t len) {
+            buf::PacketPtr f = sw->host->pool.alloc(len);
+            if (!f || !ifc) {
+                ++dropped;
+                return;
+            }
+            std::memcpy(f->put(len), data, len);
+            ++delivered;
+            sw->host->link.receive_frame(*ifc, std::move(f));
+        });
+    }
+
     void step_to(Time t) {
         now = std::max(now, t);
+        poll_switch();
         deliver_due();
         for (auto& h : hosts)
             if (h->next_deadline() <= now) h->poll_timers();
@@ -184,6 +234,14 @@ struct Network::Impl {
 void Port::transmit(buf::PacketPtr frame) {
     net->sync_clock();
     net->send(this, std::move(frame));
+}
+
+void SwitchLink::transmit(buf::PacketPtr frame) {
+    if (detached) {
+        ++net->dropped;
+        return;
+    }
+    if (fab.send(port, frame->data(), frame->size()) != 0) ++net->dropped;
 }
 
 Network::Network(uint64_t seed) : impl_(std::make_unique<Impl>()) { impl_->rng.seed(seed); }
@@ -268,6 +326,14 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
             continue;
         }
         // The caller holds mu (once); waiting releases it so other threads can call in.
+        if (n.sw) {
+            // Attached to a switch: sleep on our ring's bell, which the switch's other hosts
+            // and this process's other threads (settle_now) ring.
+            n.mu->unlock();
+            n.sw->fab.wait(n.sw->port, next == kNever ? kNever : next - n.now);
+            n.mu->lock();
+            continue;
+        }
         std::unique_lock<std::recursive_mutex> lk(*n.mu, std::adopt_lock);
         if (next == kNever) n.cv.wait(lk);
         else n.cv.wait_for(lk, std::chrono::nanoseconds(next - n.now));
@@ -294,10 +360,117 @@ void Network::settle_now() {
         impl_->sync_clock();
         impl_->step_to(impl_->now);
         impl_->cv.notify_all();  // a blocked call in another thread may now be ready
+        if (impl_->sw) impl_->sw->fab.ring_bell(impl_->sw->port);
         return;
     }
     // Only frames already due need delivering; an empty or future queue costs one compare.
     while (!impl_->events.empty() && impl_->events.top().t <= impl_->now) impl_->deliver_due();
+}
+
+void Network::poll_input() { impl_->poll_switch(); }
+
+int Network::add_external(int segment, const Mac& mac, ExternalPort* out) {
+    auto port = std::make_unique<Port>();
+    port->net = impl_.get();
+    port->segment = segment;
+    port->ext = out;
+    port->mac = mac;
+    impl_->segments[size_t(segment)]->ports.push_back(port.get());
+    impl_->externals.push_back(std::move(port));
+    return int(impl_->externals.size() - 1);
+}
+
+void Network::remove_external(int id) {
+    Port* p = impl_->externals.at(size_t(id)).get();
+    if (p->removed) return;
+    auto& ports = impl_->segments[size_t(p->segment)]->ports;
+    ports.erase(std::remove(ports.begin(), ports.end(), p), ports.end());
+    // Frames still in flight to it are dropped on arrival, not delivered to freed memory.
+    // (The Port itself stays, marked, so ids are never reused.)
+    p->cut = true;
+    p->ext = nullptr;
+    p->removed = true;
+}
+
+void Network::inject(int id, const uint8_t* frame, uint32_t len, bool local_only) {
+    Port* p = impl_->externals.at(size_t(id)).get();
+    if (p->removed) return;
+    buf::PacketPtr f = impl_->pool.alloc(len);
+    if (!f) {
+        ++impl_->dropped;
+        return;
+    }
+    std::memcpy(f->put(len), frame, len);
+    impl_->sync_clock();
+    impl_->send(p, std::move(f), local_only);
+}
+
+Time Network::next_event() const { return impl_->next_time(); }
+
+bool Network::has_switch() const { return impl_->sw != nullptr; }
+
+void Network::wait_switch(Time timeout) {
+    if (impl_->sw) impl_->sw->fab.wait(impl_->sw->port, timeout);
+}
+
+void Network::detach_switch() {
+    SwitchLink* sw = impl_->sw;
+    if (!sw) return;
+    impl_->sw = nullptr;
+    sw->detached = true;
+    if (sw->ctl >= 0) syscall(SYS_close, sw->ctl);  // our copy only: the parent's stays open
+    sw->ctl = -1;
+    for (auto& h : impl_->hosts)
+        if (&h->impl() == sw->host) h->set_link_up(sw->ifindex, false);
+}
+
+int Network::attach_switch(Stack& host, const std::string& path, const std::string& ifname, uint32_t mtu, Ip4 addr,
+                           std::string* err) {
+    namespace shm = link::shm;
+    auto fail = [&](const std::string& why) {
+        *err = why;
+        return -1;
+    };
+    if (impl_->sw) return fail("already attached to a switch");
+    if (mtu > shm::kMaxMtu) return fail("mtu above " + std::to_string(shm::kMaxMtu));
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    if (path.size() >= sizeof a.sun_path) return fail("socket path too long");
+    std::memcpy(a.sun_path, path.data(), path.size());
+    // Raw system calls: inside `usnet run` the libc socket calls are the shim's.
+    auto link = std::make_unique<SwitchLink>();
+    link->ctl = int(syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (link->ctl < 0) return fail(std::string("socket: ") + std::strerror(errno));
+    if (syscall(SYS_connect, link->ctl, &a, sizeof a) != 0)
+        return fail("cannot reach a switch at " + path + ": " + std::strerror(errno));
+    shm::Hello hello;
+    hello.pid = uint32_t(getpid());
+    hello.addr = addr.v;
+    hello.mtu = mtu;
+    shm::Welcome w;
+    int memfd = -1;
+    if (!shm::send_with_fd(link->ctl, &hello, sizeof hello, -1) || !shm::recv_with_fd(link->ctl, &w, sizeof w, &memfd))
+        return fail("the switch at " + path + " did not answer");
+    if (w.magic != shm::kMagic || w.port <= 0) {
+        if (memfd >= 0) syscall(SYS_close, memfd);
+        return fail(std::string("the switch refused: ") + (w.magic == shm::kMagic ? w.error : "not a usnet switch"));
+    }
+    const bool mapped = memfd >= 0 && link->fab.map(memfd);
+    if (memfd >= 0) syscall(SYS_close, memfd);
+    if (!mapped) return fail("cannot map the switch's memory");
+    link->net = impl_.get();
+    link->host = &host.impl();
+    link->port = uint32_t(w.port);
+    auto ifc = std::make_unique<link::Interface>();
+    ifc->name = ifname;
+    ifc->mtu = mtu;
+    std::memcpy(ifc->mac.b.data(), w.mac, 6);
+    ifc->port = link.get();
+    SwitchLink* raw = link.get();
+    ifc->owned_port = std::move(link);
+    raw->ifindex = host.impl().add_interface(std::move(ifc));
+    impl_->sw = raw;
+    return raw->ifindex;
 }
 
 void Network::run_for(Time d) {
@@ -306,29 +479,10 @@ void Network::run_for(Time d) {
 }
 
 DefaultWorld make_default_world(uint64_t seed, StackConfig host_cfg) {
-    DefaultWorld w;
-    w.net = std::make_unique<Network>(seed);
-    Network& n = *w.net;
-    // Zero latency: like the kernel's veth, a reply arrives within the call that caused it.
-    LinkParams p;
-    p.latency = 0;
-    w.segment = n.add_segment("eth0", p);
-    host_cfg.seed = seed * 2 + 1;
-    Stack& host = n.add_host("host", host_cfg);
-    StackConfig gcfg;
-    gcfg.seed = seed * 2 + 2;
-    Stack& gw = n.add_host("gateway", gcfg);
-    const int h_eth = n.attach(host, w.segment, "eth0", 1500);
-    const int g_eth = n.attach(gw, w.segment, "eth0", 1500);
-    host.add_address(h_eth, Ip4(10, 0, 2, 15), 24);
-    gw.add_address(g_eth, Ip4(10, 0, 2, 2), 24);
-    RouteSpec def;
-    def.gateway = Ip4(10, 0, 2, 2);
-    def.ifindex = h_eth;
-    host.add_route(def);
-    w.host = &host;
-    w.gateway = &gw;
-    return w;
+    WorldSpec spec;
+    spec.seed = seed;
+    std::string unused;  // without a switch, building cannot fail
+    return build_world(spec, host_cfg, &unused);
 }
 
 }  // namespace usnet::sim

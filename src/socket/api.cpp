@@ -790,6 +790,7 @@ static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const ch
     if (!sk) return fail(Err::BadFd, call, fd);
     if (msg->msg_iovlen > 1024) return fail(Err::IovTooMany, call, fd);
     if (iov_array_bad(msg)) return fail(Err::Fault, call, fd);
+    s.env->poll_input();  // frames waiting outside the process (a switch's ring) first
     if (flags & MSG_ERRQUEUE) return recv_error(s, sk, msg, flags, call);
     const bool dontwait = sk->nonblock || (flags & MSG_DONTWAIT);
     // SO_RCVTIMEO in jiffies: -1 waits forever, 0 never waits.
@@ -984,6 +985,7 @@ int Stack::poll(pollfd* fds, nfds_t n, int timeout_ms) {
     StackImpl& s = *impl_;
     if (n > nfds_t(s.cfg.max_fds)) return fail(Err::PollNfds, "poll", -1);
     if (n && !fds) return fail(Err::Fault, "poll", -1);
+    s.env->poll_input();
     auto scan = [&]() {
         int ready = 0;
         for (nfds_t i = 0; i < n; ++i) {

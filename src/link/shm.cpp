@@ -1,0 +1,178 @@
+#include "link/shm.hpp"
+
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <ctime>
+#include <new>
+
+namespace usnet::link::shm {
+
+namespace {
+
+// Not FUTEX_PRIVATE: the word lives in memory shared between processes.
+void futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout) {
+    timespec ts{};
+    timespec* tsp = nullptr;
+    if (timeout != kNever) {
+        ts.tv_sec = time_t(timeout / kSec);
+        ts.tv_nsec = long(timeout % kSec);
+        tsp = &ts;
+    }
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), FUTEX_WAIT, seen, tsp, nullptr, 0);
+}
+
+void futex_wake(std::atomic<uint32_t>* w) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+
+}  // namespace
+
+Mac port_mac(uint32_t port) { return Mac{{0x02, 0x75, 0x6e, 0x00, 0x00, uint8_t(port)}}; }
+
+uint32_t port_of_mac(const Mac& m) {
+    if (m.b[0] == 0x02 && m.b[1] == 0x75 && m.b[2] == 0x6e && m.b[3] == 0 && m.b[4] == 0 && m.b[5] < kMaxPorts)
+        return m.b[5];
+    return 0;
+}
+
+Fabric::~Fabric() {
+    if (r_) munmap(r_, sizeof(Region));
+}
+
+int Fabric::create() {
+    const int fd = int(syscall(SYS_memfd_create, "usnet-fabric", 1u /* MFD_CLOEXEC */));
+    if (fd < 0) return -1;
+    if (ftruncate(fd, sizeof(Region)) != 0 || !map(fd)) {
+        syscall(SYS_close, fd);
+        return -1;
+    }
+    // A fresh memfd reads as zeros: only the header and the slot sequence numbers need
+    // values (the rings' pages are touched, and so allocated, only as ports are used).
+    r_->hdr.magic = kMagic;
+    r_->hdr.version = kVersion;
+    return fd;
+}
+
+bool Fabric::map(int memfd) {
+    void* p = mmap(nullptr, sizeof(Region), PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    if (p == MAP_FAILED) return false;
+    r_ = static_cast<Region*>(p);
+    if (r_->hdr.magic != 0 && (r_->hdr.magic != kMagic || r_->hdr.version != kVersion)) {
+        munmap(p, sizeof(Region));
+        r_ = nullptr;
+        return false;
+    }
+    return true;
+}
+
+void Fabric::reset_ring(uint32_t p) {
+    Ring& ring = r_->rings[p];
+    for (uint32_t i = 0; i < kSlots; ++i) ring.slots[i].seq.store(i, std::memory_order_relaxed);
+    ring.head.store(0, std::memory_order_relaxed);
+    ring.tail.store(0, std::memory_order_relaxed);
+    ring.full_drops.store(0, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+bool Fabric::push(uint32_t to, uint32_t from, const uint8_t* frame, uint32_t len) {
+    if (to >= kMaxPorts || len > kMaxFrame || !r_->hdr.ports[to].used.load(std::memory_order_acquire)) return false;
+    Ring& ring = r_->rings[to];
+    uint64_t pos = ring.head.load(std::memory_order_relaxed);
+    Slot* s;
+    for (;;) {
+        s = &ring.slots[pos % kSlots];
+        const int64_t d = int64_t(s->seq.load(std::memory_order_acquire) - pos);
+        if (d == 0) {
+            if (ring.head.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
+        } else if (d < 0) {
+            ring.full_drops.fetch_add(1, std::memory_order_relaxed);
+            return false;
+        } else {
+            pos = ring.head.load(std::memory_order_relaxed);
+        }
+    }
+    std::memcpy(s->data, frame, len);
+    s->len = len;
+    s->from = uint16_t(from);
+    s->seq.store(pos + 1, std::memory_order_release);
+    ring_bell(to);
+    return true;
+}
+
+uint32_t Fabric::send(uint32_t from, const uint8_t* frame, uint32_t len) {
+    if (r_->hdr.via_switch) return push(0, from, frame, len) ? 0 : 1;
+    Mac dst;
+    std::memcpy(dst.b.data(), frame, 6);
+    if (!dst.is_multicast()) return push(port_of_mac(dst), from, frame, len) ? 0 : 1;
+    // Flooding, as a learning switch does for broadcast and multicast.
+    uint32_t refused = 0;
+    for (uint32_t p = 0; p < kMaxPorts; ++p)
+        if (p != from && r_->hdr.ports[p].used.load(std::memory_order_acquire) && !push(p, from, frame, len)) ++refused;
+    return refused;
+}
+
+void Fabric::wait(uint32_t p, Time timeout) {
+    Ring& ring = r_->rings[p];
+    ring.sleepers.fetch_add(1, std::memory_order_seq_cst);
+    const uint32_t seen = ring.bell.load(std::memory_order_seq_cst);
+    // Checked after announcing ourselves: a producer that published before this sees the
+    // frame here; one that publishes after sees a sleeper and rings.
+    if (!pending(p)) futex_wait(&ring.bell, seen, timeout);
+    ring.sleepers.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Fabric::ring_bell(uint32_t p) {
+    Ring& ring = r_->rings[p];
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (ring.sleepers.load(std::memory_order_relaxed) == 0) return;
+    ring.bell.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(&ring.bell);
+}
+
+// Raw system calls: inside `usnet run` the libc socket calls are the shim's.
+bool send_with_fd(int sock, const void* msg, size_t len, int fd) {
+    iovec iov{const_cast<void*>(msg), len};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+    if (fd >= 0) {
+        m.msg_control = ctl;
+        m.msg_controllen = sizeof ctl;
+        cmsghdr* c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    ssize_t n;
+    do n = ssize_t(syscall(SYS_sendmsg, sock, &m, MSG_NOSIGNAL));
+    while (n < 0 && errno == EINTR);
+    return n == ssize_t(len);
+}
+
+bool recv_with_fd(int sock, void* msg, size_t len, int* fd) {
+    *fd = -1;
+    iovec iov{msg, len};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof ctl;
+    ssize_t n;
+    do n = ssize_t(syscall(SYS_recvmsg, sock, &m, MSG_CMSG_CLOEXEC | MSG_WAITALL));
+    while (n < 0 && errno == EINTR);
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(fd, CMSG_DATA(c), sizeof(int));
+    return n == ssize_t(len);
+}
+
+}  // namespace usnet::link::shm

@@ -1,0 +1,144 @@
+// Shared-memory Ethernet: the wire between processes attached to one `usnet switch`.
+//
+// The switch owns a memfd holding one receive ring per port (port 0 is the switch itself,
+// with its gateway). A sender writes a frame straight into the ring of the port its
+// destination MAC names, so a frame between two programs crosses one copy and no syscall;
+// a sleeping receiver is woken through a futex on its ring, only when it sleeps. When the
+// switch injects faults, delays or captures, every frame goes through port 0 instead and
+// the switch forwards it (the direct path would bypass those).
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "usnet/types.hpp"
+
+namespace usnet::link::shm {
+
+constexpr uint32_t kMaxPorts = 32;
+constexpr uint32_t kSlots = 512;  // frames a port can have waiting; more are dropped, counted
+constexpr uint32_t kSlotBytes = 2048;
+constexpr uint32_t kMaxFrame = kSlotBytes - 16;
+constexpr uint32_t kMaxMtu = 2000;
+constexpr uint64_t kMagic = 0x757366616272696bULL;  // "usfabrik"
+constexpr uint32_t kVersion = 1;
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free,
+              "rings are shared between processes: their atomics must be address-free");
+
+struct Slot {
+    std::atomic<uint64_t> seq;  // Vyukov bounded queue: pos+1 once written, pos+kSlots once read
+    uint32_t len;
+    uint16_t from;  // sending port
+    uint16_t pad;
+    uint8_t data[kMaxFrame];
+};
+static_assert(sizeof(Slot) == kSlotBytes);
+
+struct Ring {
+    alignas(64) std::atomic<uint64_t> head;  // next position a producer claims
+    alignas(64) std::atomic<uint64_t> tail;  // next position the (one) consumer reads
+    alignas(64) std::atomic<uint32_t> bell;  // futex word: bumped to wake sleepers
+    std::atomic<uint32_t> sleepers;
+    std::atomic<uint64_t> full_drops;        // frames refused because the ring was full
+    alignas(64) Slot slots[kSlots];
+};
+
+struct PortInfo {
+    std::atomic<uint32_t> used;
+    uint32_t pid;
+    uint32_t addr;  // the host's address, for `usnet switch` listings
+    uint8_t mac[6];
+    uint8_t pad[2];
+};
+
+struct Header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t via_switch;  // 1: every frame goes to port 0 (faults, delay or capture are on)
+    PortInfo ports[kMaxPorts];
+};
+
+struct Region {
+    Header hdr;
+    alignas(64) Ring rings[kMaxPorts];
+};
+
+// A port's MAC: 02:75:6e:00:00:PP ("un" for usnet). Any other unicast MAC is behind port 0.
+Mac port_mac(uint32_t port);
+uint32_t port_of_mac(const Mac& m);
+
+// A mapped fabric.
+class Fabric {
+public:
+    Fabric() = default;
+    ~Fabric();
+    Fabric(const Fabric&) = delete;
+    Fabric& operator=(const Fabric&) = delete;
+
+    // The switch: a new zeroed memfd with every ring empty. Returns the memfd or -1.
+    int create();
+    // A host: map the memfd the switch sent. False if it is not a fabric.
+    bool map(int memfd);
+    Region* region() const { return r_; }
+
+    // Resets port p's ring for a new owner (switch only).
+    void reset_ring(uint32_t p);
+    // Copies a frame into port `to`'s ring; false if the ring is full or the port unused.
+    bool push(uint32_t to, uint32_t from, const uint8_t* frame, uint32_t len);
+    // A frame from `from` to the ports its destination MAC names (direct path), or to port 0.
+    // Returns how many rings refused it.
+    uint32_t send(uint32_t from, const uint8_t* frame, uint32_t len);
+    // Calls f(from, data, len) for up to max waiting frames of port p; returns the count.
+    template <class F>
+    uint32_t drain(uint32_t p, F&& f, uint32_t max = 64) {
+        Ring& ring = r_->rings[p];
+        uint32_t n = 0;
+        for (; n < max; ++n) {
+            const uint64_t pos = ring.tail.load(std::memory_order_relaxed);
+            Slot& s = ring.slots[pos % kSlots];
+            if (s.seq.load(std::memory_order_acquire) != pos + 1) break;
+            f(uint32_t(s.from), s.data, s.len);
+            s.seq.store(pos + kSlots, std::memory_order_release);
+            ring.tail.store(pos + 1, std::memory_order_relaxed);
+        }
+        return n;
+    }
+    bool pending(uint32_t p) const {
+        const Ring& ring = r_->rings[p];
+        const uint64_t pos = ring.tail.load(std::memory_order_relaxed);
+        return ring.slots[pos % kSlots].seq.load(std::memory_order_acquire) == pos + 1;
+    }
+    // Sleeps until port p's ring has a frame, its bell rings, or `timeout` ns pass (kNever:
+    // no limit). Returns at once if a frame is already waiting.
+    void wait(uint32_t p, Time timeout);
+    // Wakes whoever sleeps on port p (costs a syscall only if someone does).
+    void ring_bell(uint32_t p);
+
+private:
+    Region* r_ = nullptr;
+};
+
+// The control connection (a Unix stream socket): a host says hello, the switch answers
+// with its port, MAC and the fabric's memfd (SCM_RIGHTS), and frees the port when the
+// connection closes.
+struct Hello {
+    uint64_t magic = kMagic;
+    uint32_t version = kVersion;
+    uint32_t pid = 0;
+    uint32_t addr = 0;
+    uint32_t mtu = 1500;
+};
+struct Welcome {
+    uint64_t magic = kMagic;
+    int32_t port = -1;  // -1: refused, see error
+    uint8_t mac[6] = {};
+    char error[82] = {};
+};
+
+bool send_with_fd(int sock, const void* msg, size_t len, int fd);
+// Receives exactly len bytes; *fd gets a passed descriptor or -1.
+bool recv_with_fd(int sock, void* msg, size_t len, int* fd);
+
+}  // namespace usnet::link::shm
