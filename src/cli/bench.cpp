@@ -261,7 +261,8 @@ int run_bench(const BenchOptions& o) {
         return 2;
     }
     if (o.what == "loopback") return bench_loopback(o);
-    fmt::print(stderr, "usnet bench: unknown measurement '{}' (known: loopback)\n", o.what);
+    if (o.what == "pingpong") return bench_pingpong(o);
+    fmt::print(stderr, "usnet bench: unknown measurement '{}' (known: loopback, pingpong)\n", o.what);
     return 2;
 }
 

@@ -12,6 +12,9 @@ int run_explain(const std::vector<std::string>& args);
 std::string errors_markdown();
 // `usnet stat PID`.
 int run_stat(const std::vector<std::string>& args);
+// usnet's files found next to the running binary (build or install tree); "" if absent.
+std::string find_beside(const std::string& file);
+std::string find_preload();
 int run_program(const std::vector<std::string>& args, const char* argv0);
 
 struct BenchOptions {
@@ -20,6 +23,7 @@ struct BenchOptions {
     double seconds = 1.0;
 };
 int run_bench(const BenchOptions& o);
+int bench_pingpong(const BenchOptions& o);
 
 struct SwitchCliOptions {
     std::string socket;

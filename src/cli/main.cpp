@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
     sw->add_option("--pcap", sopt.pcap, "Write every frame to this pcap file");
     sw->add_option("--seed", sopt.seed, "Seed of the fault injection");
     usnet::cli::BenchOptions bopt;
-    bench->add_option("what", bopt.what, "What to measure (loopback)")->default_val("loopback");
+    bench->add_option("what", bopt.what, "What to measure: loopback (one process) or pingpong (two processes, over a usnet switch)")->default_val("loopback");
     bench->add_flag("--json", bopt.json, "Print the figures as JSON");
     bench->add_option("--seconds", bopt.seconds, "Seconds per measurement")->default_val(1.0);
     CLI11_PARSE(app, argc, argv);

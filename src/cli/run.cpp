@@ -19,23 +19,27 @@
 
 namespace usnet::cli {
 
-namespace {
-
-// The shim next to this binary: build tree (../preload) or install tree (../lib*/usnet).
-std::string find_preload() {
-    if (const char* p = std::getenv("USNET_PRELOAD")) return p;
+// A file of usnet's next to this binary: build tree (same or ../preload) or install tree
+// (../lib*/usnet).
+std::string find_beside(const std::string& file) {
     namespace fs = std::filesystem;
     std::error_code ec;
     const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
     if (ec) return "";
     const fs::path dir = exe.parent_path();
-    for (const fs::path& c : {dir / "../preload/libusnet-preload.so", dir / "../lib/usnet/libusnet-preload.so",
-                              dir / "../lib64/usnet/libusnet-preload.so",
-                              dir / "../lib/x86_64-linux-gnu/usnet/libusnet-preload.so"}) {
+    for (const fs::path& c : {dir / file, dir / "../preload" / file, dir / "../lib/usnet" / file,
+                              dir / "../lib64/usnet" / file, dir / "../lib/x86_64-linux-gnu/usnet" / file}) {
         if (fs::exists(c, ec)) return fs::canonical(c, ec).string();
     }
     return "";
 }
+
+std::string find_preload() {
+    if (const char* p = std::getenv("USNET_PRELOAD")) return p;
+    return find_beside("libusnet-preload.so");
+}
+
+namespace {
 
 constexpr const char* kUsage =
     "usage: {} run [--explain[=FILE]] [--stat] [--topology FILE] [--addr A/N] [--gateway G|none]\n"

@@ -1,0 +1,263 @@
+// usnet bench pingpong: round trips between two processes. usnet: two programs under the
+// shim on a `usnet switch` (run by this process); kernel: the same programs over 127.0.0.1
+// inside a private network namespace. Each setting twice: both ends spinning on
+// non-blocking receives, and both ends blocking in recv. Then sockperf (if installed) in
+// the same two settings.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include "cli/commands.hpp"
+#include "cli/kernel_ns.hpp"
+#include "usnet/sim.hpp"
+
+extern char** environ;
+
+namespace usnet::cli {
+
+namespace {
+
+constexpr size_t kSize = 64;
+
+// A process with extra environment; its stdout into *out_fd (a pipe) when asked.
+pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, int* out_fd) {
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+    for (const auto& x : env) envs.push_back(x);
+    std::vector<char*> a, e;
+    for (const auto& x : argv) a.push_back(const_cast<char*>(x.c_str()));
+    for (const auto& x : envs) e.push_back(const_cast<char*>(x.c_str()));
+    a.push_back(nullptr);
+    e.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    int p[2] = {-1, -1};
+    if (out_fd) {
+        if (pipe2(p, O_CLOEXEC) != 0) return -1;
+        posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+    } else {
+        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    }
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    pid_t pid = -1;
+    const int rc = posix_spawnp(&pid, a[0], &fa, nullptr, a.data(), e.data());
+    posix_spawn_file_actions_destroy(&fa);
+    if (out_fd) {
+        close(p[1]);
+        *out_fd = p[0];
+    }
+    return rc == 0 ? pid : -1;
+}
+
+std::string read_all(int fd) {
+    std::string s;
+    char buf[4096];
+    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR);)
+        if (n > 0) s.append(buf, size_t(n));
+    close(fd);
+    return s;
+}
+
+void reap(pid_t pid) {
+    if (pid <= 0) return;
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+}
+
+// A server and a client; the client's stdout.
+std::string run_pair(const std::vector<std::string>& server, const std::vector<std::string>& client,
+                     const std::vector<std::string>& env_server, const std::vector<std::string>& env_client) {
+    const pid_t s = spawn(server, env_server, nullptr);
+    if (s < 0) return "fail cannot start " + server[0];
+    usleep(200 * 1000);  // sockperf's client does not wait for its server
+    int out = -1;
+    const pid_t c = spawn(client, env_client, &out);
+    if (c < 0) {
+        reap(s);
+        return "fail cannot start " + client[0];
+    }
+    std::string text = read_all(out);
+    waitpid(c, nullptr, 0);
+    reap(s);
+    return text;
+}
+
+struct Rtt {
+    double median = NAN, mean = NAN, p99 = NAN;
+    std::string error;
+};
+
+Rtt parse_worker(const std::string& out) {
+    Rtt r;
+    std::istringstream in(out);
+    std::string word;
+    in >> word;
+    if (word != "ok" || !(in >> r.median >> r.mean >> r.p99)) {
+        r = Rtt{};
+        r.error = out.empty() ? "no output" : out.substr(0, out.find('\n'));
+    }
+    return r;
+}
+
+// sockperf prints round trips in microseconds with --full-rtt.
+Rtt parse_sockperf(const std::string& out) {
+    Rtt r;
+    auto number_after = [&](const std::string& key) {
+        const auto k = out.find(key);
+        return k == std::string::npos ? NAN : std::atof(out.c_str() + k + key.size());
+    };
+    r.median = number_after("percentile 50.000 =") * 1000;
+    r.mean = number_after("avg-rtt=") * 1000;
+    r.p99 = number_after("percentile 99.000 =") * 1000;
+    if (!std::isfinite(r.median)) r.error = "no sockperf summary";
+    return r;
+}
+
+struct Setting {
+    Rtt ours, sockperf;
+};
+
+// Both tools in both modes against one server address. env: how each end is started.
+void measure(const std::string& worker, const std::string& addr, double seconds,
+             const std::vector<std::string>& env_server, const std::vector<std::string>& env_client, bool sockperf,
+             Setting* spin, Setting* block) {
+    const std::string secs = fmt::format("{}", seconds);
+    for (Setting* st : {spin, block}) {
+        const std::string mode = st == spin ? "spin" : "block";
+        st->ours = parse_worker(run_pair({worker, "server", addr, "9100", mode},
+                                         {worker, "client", addr, "9100", mode, secs, std::to_string(kSize)},
+                                         env_server, env_client));
+        if (!sockperf) {
+            st->sockperf.error = "sockperf is not installed";
+            continue;
+        }
+        // sockperf's spinning client busy-polls a non-blocking socket; its server waits in
+        // epoll either way (a --nonblocked server stalls even on the kernel).
+        std::vector<std::string> cl = {"sockperf", "pp", "-i", addr, "-p", "11111", "-t", secs, "-m", std::to_string(kSize),
+                                       "--full-rtt"};
+        if (st == spin) cl.push_back("--nonblocked");
+        st->sockperf = parse_sockperf(run_pair({"sockperf", "sr", "-i", addr, "-p", "11111"}, cl, env_server, env_client));
+    }
+}
+
+std::string encode(const Rtt& r) {
+    return r.error.empty() ? fmt::format("{} {} {}", r.median, r.mean, r.p99) : "x " + r.error;
+}
+
+bool have(const char* prog) {
+    const std::string cmd = std::string("command -v ") + prog + " >/dev/null 2>&1";
+    return std::system(cmd.c_str()) == 0;
+}
+
+std::string fmt_us(double ns) { return std::isfinite(ns) ? fmt::format("{:.2f}", ns / 1000) : "-"; }
+std::string json_ns(double v) { return std::isfinite(v) ? fmt::format("{:.0f}", v) : "null"; }
+
+}  // namespace
+
+int bench_pingpong(const BenchOptions& o) {
+    const std::string worker = find_beside("usnet-pingpong"), preload = find_preload();
+    if (worker.empty() || preload.empty()) {
+        fmt::print(stderr, "usnet bench pingpong: cannot find usnet-pingpong or libusnet-preload.so next to usnet\n");
+        return 1;
+    }
+    const bool sockperf = have("sockperf");
+
+    // The kernel: both ends inside one private network namespace, over 127.0.0.1.
+    Setting kspin, kblock;
+    std::string out, why;
+    std::fflush(stdout);
+    const bool kok = run_in_private_netns(
+        [&] {
+            measure(worker, "127.0.0.1", o.seconds, {}, {}, sockperf, &kspin, &kblock);
+            return encode(kspin.ours) + "\n" + encode(kblock.ours) + "\n" + encode(kspin.sockperf) + "\n" +
+                   encode(kblock.sockperf) + "\n";
+        },
+        &out, &why);
+    if (kok) {
+        std::istringstream in(out);
+        std::string line;
+        for (Rtt* r : {&kspin.ours, &kblock.ours, &kspin.sockperf, &kblock.sockperf}) {
+            std::getline(in, line);
+            std::istringstream l(line);
+            if (line.rfind("x ", 0) == 0) *r = Rtt{NAN, NAN, NAN, line.substr(2)};
+            else l >> r->median >> r->mean >> r->p99;
+        }
+    } else {
+        for (Rtt* r : {&kspin.ours, &kblock.ours, &kspin.sockperf, &kblock.sockperf}) r->error = why;
+    }
+
+    // usnet: a switch in this process, each end a program under the shim attached to it.
+    const std::string sock = fmt::format("/tmp/usnet-bench-{}.sock", getpid());
+    std::atomic<bool> stop{false};
+    std::string serr;
+    std::thread sw([&] {
+        sim::SwitchOptions so;
+        so.socket_path = sock;
+        sim::run_switch(so, stop, &serr, [](const std::string&) {});
+    });
+    for (int i = 0; i < 100 && access(sock.c_str(), F_OK) != 0; ++i) usleep(10 * 1000);
+    auto env = [&](const char* addr) {
+        return std::vector<std::string>{"LD_PRELOAD=" + preload, fmt::format("USNET_WORLD=switch {}\naddr {}\n", sock, addr)};
+    };
+    Setting uspin, ublock;
+    measure(worker, "10.0.2.16", o.seconds, env("10.0.2.16/24"), env("10.0.2.17/24"), sockperf, &uspin, &ublock);
+    stop = true;
+    sw.join();
+
+    struct Row {
+        const char* tool;
+        const char* mode;
+        const Rtt& us;
+        const Rtt& k;
+    };
+    const Row rows[] = {{"usnet-pingpong", "spinning", uspin.ours, kspin.ours},
+                        {"usnet-pingpong", "blocking", ublock.ours, kblock.ours},
+                        {"sockperf", "spinning", uspin.sockperf, kspin.sockperf},
+                        {"sockperf", "blocking", ublock.sockperf, kblock.sockperf}};
+    if (o.json) {
+        std::string j = "[";
+        bool first = true;
+        for (const Row& r : rows) {
+            const double ratio = r.us.median / r.k.median;
+            j += fmt::format("{}{{\"tool\":\"{}\",\"mode\":\"{}\",\"size\":{},\"usnet_rtt_ns\":{},\"kernel_rtt_ns\":{},"
+                             "\"ratio\":{},\"usnet_mean_ns\":{},\"kernel_mean_ns\":{},\"usnet_p99_ns\":{},\"kernel_p99_ns\":{}",
+                             first ? "" : ",", r.tool, r.mode, kSize, json_ns(r.us.median), json_ns(r.k.median),
+                             std::isfinite(ratio) ? fmt::format("{:.3f}", ratio) : "null", json_ns(r.us.mean),
+                             json_ns(r.k.mean), json_ns(r.us.p99), json_ns(r.k.p99));
+            if (!r.us.error.empty()) j += fmt::format(",\"usnet_error\":\"{}\"", r.us.error);
+            if (!r.k.error.empty()) j += fmt::format(",\"kernel_error\":\"{}\"", r.k.error);
+            j += "}";
+            first = false;
+        }
+        fmt::print("{}]\n", j);
+        return 0;
+    }
+    fmt::print("usnet bench pingpong: {}-byte UDP round trips between two processes, {:.3g} s each\n", kSize, o.seconds);
+    fmt::print("usnet: two programs under usnet run on a usnet switch; kernel: the same over 127.0.0.1 in a private netns\n");
+    fmt::print("figures are median round trips in microseconds (mean and p99 with --json)\n\n");
+    fmt::print("{:<16} {:<9} {:>12} {:>12} {:>13}\n", "tool", "mode", "usnet us", "kernel us", "usnet/kernel");
+    for (const Row& r : rows) {
+        const double ratio = r.us.median / r.k.median;
+        fmt::print("{:<16} {:<9} {:>12} {:>12} {:>13}\n", r.tool, r.mode, fmt_us(r.us.median), fmt_us(r.k.median),
+                   std::isfinite(ratio) ? fmt::format("{:.3f}", ratio) : "-");
+        if (!r.us.error.empty()) fmt::print("  usnet: {}\n", r.us.error);
+        if (!r.k.error.empty()) fmt::print("  kernel: {}\n", r.k.error);
+    }
+    return 0;
+}
+
+}  // namespace usnet::cli

@@ -1,0 +1,118 @@
+// usnet-pingpong: the two ends of `usnet bench pingpong`, written against plain libc so
+// the same binary measures the kernel (as is) and usnet (under the shim).
+//   usnet-pingpong server ADDR PORT spin|block
+//   usnet-pingpong client ADDR PORT spin|block SECONDS SIZE
+// The client prints "ok MEDIAN_NS MEAN_NS P99_NS COUNT" (round trips), or "fail REASON".
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int fail(const char* what) {
+    std::printf("fail %s: %s\n", what, std::strerror(errno));
+    return 1;
+}
+
+// One datagram in: spinning on MSG_DONTWAIT, or blocking in recv. False after `patience`.
+ssize_t receive(int fd, char* buf, size_t len, bool spin, Clock::duration patience) {
+    if (!spin) return recv(fd, buf, len, 0);
+    const auto give_up = Clock::now() + patience;
+    for (unsigned i = 0;; ++i) {
+        const ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+        if (n >= 0 || errno != EAGAIN) return n;
+        if ((i & 1023) == 0 && Clock::now() > give_up) return -1;
+    }
+}
+
+int server(const sockaddr_in& a, bool spin) {
+    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0 || bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) return fail("bind");
+    timeval tv{30, 0};  // a client that died must not leave the server behind forever
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[65536];
+    for (;;) {
+        sockaddr_in from{};
+        socklen_t fl = sizeof from;
+        ssize_t n;
+        if (spin) {
+            const auto give_up = Clock::now() + std::chrono::seconds(30);
+            for (unsigned i = 0;; ++i) {
+                n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fl);
+                if (n >= 0 || errno != EAGAIN) break;
+                if ((i & 1023) == 0 && Clock::now() > give_up) break;
+            }
+        } else {
+            n = recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+        }
+        if (n < 0) return fail("recvfrom");
+        if (sendto(fd, buf, size_t(n), 0, reinterpret_cast<sockaddr*>(&from), fl) != n) return fail("sendto");
+        if (n == 1 && buf[0] == 'q') return 0;
+    }
+}
+
+int client(const sockaddr_in& a, bool spin, double seconds, size_t size) {
+    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0 || connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) return fail("connect");
+    std::vector<char> out(size, 'p'), in(65536);
+    // Until the server answers (it may still be starting): ping, wait 50 ms, again.
+    bool up = false;
+    for (int i = 0; i < 100 && !up; ++i) {
+        if (send(fd, out.data(), size, 0) < 0 && errno != ECONNREFUSED) return fail("send");
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 50) > 0) up = recv(fd, in.data(), in.size(), 0) > 0;
+    }
+    if (!up) return fail("no answer from the server");
+    for (int i = 0; i < 2000; ++i)  // warm-up
+        if (send(fd, out.data(), size, 0) < 0 || receive(fd, in.data(), in.size(), spin, std::chrono::seconds(2)) < 0)
+            return fail("warm-up");
+    std::vector<double> rtt;
+    rtt.reserve(1 << 22);
+    const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    for (auto now = Clock::now(); now < end && rtt.size() < rtt.capacity();) {
+        const auto t0 = now;
+        if (send(fd, out.data(), size, 0) < 0) return fail("send");
+        if (receive(fd, in.data(), in.size(), spin, std::chrono::seconds(2)) < 0) return fail("datagram lost");
+        now = Clock::now();
+        rtt.push_back(double(std::chrono::duration_cast<std::chrono::nanoseconds>(now - t0).count()));
+    }
+    (void)!send(fd, "q", 1, 0);
+    if (rtt.empty()) return fail("no round trip");
+    double sum = 0;
+    for (double x : rtt) sum += x;
+    std::sort(rtt.begin(), rtt.end());
+    std::printf("ok %.0f %.0f %.0f %zu\n", rtt[rtt.size() / 2], sum / double(rtt.size()), rtt[rtt.size() * 99 / 100],
+                rtt.size());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 5) {
+        std::fprintf(stderr, "usage: %s server ADDR PORT spin|block | client ADDR PORT spin|block SECONDS SIZE\n", argv[0]);
+        return 2;
+    }
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(std::atoi(argv[3])));
+    if (inet_pton(AF_INET, argv[2], &a.sin_addr) != 1) return 2;
+    const bool spin = std::strcmp(argv[4], "spin") == 0;
+    setvbuf(stdout, nullptr, _IOLBF, 0);
+    if (std::strcmp(argv[1], "server") == 0) return server(a, spin);
+    if (argc < 7) return 2;
+    return client(a, spin, std::atof(argv[5]), size_t(std::atoi(argv[6])));
+}
