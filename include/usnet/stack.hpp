@@ -129,6 +129,8 @@ public:
     // Runs due timers (ARP retries, reassembly expiry) and pending loopback delivery.
     void poll_timers();
     Time next_deadline() const;
+    // Packets waiting for their next hop's ARP resolution.
+    size_t unresolved_packets() const;
     const StackConfig& config() const;
 
     StackImpl& impl() { return *impl_; }

@@ -223,6 +223,13 @@ void Stack::set_env(Env* env) { impl_->env = env ? env : &impl_->solo; }
 Env& Stack::env() const { return *impl_->env; }
 Time Stack::now() const { return impl_->now(); }
 void Stack::poll_timers() { impl_->run_timers(); }
+
+size_t Stack::unresolved_packets() const {
+    size_t n = 0;
+    for (const auto& ifc : impl_->ifaces)
+        for (const auto& nb : ifc->neigh) n += nb.pending.size();
+    return n;
+}
 Time Stack::next_deadline() const { return impl_->next_deadline(); }
 const StackConfig& Stack::config() const { return impl_->cfg; }
 

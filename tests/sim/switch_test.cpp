@@ -1,0 +1,361 @@
+// The shared-memory fabric, the topology text, and `usnet switch` with hosts attached as
+// they are under `usnet run --switch` (here several worlds in one process stand for the
+// programs; each has its own lock, as each program would).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "../sim_helpers.hpp"
+#include "link/shm.hpp"
+
+using namespace usnet;
+using namespace usnet::test;
+namespace shm = usnet::link::shm;
+
+namespace {
+
+// --- the fabric ---
+
+TEST(Fabric, FramesGoToThePortTheirMacNames) {
+    shm::Fabric f;
+    ASSERT_GE(f.create(), 0);
+    for (uint32_t p : {0u, 1u, 2u}) {
+        f.reset_ring(p);
+        f.region()->hdr.ports[p].used = 1;
+    }
+    uint8_t frame[60] = {};
+    const Mac to2 = shm::port_mac(2);
+    std::memcpy(frame, to2.b.data(), 6);
+    frame[20] = 42;
+    EXPECT_EQ(f.send(1, frame, sizeof frame), 0u);
+    EXPECT_FALSE(f.pending(0));
+    EXPECT_FALSE(f.pending(1));
+    ASSERT_TRUE(f.pending(2));
+    uint32_t seen_from = 99, seen_len = 0;
+    uint8_t seen_byte = 0;
+    EXPECT_EQ(f.drain(2, [&](uint32_t from, const uint8_t* d, uint32_t len) {
+        seen_from = from;
+        seen_len = len;
+        seen_byte = d[20];
+    }), 1u);
+    EXPECT_EQ(seen_from, 1u);
+    EXPECT_EQ(seen_len, sizeof frame);
+    EXPECT_EQ(seen_byte, 42);
+    // Any other unicast MAC is behind port 0 (the switch and its gateway).
+    const Mac other{{0x02, 0, 0, 0, 0, 1}};
+    std::memcpy(frame, other.b.data(), 6);
+    f.send(1, frame, sizeof frame);
+    EXPECT_TRUE(f.pending(0));
+    // Broadcast floods every used port but the sender's.
+    f.drain(0, [](uint32_t, const uint8_t*, uint32_t) {});
+    std::memset(frame, 0xff, 6);
+    EXPECT_EQ(f.send(1, frame, sizeof frame), 0u);
+    EXPECT_TRUE(f.pending(0));
+    EXPECT_FALSE(f.pending(1));
+    EXPECT_TRUE(f.pending(2));
+}
+
+TEST(Fabric, AFullRingRefusesAndCounts) {
+    shm::Fabric f;
+    ASSERT_GE(f.create(), 0);
+    f.reset_ring(1);
+    f.region()->hdr.ports[1].used = 1;
+    uint8_t frame[64] = {};
+    for (uint32_t i = 0; i < shm::kSlots; ++i) ASSERT_TRUE(f.push(1, 0, frame, sizeof frame));
+    EXPECT_FALSE(f.push(1, 0, frame, sizeof frame));
+    EXPECT_EQ(f.region()->rings[1].full_drops.load(), 1u);
+    EXPECT_EQ(f.drain(1, [](uint32_t, const uint8_t*, uint32_t) {}, shm::kSlots), shm::kSlots);
+    EXPECT_TRUE(f.push(1, 0, frame, sizeof frame));
+    // Unused ports and oversized frames are refused too.
+    EXPECT_FALSE(f.push(3, 0, frame, sizeof frame));
+    static uint8_t big[shm::kMaxFrame + 1];
+    EXPECT_FALSE(f.push(1, 0, big, sizeof big));
+}
+
+TEST(Fabric, ManyProducersOneConsumerLoseNothing) {
+    shm::Fabric f;
+    ASSERT_GE(f.create(), 0);
+    f.reset_ring(1);
+    f.region()->hdr.ports[1].used = 1;
+    constexpr int kPerThread = 20000;
+    std::atomic<uint64_t> refused{0};
+    std::vector<std::thread> producers;
+    for (uint32_t t = 0; t < 3; ++t)
+        producers.emplace_back([&, t] {
+            for (uint32_t i = 0; i < kPerThread;) {
+                uint32_t v[2] = {t, i};
+                if (f.push(1, t + 2, reinterpret_cast<uint8_t*>(v), sizeof v)) ++i;
+                else refused.fetch_add(1);
+            }
+        });
+    uint32_t next[3] = {0, 0, 0};
+    bool in_order = true;
+    int got = 0;
+    while (got < 3 * kPerThread) {
+        got += int(f.drain(1, [&](uint32_t from, const uint8_t* d, uint32_t) {
+            uint32_t v[2];
+            std::memcpy(v, d, sizeof v);
+            in_order &= from == v[0] + 2 && v[1] == next[v[0]];
+            ++next[v[0]];
+        }));
+    }
+    for (auto& t : producers) t.join();
+    EXPECT_TRUE(in_order);  // each producer's frames arrive whole and in order
+    EXPECT_EQ(refused.load(), f.region()->rings[1].full_drops.load());
+}
+
+TEST(Fabric, ASleeperWakesWhenAFrameArrives) {
+    shm::Fabric f;
+    ASSERT_GE(f.create(), 0);
+    f.reset_ring(1);
+    f.region()->hdr.ports[1].used = 1;
+    std::thread t([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        uint8_t frame[60] = {};
+        f.push(1, 0, frame, sizeof frame);
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    f.wait(1, 5 * kSec);
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    t.join();
+    EXPECT_TRUE(f.pending(1));
+    EXPECT_LT(waited, std::chrono::seconds(4));  // woken, not timed out
+}
+
+// --- the topology text ---
+
+TEST(World, ParsesEveryKindOfLine) {
+    sim::WorldSpec w;
+    std::string err;
+    ASSERT_TRUE(sim::parse_world("# a comment\naddr 10.0.3.5/24\naddr 10.0.3.6/24  # second\ngateway 10.0.3.1\n"
+                                 "mtu 1400\nroute 192.168.0.0/16 via 10.0.3.254\nroute 10.8.0.0/16 blackhole\n"
+                                 "route 10.9.0.0/16 dev eth0\nswitch /tmp/s.sock\nseed 7\n",
+                                 &w, &err))
+        << err;
+    ASSERT_EQ(w.addrs.size(), 2u);
+    EXPECT_EQ(w.addrs[0].first, Ip4(10, 0, 3, 5));
+    EXPECT_EQ(w.addrs[0].second, 24);
+    EXPECT_EQ(w.gateway, Ip4(10, 0, 3, 1));
+    EXPECT_EQ(w.mtu, 1400u);
+    ASSERT_EQ(w.routes.size(), 3u);
+    EXPECT_EQ(w.routes[0].gateway, Ip4(10, 0, 3, 254));
+    EXPECT_EQ(w.routes[1].type, RouteType::Blackhole);
+    EXPECT_EQ(w.switch_path, "/tmp/s.sock");
+    EXPECT_EQ(w.seed, 7u);
+}
+
+TEST(World, BadLinesAreNamed) {
+    for (const char* bad : {"addr 10.0.3.5", "addr 300.1.1.1/24", "mtu 10", "gateway x", "route 10.0.0.0/8 via",
+                            "route 10.0.0.0/8 dev eth1", "frobnicate 1", "addr 10.0.0.1/33"}) {
+        sim::WorldSpec w;
+        std::string err;
+        EXPECT_FALSE(sim::parse_world(std::string("\n") + bad, &w, &err)) << bad;
+        EXPECT_NE(err.find("line 2"), std::string::npos) << err;
+    }
+}
+
+TEST(World, BuiltWorldHasTheAddressesRoutesAndMtu) {
+    sim::WorldSpec spec;
+    std::string err;
+    ASSERT_TRUE(sim::parse_world("addr 10.0.3.5/24\ngateway 10.0.3.1\nmtu 1400\nroute 192.168.0.0/16 via 10.0.3.254\n", &spec, &err));
+    auto w = sim::build_world(spec, {}, &err);
+    ASSERT_TRUE(w.net);
+    Stack& h = *w.host;
+    const int s = h.socket(AF_INET, SOCK_DGRAM, 0);
+    const sockaddr_in far = sin4(Ip4(8, 8, 8, 8), 53);
+    ASSERT_EQ(h.connect(s, sa(far), sizeof far), 0);
+    sockaddr_in me{};
+    socklen_t l = sizeof me;
+    h.getsockname(s, sa(me), &l);
+    EXPECT_EQ(ntohl(me.sin_addr.s_addr), Ip4(10, 0, 3, 5).v);
+    int mtu = 0;
+    socklen_t ml = sizeof mtu;
+    ASSERT_EQ(h.getsockopt(s, IPPROTO_IP, IP_MTU, &mtu, &ml), 0);
+    EXPECT_EQ(mtu, 1400);
+    // Without a gateway there is no default route.
+    sim::WorldSpec none;
+    ASSERT_TRUE(sim::parse_world("gateway none", &none, &err));
+    auto w2 = sim::build_world(none, {}, &err);
+    const int s2 = w2.host->socket(AF_INET, SOCK_DGRAM, 0);
+    EXPECT_EQ(w2.host->connect(s2, sa(far), sizeof far), -1);
+    EXPECT_EQ(errno, ENETUNREACH);
+}
+
+// --- the switch ---
+
+struct SwitchFixture : ::testing::Test {
+    std::string dir, path;
+    std::atomic<bool> stop{false};
+    std::thread server;
+    std::string err;
+
+    void start(sim::SwitchOptions o) {
+        char tmpl[] = "/tmp/usnet-switch-test-XXXXXX";
+        dir = mkdtemp(tmpl);
+        path = dir + "/sw.sock";
+        o.socket_path = path;
+        std::atomic<int> state{0};
+        server = std::thread([this, o, &state] {
+            const bool ok = sim::run_switch(o, stop, &err, [&state](const std::string& line) {
+                if (line.find("listening") != std::string::npos) state = 1;
+            });
+            if (!ok) state = 2;
+        });
+        while (state == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        ASSERT_EQ(state, 1) << err;
+    }
+    void TearDown() override {
+        stop = true;
+        if (server.joinable()) server.join();
+        if (!dir.empty()) std::system(("rm -rf " + dir).c_str());
+    }
+
+    // A program's world on the switch.
+    struct Host {
+        std::recursive_mutex mu;
+        sim::DefaultWorld w;
+    };
+    std::unique_ptr<Host> host(const std::string& addr) {
+        auto h = std::make_unique<Host>();
+        sim::WorldSpec spec;
+        std::string e;
+        EXPECT_TRUE(sim::parse_world("switch " + path + "\naddr " + addr, &spec, &e)) << e;
+        h->w = sim::build_world(spec, {}, &e);
+        EXPECT_TRUE(h->w.net) << e;
+        if (h->w.net) h->w.net->set_realtime(&h->mu);
+        return h;
+    }
+};
+
+TEST_F(SwitchFixture, TwoHostsExchangeDatagramsAndReachTheGateway) {
+    start({});
+    auto a = host("10.0.2.16/24");
+    auto b = host("10.0.2.17/24");
+    ASSERT_TRUE(a->w.net && b->w.net);
+    int rb;
+    {
+        std::lock_guard<std::recursive_mutex> g(b->mu);
+        rb = udp_bound(*b->w.host, Ip4(0, 0, 0, 0), 7000);
+        timeval tv{2, 0};
+        b->w.host->setsockopt(rb, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
+    std::thread sender([&] {
+        std::lock_guard<std::recursive_mutex> g(a->mu);
+        Stack& h = *a->w.host;
+        const int s = h.socket(AF_INET, SOCK_DGRAM, 0);
+        const sockaddr_in to = sin4(Ip4(10, 0, 2, 17), 7000);
+        EXPECT_EQ(h.sendto(s, "over the switch", 15, 0, sa(to), sizeof to), 15);
+        // The gateway answers a closed port with ICMP port unreachable: ECONNREFUSED.
+        const sockaddr_in gw = sin4(Ip4(10, 0, 2, 2), 9);
+        const int c = h.socket(AF_INET, SOCK_DGRAM, 0);
+        timeval tv{2, 0};
+        h.setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ASSERT_EQ(h.connect(c, sa(gw), sizeof gw), 0);
+        EXPECT_EQ(h.send(c, "x", 1, 0), 1);
+        char buf[4];
+        EXPECT_EQ(h.recv(c, buf, sizeof buf, 0), -1);
+        EXPECT_EQ(errno, ECONNREFUSED);
+    });
+    char buf[64];
+    sockaddr_in from{};
+    socklen_t fl = sizeof from;
+    ssize_t n;
+    {
+        std::lock_guard<std::recursive_mutex> g(b->mu);
+        n = b->w.host->recvfrom(rb, buf, sizeof buf, 0, sa(from), &fl);
+    }
+    sender.join();
+    ASSERT_EQ(n, 15);
+    EXPECT_EQ(std::string(buf, 15), "over the switch");
+    EXPECT_EQ(ntohl(from.sin_addr.s_addr), Ip4(10, 0, 2, 16).v);
+}
+
+TEST_F(SwitchFixture, LossDuplicationAndCaptureApplyOnTheSwitch) {
+    sim::SwitchOptions o;
+    o.params.duplicate = 1.0;
+    char tmpl[] = "/tmp/usnet-pcap-XXXXXX";
+    const std::string pdir = mkdtemp(tmpl);
+    o.pcap = pdir + "/sw.pcap";
+    start(o);
+    auto a = host("10.0.2.16/24");
+    auto b = host("10.0.2.17/24");
+    ASSERT_TRUE(a->w.net && b->w.net);
+    int rb;
+    {
+        std::lock_guard<std::recursive_mutex> g(b->mu);
+        rb = udp_bound(*b->w.host, Ip4(0, 0, 0, 0), 7000);
+        timeval tv{0, 300000};
+        b->w.host->setsockopt(rb, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
+    // The sender waits in a receive meanwhile, which keeps its stack going (ARP).
+    std::thread sender([&] {
+        std::lock_guard<std::recursive_mutex> g(a->mu);
+        Stack& h = *a->w.host;
+        const int s = h.socket(AF_INET, SOCK_DGRAM, 0);
+        const sockaddr_in to = sin4(Ip4(10, 0, 2, 17), 7000);
+        EXPECT_EQ(h.sendto(s, "twice", 5, 0, sa(to), sizeof to), 5);
+        timeval tv{0, 300000};
+        h.setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        char buf[8];
+        EXPECT_EQ(h.recv(s, buf, sizeof buf, 0), -1);
+    });
+    int copies = 0;
+    for (;;) {
+        std::lock_guard<std::recursive_mutex> g(b->mu);
+        char buf[16];
+        if (b->w.host->recv(rb, buf, sizeof buf, 0) != 5) break;
+        ++copies;
+    }
+    sender.join();
+    EXPECT_EQ(copies, 2);
+    std::ifstream pcap(o.pcap, std::ios::binary);
+    uint32_t magic = 0;
+    pcap.read(reinterpret_cast<char*>(&magic), 4);
+    EXPECT_EQ(magic, 0xa1b23c4du);
+    pcap.seekg(0, std::ios::end);
+    EXPECT_GT(pcap.tellg(), 24 + 4 * (16 + 42));  // ARP both ways and the datagram
+    std::system(("rm -rf " + pdir).c_str());
+}
+
+TEST_F(SwitchFixture, EveryFrameLostMeansNothingArrives) {
+    sim::SwitchOptions o;
+    o.params.loss = 1.0;
+    start(o);
+    auto a = host("10.0.2.16/24");
+    ASSERT_TRUE(a->w.net);
+    std::lock_guard<std::recursive_mutex> g(a->mu);
+    Stack& h = *a->w.host;
+    const int c = h.socket(AF_INET, SOCK_DGRAM, 0);
+    const sockaddr_in gw = sin4(Ip4(10, 0, 2, 2), 9);
+    timeval tv{0, 200000};
+    h.setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ASSERT_EQ(h.connect(c, sa(gw), sizeof gw), 0);
+    EXPECT_EQ(h.send(c, "x", 1, 0), 1);  // queued behind ARP, which is lost
+    char buf[4];
+    EXPECT_EQ(h.recv(c, buf, sizeof buf, 0), -1);
+    EXPECT_EQ(errno, EAGAIN);  // no ICMP error: the gateway never saw it
+}
+
+TEST_F(SwitchFixture, ASecondSwitchOnTheSameSocketIsRefusedAndAMissingOneIsReported) {
+    start({});
+    std::atomic<bool> stop2{false};
+    std::string err2;
+    sim::SwitchOptions o;
+    o.socket_path = path;
+    EXPECT_FALSE(sim::run_switch(o, stop2, &err2, [](const std::string&) {}));
+    EXPECT_NE(err2.find("already listening"), std::string::npos) << err2;
+    sim::WorldSpec spec;
+    std::string e;
+    ASSERT_TRUE(sim::parse_world("switch " + dir + "/nothing.sock", &spec, &e));
+    auto w = sim::build_world(spec, {}, &e);
+    EXPECT_FALSE(w.net);
+    EXPECT_NE(e.find("cannot reach a switch"), std::string::npos) << e;
+}
+
+}  // namespace
