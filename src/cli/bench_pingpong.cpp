@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -147,7 +148,9 @@ void measure(const std::string& worker, const std::string& addr, double seconds,
         }
         // sockperf's spinning client busy-polls a non-blocking socket; its server waits in
         // epoll either way (a --nonblocked server stalls even on the kernel).
-        std::vector<std::string> cl = {"sockperf", "pp", "-i", addr, "-p", "11111", "-t", secs, "-m", std::to_string(kSize),
+        // (sockperf counts whole seconds.)
+        const std::string whole = std::to_string(std::max(1L, std::lround(seconds)));
+        std::vector<std::string> cl = {"sockperf", "pp", "-i", addr, "-p", "11111", "-t", whole, "-m", std::to_string(kSize),
                                        "--full-rtt"};
         if (st == spin) cl.push_back("--nonblocked");
         st->sockperf = parse_sockperf(run_pair({"sockperf", "sr", "-i", addr, "-p", "11111"}, cl, env_server, env_client));

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `usnet bench pingpong --json` runs end to end: every setting has a usnet and a kernel
+# round trip and a ratio (the figures themselves are not judged here: benchmarks, not
+# timed tests, hold the speed goals).
+set -uo pipefail
+usnet=$1
+command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: the kernel column needs a private network namespace (root)"; exit 77; }
+out=$("$usnet" bench pingpong --json --seconds 0.05) || { echo "bench failed: $out"; exit 1; }
+echo "$out"
+python3 - "$out" <<'PY'
+import json, sys
+rows = json.loads(sys.argv[1])
+settings = {(r["tool"], r["mode"]) for r in rows}
+assert ("usnet-pingpong", "spinning") in settings and ("usnet-pingpong", "blocking") in settings, settings
+for r in rows:
+    if r["tool"] == "sockperf" and "usnet_error" in r and "not installed" in r["usnet_error"]:
+        continue
+    for k in ("usnet_rtt_ns", "kernel_rtt_ns", "ratio", "usnet_p99_ns", "kernel_mean_ns"):
+        assert isinstance(r[k], (int, float)) and r[k] > 0, (r, k)
+    assert abs(r["ratio"] - r["usnet_rtt_ns"] / r["kernel_rtt_ns"]) < 0.01, r
+print("ok:", len(rows), "settings")
+PY
