@@ -239,9 +239,15 @@ void Port::transmit(buf::PacketPtr frame) {
 void SwitchLink::transmit(buf::PacketPtr frame) {
     if (detached) {
         ++net->dropped;
+        ++host->ctr.link.TxDropped;
         return;
     }
-    if (fab.send(port, frame->data(), frame->size()) != 0) ++net->dropped;
+    // A full ring (its host is not keeping up) refuses the frame, as a device queue would:
+    // counted as the interface's tx_dropped.
+    if (fab.send(port, frame->data(), frame->size()) != 0) {
+        ++net->dropped;
+        ++host->ctr.link.TxDropped;
+    }
 }
 
 Network::Network(uint64_t seed) : impl_(std::make_unique<Impl>()) { impl_->rng.seed(seed); }

@@ -276,6 +276,43 @@ TEST_F(SwitchFixture, TwoHostsExchangeDatagramsAndReachTheGateway) {
     EXPECT_EQ(ntohl(from.sin_addr.s_addr), Ip4(10, 0, 2, 16).v);
 }
 
+TEST_F(SwitchFixture, FramesForAFullRingAreDroppedAndCounted) {
+    start({});
+    auto a = host("10.0.2.16/24");
+    auto b = host("10.0.2.17/24");
+    ASSERT_TRUE(a->w.net && b->w.net);
+    std::lock_guard<std::recursive_mutex> ga(a->mu);
+    std::lock_guard<std::recursive_mutex> gb(b->mu);
+    Stack& ha = *a->w.host;
+    Stack& hb = *b->w.host;
+    const int ra = udp_bound(ha, Ip4(0, 0, 0, 0), 7000);
+    const int rb = udp_bound(hb, Ip4(0, 0, 0, 0), 7000);
+    const sockaddr_in to_a = sin4(Ip4(10, 0, 2, 16), 7000), to_b = sin4(Ip4(10, 0, 2, 17), 7000);
+    // One datagram b -> a first: both learn each other's MAC (ARP both ways).
+    ASSERT_EQ(hb.sendto(rb, "hi", 2, 0, sa(to_a), sizeof to_a), 2);
+    char buf[64];
+    timeval tv{2, 0};
+    ha.setsockopt(ra, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    hb.setsockopt(rb, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    // (Each side's calls drive the other: a's receive waits while b answers a's ARP.)
+    std::thread drive_b([&] {
+        for (int i = 0; i < 50 && hb.unresolved_packets(); ++i) {
+            b->w.net->poll_input();
+            hb.poll_timers();
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    });
+    ASSERT_EQ(ha.recv(ra, buf, sizeof buf, 0), 2);
+    drive_b.join();
+    // b now sleeps: a's frames fill b's ring (512), the rest are refused and counted.
+    const uint64_t before = ha.counters().link.TxDropped;
+    for (int i = 0; i < 600; ++i) ASSERT_EQ(ha.sendto(ra, "x", 1, 0, sa(to_b), sizeof to_b), 1);
+    EXPECT_EQ(ha.counters().link.TxDropped - before, 600u - shm::kSlots);
+    int got = 0;
+    while (hb.recv(rb, buf, sizeof buf, MSG_DONTWAIT) == 1) ++got;
+    EXPECT_EQ(uint64_t(got) + hb.counters().udp.RcvbufErrors, shm::kSlots);
+}
+
 TEST_F(SwitchFixture, LossDuplicationAndCaptureApplyOnTheSwitch) {
     sim::SwitchOptions o;
     o.params.duplicate = 1.0;
