@@ -29,6 +29,7 @@ struct RemoteHost : ExternalPort {
     uint32_t port = 0;
     int id = -1;      // its external port in the Network
     int conn = -1;    // its control connection
+    pid_t peer_pid = 0;
     void deliver(const uint8_t* frame, uint32_t len) override { fab->push(port, 0, frame, len); }
 };
 
@@ -130,7 +131,18 @@ private:
             ::close(c);
             return;
         }
+        // (The kernel's view of the peer's pid, unlike the hello's, is unique in our namespace.)
+        ucred peer{};
+        socklen_t pl = sizeof peer;
+        ::getsockopt(c, SOL_SOCKET, SO_PEERCRED, &peer, &pl);
+        // A program that exec'd attaches again under the same pid before its old connection
+        // is seen closed: it gets its port (and MAC) back, so its peers' ARP entries hold.
         uint32_t port = 1;
+        for (uint32_t i = 1; i < shm::kMaxPorts; ++i)
+            if (hosts_[i].conn >= 0 && hosts_[i].peer_pid == peer.pid) {
+                release(hosts_[i].conn);
+                port = i;
+            }
         while (port < shm::kMaxPorts && hosts_[port].conn >= 0) ++port;
         if (port == shm::kMaxPorts || h.mtu > shm::kMaxMtu) {
             std::snprintf(w.error, sizeof w.error, "%s",
@@ -161,6 +173,7 @@ private:
             return;
         }
         rh.conn = c;
+        rh.peer_pid = peer.pid;
         log_("usnet switch: port " + std::to_string(port) + " attached: pid " + std::to_string(h.pid) + ", " +
              ip_str(h.addr) + ", " + mac.str());
     }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# exec on a switch: the exec'd program keeps the shim and, attaching again under the same
+# pid, gets its port and MAC back, so a peer that learned the MAC before the exec reaches it.
+usnet=$1
+source "$(dirname "$0")/switch_lib.sh"
+need python3
+start_switch
+cat >"$tmp/peer.py" <<'PY'
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 7200))
+s.settimeout(10)
+d, a = s.recvfrom(100)
+s.sendto(d.upper(), a)
+time.sleep(1.0)          # the other program execs meanwhile
+s.sendto(b"two", a)
+PY
+cat >"$tmp/first.py" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 7400))
+s.settimeout(5)
+s.sendto(b"one", ("10.0.2.17", 7200))
+print("before exec:", s.recv(100), flush=True)
+os.execv(sys.executable, [sys.executable, sys.argv[1]])
+PY
+cat >"$tmp/second.py" <<'PY'
+import os, socket
+print("exec'd program preloaded:", "libusnet-preload" in os.environ.get("LD_PRELOAD", ""), flush=True)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 7400))
+s.settimeout(5)
+d, a = s.recvfrom(100)
+print("after exec:", d, a[0])
+PY
+bg peer_pid "$usnet" run --switch "$sock" --addr 10.0.2.17/24 -- python3 "$tmp/peer.py"
+wait_attach 10.0.2.17
+out=$(timeout 20 "$usnet" run --switch "$sock" --addr 10.0.2.16/24 -- python3 "$tmp/first.py" "$tmp/second.py" 2>&1)
+echo "$out"
+check "before exec" "before exec: b'ONE'" "$out"
+check "the exec'd program has the shim" "exec'd program preloaded: True" "$out"
+check "reached after exec" "after exec: b'two' 10.0.2.17" "$out"
+log=$(cat "$sock.log")
+check "the same port (and MAC) after exec" "port 2 attached: pid ([0-9]+), 10\.0\.2\.16, 02:75:6e:00:00:02.*port 2 left.*port 2 attached: pid \1, 10\.0\.2\.16, 02:75:6e:00:00:02" "$(tr '\n' ' ' <<<"$log")"
+exit $status
