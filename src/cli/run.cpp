@@ -1,6 +1,8 @@
 // `usnet run -- PROGRAM [ARGS...]`: the program runs unmodified, its IPv4 datagram sockets
 // served by a usnet stack in its own process (the default world).
 #include <fmt/core.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -75,6 +77,20 @@ bool world_option(std::vector<std::string>& cmd, std::string& world, bool* ok) {
     return false;
 }
 
+// Whether a switch listens at `path`: a socket file left by a switch that is gone (or any
+// other file) is no switch. The switch takes a connection that says nothing and closes.
+bool switch_listening(const std::string& path) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    if (path.size() >= sizeof a.sun_path) return false;
+    std::memcpy(a.sun_path, path.data(), path.size());
+    const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return true;  // cannot tell: let the shim report what it finds
+    const bool live = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(s);
+    return live;
+}
+
 }  // namespace
 
 int run_program(const std::vector<std::string>& args, const char* argv0) {
@@ -108,7 +124,7 @@ int run_program(const std::vector<std::string>& args, const char* argv0) {
             fmt::print(stderr, "usnet run: topology {}\n", err);
             return 2;
         }
-        if (!spec.switch_path.empty() && access(spec.switch_path.c_str(), F_OK) != 0) {
+        if (!spec.switch_path.empty() && !switch_listening(spec.switch_path)) {
             fmt::print(stderr, "usnet run: no switch at {} (start one with: usnet switch --socket {})\n",
                        spec.switch_path, spec.switch_path);
             return 2;

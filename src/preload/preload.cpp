@@ -4,6 +4,7 @@
 //
 // A usnet socket occupies a real descriptor number (an eventfd), so descriptor numbering,
 // close-on-exec and FD_SETSIZE behave as programs expect.
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -32,6 +33,11 @@
 #include <new>
 #include <unordered_map>
 #include <vector>
+#include <algorithm>
+#include <climits>
+#include <map>
+#include <memory>
+#include <setjmp.h>
 
 #include "usnet/sim.hpp"
 
@@ -49,7 +55,30 @@ const char* explain_target();
 void write_explain(const std::string& line);
 void print_stats();
 void start_stat_server();
+void flush_at_exit();
+void start_pump(Runtime& r);
 extern int g_stat_fd;
+
+std::atomic<bool> g_pump_started{false};
+
+// The world `usnet run` asked for; a switch that cannot be reached ends the program
+// (running it on a private network instead would hide the mistake).
+usnet::sim::DefaultWorld make_world() {
+    usnet::sim::WorldSpec spec;
+    std::string err;
+    if (const char* seed = std::getenv("USNET_SEED")) spec.seed = std::strtoull(seed, nullptr, 10);
+    const char* text = std::getenv("USNET_WORLD");
+    usnet::sim::DefaultWorld w;
+    if (!text || usnet::sim::parse_world(text, &spec, &err))
+        w = usnet::sim::build_world(spec, usnet::config_from_host(), &err);
+    if (!w.net) {
+        const std::string line = "usnet: " + err + "\n";
+        REAL(write);
+        (void)!real_write(STDERR_FILENO, line.data(), line.size());
+        _exit(70);  // EX_SOFTWARE
+    }
+    return w;
+}
 
 // The process's stack: the default world, created on the first socket call.
 struct Runtime {
@@ -59,9 +88,9 @@ struct Runtime {
     std::unordered_map<int, int> refs;      // usnet descriptor -> real descriptors naming it (dup)
     std::unordered_map<int, bool> signalled;  // real descriptor -> its eventfd holds a token
     Runtime() {
-        const char* seed = std::getenv("USNET_SEED");
-        // Buffer limits and port range as this machine's kernel has them.
-        world = usnet::sim::make_default_world(seed ? std::strtoull(seed, nullptr, 10) : 1, usnet::config_from_host());
+        // Buffer limits and port range as this machine's kernel has them; the world from
+        // `usnet run`'s topology flags (USNET_WORLD), else the default one.
+        world = make_world();
         // A real program lives in real time: blocking calls wait, releasing mu meanwhile.
         world.net->set_realtime(&mu);
         // --explain also reports each dropped datagram; --stat prints the counters at exit.
@@ -74,6 +103,9 @@ struct Runtime {
         // (The child cannot unlock a recursive mutex its parent's thread locked: a new one.)
         pthread_atfork([] { runtime().mu.lock(); }, [] { runtime().mu.unlock(); }, [] {
             new (&runtime().mu) std::recursive_mutex();
+            // The switch port stays the parent's (see Network::detach_switch).
+            runtime().world.net->detach_switch();
+            g_pump_started = false;
             // The child answers `usnet stat` under its own pid.
             if (g_stat_fd >= 0) {
                 REAL(close);
@@ -83,6 +115,10 @@ struct Runtime {
             start_stat_server();
         });
         start_stat_server();
+        if (world.net->has_switch()) {
+            std::atexit(flush_at_exit);
+            start_pump(*this);
+        }
     }
     usnet::Stack& stack() { return *world.host; }
 };
@@ -205,6 +241,47 @@ void sync_signals(Runtime& r) {
     }
 }
 
+// On a switch, frames arrive whether or not a usnet call is running, and an ARP exchange
+// must finish even if the program sends and then only sleeps. A thread takes frames in:
+// once the kernel waits on usnet sockets (eventfd tokens) it sleeps on the ring's bell so
+// the tokens follow each frame; before that it looks every few milliseconds, never holding
+// up a caller (so a spinning receiver pays nothing: no wake-up per frame).
+void pump_switch() {
+    Runtime& r = runtime();
+    for (;;) {
+        usnet::Time timeout = 10 * usnet::kMs;
+        const bool bell = g_signal.load(std::memory_order_relaxed);
+        {
+            std::unique_lock<std::recursive_mutex> g(r.mu, std::defer_lock);
+            if (bell) g.lock();
+            else if (!g.try_lock()) timeout = usnet::kMs;
+            if (g.owns_lock()) {
+                if (!r.world.net->has_switch()) return;  // a forked child: detached
+                r.world.net->settle_now();
+                if (bell) sync_signals(r);
+                const usnet::Time next = r.world.net->next_event(), now = r.world.net->now();
+                if (next != usnet::kNever) timeout = std::min(timeout, std::max<usnet::Time>(next - now, usnet::kMs));
+                if (bell) timeout = std::min<usnet::Time>(next == usnet::kNever ? 100 * usnet::kMs : next - now, 100 * usnet::kMs);
+            }
+        }
+        if (bell) r.world.net->wait_switch(std::max<usnet::Time>(timeout, 0));
+        else std::this_thread::sleep_for(std::chrono::nanoseconds(timeout));
+    }
+}
+
+// At exit, datagrams still waiting for ARP go out first (the kernel would send them after
+// the process is gone), for at most a second.
+void flush_at_exit() {
+    Runtime& r = runtime();
+    std::lock_guard<std::recursive_mutex> g(r.mu);
+    if (!r.world.net->has_switch() || r.stack().unresolved_packets() == 0) return;
+    r.world.net->run_until([&] { return r.stack().unresolved_packets() == 0; }, r.world.net->now() + usnet::kSec);
+}
+
+void start_pump(Runtime& r) {
+    if (r.world.net->has_switch() && !g_pump_started.exchange(true)) std::thread(pump_switch).detach();
+}
+
 void enable_signals(Runtime& r) {
     if (!g_signal.exchange(true)) sync_signals(r);
 }
@@ -243,6 +320,646 @@ R explained(R ret, int fd) {
     return ret;
 }
 
+// ---------------- bad user pointers: EFAULT, never a crash ----------------
+// Linux answers EFAULT when copy_from_user/copy_to_user meets an unmapped page (or, for
+// output, a read-only one). Before the stack touches a user range of a usnet call, the
+// shim probes it: one byte per page, a read for input and an atomic add of 0 (a write that
+// changes nothing) for output, under a SIGSEGV/SIGBUS handler that jumps back when the
+// probe faults. sigsetjmp without the signal mask: no system call on the fast path. A
+// range that fails is handed to the stack as a null pointer, which fails with EFAULT where
+// the kernel's copy would (a received datagram is consumed, as udp_recvmsg does).
+// Receive and send buffers are probed up to 64 KiB: no datagram is longer.
+constexpr size_t kMaxCopy = 65536;
+constexpr uintptr_t kProbePage = 4096;
+
+thread_local sigjmp_buf* t_probe [[gnu::tls_model("initial-exec")]] = nullptr;
+std::atomic<bool> g_probe_installed{false};
+std::mutex g_sig_mu;
+struct sigaction g_user_act[2];  // the program's own SIGSEGV and SIGBUS actions
+using sigaction_fn = int(int, const struct sigaction*, struct sigaction*);
+sigaction_fn* g_real_sigaction = nullptr;
+
+int fault_slot(int sig) { return sig == SIGSEGV ? 0 : sig == SIGBUS ? 1 : -1; }
+
+// A fault outside a probe goes to the program's handler, or gets the default action.
+void probe_handler(int sig, siginfo_t* info, void* ctx) {
+    if (sigjmp_buf* jb = t_probe) {
+        t_probe = nullptr;
+        siglongjmp(*jb, 1);
+    }
+    const int slot = fault_slot(sig);
+    struct sigaction a = g_user_act[slot];
+    if (a.sa_handler == SIG_DFL || a.sa_handler == SIG_IGN) {
+        const bool sent = info && info->si_code <= 0;  // kill/tgkill/sigqueue: no instruction to retry
+        if (a.sa_handler == SIG_IGN && sent) return;
+        struct sigaction d{};
+        d.sa_handler = SIG_DFL;
+        sigemptyset(&d.sa_mask);
+        g_real_sigaction(sig, &d, nullptr);
+        if (sent) raise(sig);
+        return;  // the faulting instruction runs again, under the default action
+    }
+    if (a.sa_flags & SA_RESETHAND) {
+        g_user_act[slot].sa_handler = SIG_DFL;
+        g_user_act[slot].sa_flags &= ~SA_SIGINFO;
+    }
+    sigset_t m = a.sa_mask;
+    if (!(a.sa_flags & SA_NODEFER)) sigaddset(&m, sig);
+    pthread_sigmask(SIG_BLOCK, &m, nullptr);  // the handler's mask; sigreturn restores ours
+    if (a.sa_flags & SA_SIGINFO) a.sa_sigaction(sig, info, ctx);
+    else a.sa_handler(sig);
+}
+
+// Installed with the first probe; the program's earlier actions are kept to chain to.
+void install_probe_handler() {
+    if (g_probe_installed.load(std::memory_order_acquire)) return;
+    std::lock_guard<std::mutex> g(g_sig_mu);
+    if (g_probe_installed.load(std::memory_order_relaxed)) return;
+    g_real_sigaction = real<sigaction_fn>("sigaction");
+    struct sigaction ours{};
+    ours.sa_sigaction = probe_handler;
+    ours.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&ours.sa_mask);
+    g_real_sigaction(SIGSEGV, &ours, &g_user_act[0]);
+    g_real_sigaction(SIGBUS, &ours, &g_user_act[1]);
+    g_probe_installed.store(true, std::memory_order_release);
+}
+
+// One byte per page of [a, last]: read, or an atomic add of 0 (needs write access, changes nothing).
+[[gnu::noinline, gnu::no_sanitize_address]] void touch_pages(uintptr_t a, uintptr_t last, bool write) {
+    for (uintptr_t x = a;;) {
+        if (write) __atomic_fetch_add(reinterpret_cast<volatile char*>(x), char(0), __ATOMIC_RELAXED);
+        else (void)*reinterpret_cast<const volatile char*>(x);
+        const uintptr_t next = (x | (kProbePage - 1)) + 1;
+        if (next == 0 || next > last) break;
+        x = next;
+    }
+}
+
+[[gnu::noinline]] bool touch_guarded(uintptr_t a, uintptr_t last, bool write) {
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0)) return false;  // the handler cleared t_probe
+    t_probe = &jb;
+    touch_pages(a, last, write);
+    t_probe = nullptr;
+    return true;
+}
+
+// True when every page of [p, p+n) can be read (or written).
+bool probe_range(const void* p, size_t n, bool write) {
+    if (n == 0) return true;
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    if (!p || a + n < a) return false;  // null, or wraps (access_ok fails)
+    install_probe_handler();
+    return touch_guarded(a, a + n - 1, write);
+}
+
+bool readable(const void* p, size_t n) { return n == 0 || probe_range(p, n, false); }
+bool writable(void* p, size_t n) { return n == 0 || probe_range(p, n, true); }
+
+// Set when the shim itself fails a call with EFAULT (the stack has no reason on record).
+thread_local bool t_shim_fault = false;
+
+template <class T>
+T efault() {
+    errno = EFAULT;
+    t_shim_fault = true;
+    return T(-1);
+}
+
+template <class R>
+R explained_fault(R ret, int fd, const char* call) {
+    if (explain_target())
+        write_explain("usnet: " + std::string(call) + "(fd " + std::to_string(fd) +
+                      "): EFAULT: a pointer argument points at memory the program cannot access "
+                      "(unmapped, or read-only where the kernel writes) [copy_from_user/copy_to_user]\n");
+    return ret;
+}
+
+// A data buffer the stack reads (send): itself, or null when bad.
+const void* in_buf(const void* b, size_t n) { return readable(b, std::min(n, kMaxCopy)) ? b : nullptr; }
+
+// An address the kernel copies in with move_addr_to_kernel (only a length in 1..128 is
+// copied; others fail with EINVAL or mean "no address").
+bool addr_in_bad(const void* a, socklen_t len) {
+    return int(len) > 0 && len <= sizeof(sockaddr_storage) && !readable(a, len);
+}
+
+// The iovec buffers the stack will use: first 64 KiB of data.
+bool iov_ok(const iovec* iov, size_t n, bool write) {
+    size_t left = kMaxCopy;
+    for (size_t i = 0; i < n && left; ++i) {
+        const size_t len = std::min(iov[i].iov_len, left);
+        if (!probe_range(iov[i].iov_base, len, write)) return false;
+        left -= len;
+    }
+    return true;
+}
+// A copy of the array with each bad buffer null (the stack fails with EFAULT there).
+std::vector<iovec> iov_fixed(const iovec* iov, size_t n, bool write) {
+    std::vector<iovec> v(iov, iov + n);
+    size_t left = kMaxCopy;
+    for (size_t i = 0; i < n && left; ++i) {
+        const size_t len = std::min(v[i].iov_len, left);
+        if (len && !probe_range(v[i].iov_base, len, write)) v[i].iov_base = nullptr;
+        left -= len;
+    }
+    return v;
+}
+
+// A sendmsg msghdr checked in the kernel's order (copy_msghdr_from_user, import_iovec,
+// the control copy in ____sys_sendmsg, then the data as the protocol copies it). Returns
+// -1 for "fail with EFAULT now"; else *out is the msghdr to hand to the stack.
+int check_send_msghdr(const msghdr* m, msghdr* out, std::vector<iovec>* iovs) {
+    *out = *m;
+    if (out->msg_name && int(out->msg_namelen) < 0) return 0;  // EINVAL from the stack
+    if (out->msg_name && out->msg_namelen &&
+        !readable(out->msg_name, std::min<size_t>(out->msg_namelen, sizeof(sockaddr_storage))))
+        return -1;
+    if (out->msg_iovlen > 1024) return 0;  // EMSGSIZE from the stack
+    if (out->msg_iovlen && !readable(out->msg_iov, out->msg_iovlen * sizeof(iovec))) {
+        out->msg_iov = nullptr;
+        return 0;
+    }
+    if (out->msg_controllen && out->msg_controllen <= size_t(INT_MAX) && !readable(out->msg_control, out->msg_controllen))
+        return -1;
+    if (!iov_ok(out->msg_iov, out->msg_iovlen, false)) {
+        *iovs = iov_fixed(out->msg_iov, out->msg_iovlen, false);
+        out->msg_iov = iovs->data();
+    }
+    return 0;
+}
+
+ssize_t sendmsg_checked(usnet::Stack& st, int u, const msghdr* m, int f) {
+    if (!readable(m, sizeof *m)) return st.sendmsg(u, nullptr, f);
+    msghdr c;
+    std::vector<iovec> iovs;
+    if (check_send_msghdr(m, &c, &iovs) < 0) return efault<ssize_t>();
+    return st.sendmsg(u, &c, f);
+}
+
+int sendmmsg_checked(usnet::Stack& st, int u, mmsghdr* m, unsigned v, int f) {
+    const unsigned n = std::min(v, 1024u);
+    bool clean = true;
+    for (unsigned i = 0; i < n && clean; ++i) {
+        msghdr c;
+        std::vector<iovec> iovs;
+        clean = writable(&m[i], sizeof m[i]) && check_send_msghdr(&m[i].msg_hdr, &c, &iovs) == 0 && c.msg_iov == m[i].msg_hdr.msg_iov;
+    }
+    if (clean) return st.sendmmsg(u, m, v, f);
+    // __sys_sendmmsg one message at a time: the first failure ends the batch.
+    unsigned i = 0;
+    for (; i < n; ++i) {
+        const ssize_t r = writable(&m[i], sizeof m[i]) ? sendmsg_checked(st, u, &m[i].msg_hdr, f) : efault<ssize_t>();
+        if (r < 0) {
+            if (i == 0) return -1;
+            break;
+        }
+        m[i].msg_len = unsigned(r);
+    }
+    return int(i);
+}
+
+// A recvmsg msghdr: what can fail before a datagram is taken becomes a null pointer for
+// the stack; what the kernel only finds when copying out (the name, the msghdr's own
+// fields) fails with EFAULT after the datagram is taken. A control buffer that cannot be
+// written takes no control messages (put_cmsg's error is ignored by udp_recvmsg).
+// How much of [b, b+n) can be written, in whole pages from the start.
+size_t writable_prefix(void* b, size_t n) {
+    size_t ok = 0;
+    for (uintptr_t x = reinterpret_cast<uintptr_t>(b); b && ok < n;) {
+        const uintptr_t next = (x | (kProbePage - 1)) + 1;
+        if (!probe_range(reinterpret_cast<void*>(x), 1, true)) break;
+        ok += std::min<size_t>(next - x, n - ok);
+        x = next;
+    }
+    return ok;
+}
+
+// The same over an iovec array (its first 64 KiB).
+size_t iov_writable_prefix(const iovec* iov, size_t n) {
+    size_t ok = 0, left = kMaxCopy;
+    for (size_t i = 0; i < n && left; ++i) {
+        const size_t len = std::min(iov[i].iov_len, left);
+        const size_t w = writable_prefix(iov[i].iov_base, len);
+        ok += w;
+        if (w < len) break;
+        left -= len;
+    }
+    return ok;
+}
+
+// Buffers whose first `ok` bytes can be written but not all: the kernel copies only the
+// datagram's bytes and faults only when they reach past `ok`. The stack receives into a
+// bounce buffer, which is then scattered. recv(msghdr*) is the stack's call.
+template <class Recv>
+ssize_t recv_bounce(msghdr* c, size_t ok, int f, Recv recv) {
+    size_t total = 0;
+    for (size_t i = 0; i < c->msg_iovlen; ++i) total += c->msg_iov[i].iov_len;
+    total = std::min(total, kMaxCopy);
+    std::vector<char> tmp(total);
+    iovec one{tmp.data(), total};
+    iovec* user = c->msg_iov;
+    const size_t n = c->msg_iovlen;
+    c->msg_iov = &one;
+    c->msg_iovlen = 1;
+    const ssize_t r = recv(c);
+    c->msg_iov = user;
+    c->msg_iovlen = n;
+    if (r < 0) return r;
+    const size_t copied = (f & MSG_TRUNC) ? std::min(size_t(r), total) : size_t(r);
+    if (copied > ok) return efault<ssize_t>();
+    for (size_t i = 0, off = 0; i < n && off < copied; ++i) {
+        const size_t len = std::min(user[i].iov_len, copied - off);
+        if (len) std::memcpy(user[i].iov_base, tmp.data() + off, len);
+        off += len;
+    }
+    return r;
+}
+
+struct RecvFix {
+    msghdr c{};
+    std::vector<iovec> iovs;
+    sockaddr_storage name{};
+    alignas(cmsghdr) unsigned char ctl[1024];
+    bool fault_after = false, ctl_bad = false, hdr_ok = true;
+    size_t bounce_ok = 0;  // > 0: receive through a bounce buffer (see recv_bounce)
+};
+
+// Each bad buffer null instead (the stack fails with EFAULT if the datagram has bytes).
+void null_bad_iovs(RecvFix* fx) {
+    fx->iovs = iov_fixed(fx->c.msg_iov, fx->c.msg_iovlen, true);
+    fx->c.msg_iov = fx->iovs.data();
+    fx->bounce_ok = 0;
+}
+
+// Returns true when the user's msghdr can be handed over as it is.
+bool check_recv_msghdr(msghdr* m, RecvFix* fx) {
+    if (!readable(m, sizeof *m)) {
+        fx->hdr_ok = false;
+        fx->c = msghdr{};
+        fx->c.msg_iovlen = 1;  // a null iovec array: EFAULT before anything is taken
+        return false;
+    }
+    fx->c = *m;
+    bool clean = true;
+    if (!writable(m, sizeof *m)) fx->fault_after = true, clean = false;
+    msghdr& c = fx->c;
+    if (c.msg_name && int(c.msg_namelen) > 0 &&
+        !writable(c.msg_name, std::min<size_t>(c.msg_namelen, sizeof(sockaddr_in)))) {
+        c.msg_name = &fx->name;
+        fx->fault_after = true;
+        clean = false;
+    }
+    if (c.msg_iovlen > 1024) return clean;
+    if (c.msg_iovlen && !readable(c.msg_iov, c.msg_iovlen * sizeof(iovec))) {
+        c.msg_iov = nullptr;
+        return false;
+    }
+    if (c.msg_control && c.msg_controllen && !writable(c.msg_control, std::min<size_t>(c.msg_controllen, sizeof fx->ctl))) {
+        c.msg_control = fx->ctl;
+        c.msg_controllen = std::min<size_t>(c.msg_controllen, sizeof fx->ctl);
+        fx->ctl_bad = true;
+        clean = false;
+    }
+    if (!iov_ok(c.msg_iov, c.msg_iovlen, true)) {
+        fx->bounce_ok = iov_writable_prefix(c.msg_iov, c.msg_iovlen);
+        if (!fx->bounce_ok) null_bad_iovs(fx);
+        clean = false;
+    }
+    return clean;
+}
+
+// After the stack's call on fx->c: the user's msghdr gets the fields the kernel writes back.
+ssize_t finish_recv_msghdr(msghdr* m, RecvFix* fx, ssize_t r) {
+    if (r < 0 || !fx->hdr_ok) return r;
+    if (fx->ctl_bad) fx->c.msg_controllen = 0;
+    if (fx->fault_after) return efault<ssize_t>();
+    m->msg_namelen = fx->c.msg_namelen;
+    m->msg_controllen = fx->c.msg_controllen;
+    m->msg_flags = fx->c.msg_flags;
+    return r;
+}
+
+ssize_t recvmsg_checked(usnet::Stack& st, int u, msghdr* m, int f) {
+    if (!m) return st.recvmsg(u, nullptr, f);
+    RecvFix fx;
+    if (check_recv_msghdr(m, &fx)) return st.recvmsg(u, m, f);
+    auto recv = [&](msghdr* x) { return st.recvmsg(u, x, f); };
+    return finish_recv_msghdr(m, &fx, fx.bounce_ok ? recv_bounce(&fx.c, fx.bounce_ok, f, recv) : recv(&fx.c));
+}
+
+int recvmmsg_checked(usnet::Stack& st, int u, mmsghdr* m, unsigned v, int f, timespec* t) {
+    if (t && !readable(t, sizeof *t)) return efault<int>();
+    const unsigned n = std::min(v, 1024u);
+    {
+        RecvFix probe;
+        bool all_ok = true;
+        for (unsigned i = 0; i < n && all_ok; ++i)
+            all_ok = writable(&m[i], sizeof m[i]) && check_recv_msghdr(&m[i].msg_hdr, &probe);
+        if (all_ok) return st.recvmmsg(u, m, v, f, t);
+    }
+    std::vector<std::unique_ptr<RecvFix>> fx;
+    bool clean = true;
+    unsigned stop = n;  // a message whose copy-out fails ends the batch after it is taken
+    for (unsigned i = 0; i < n; ++i) {
+        fx.push_back(std::make_unique<RecvFix>());
+        const bool entry_ok = writable(&m[i], sizeof m[i]);
+        if (!entry_ok) fx[i]->hdr_ok = false, fx[i]->c = msghdr{}, fx[i]->c.msg_iovlen = 1;
+        else if (check_recv_msghdr(&m[i].msg_hdr, fx[i].get())) continue;
+        if (fx[i]->bounce_ok) null_bad_iovs(fx[i].get());  // no bounce within a batch
+        clean = false;
+        if (fx[i]->fault_after || !fx[i]->hdr_ok) {
+            stop = i + 1;
+            break;
+        }
+    }
+    if (clean) return st.recvmmsg(u, m, v, f, t);
+    std::vector<mmsghdr> local(stop);
+    for (unsigned i = 0; i < stop; ++i) local[i].msg_hdr = fx[i]->c;
+    const int r = st.recvmmsg(u, local.data(), stop, f, t);
+    if (r < 0) return r;
+    for (int i = 0; i < r; ++i) {
+        if (finish_recv_msghdr(&m[i].msg_hdr, fx[i].get(), 0) < 0) return i == 0 ? -1 : i;  // taken, then EFAULT
+        m[i].msg_len = local[i].msg_len;
+    }
+    return r;
+}
+
+// ---------------- epoll over usnet sockets ----------------
+// The kernel's epoll watches the eventfd standing for a usnet socket, registered under a
+// tag of ours; epoll_wait maps each tag back to the program's (epfd, fd) item and reports
+// what Linux would: the socket's poll mask within the registered interest, plus EPOLLERR
+// and EPOLLHUP. All under the runtime lock.
+struct EpItem {
+    int epfd, fd, u;
+    uint32_t events;
+    epoll_data_t data;
+};
+struct EpollTable {
+    std::unordered_map<uint64_t, EpItem> by_tag;
+    std::map<std::pair<int, int>, uint64_t> by_key;  // (epfd, fd) -> tag
+    std::unordered_map<int, int> count;              // epfd -> usnet items in it
+    uint64_t next = 0;
+};
+EpollTable& epolls() {
+    static auto* t = new EpollTable;
+    return *t;
+}
+std::atomic<bool> g_epoll_used{false};
+constexpr uint64_t kEpTagBase = 0x75736e6500000000ull;  // "usne" in the high bytes
+
+// The eventfd's registration: always EPOLLIN (its token carries errors and hang-ups);
+// without EPOLLIN or EPOLLOUT in the interest, edge-triggered, so a token that only means
+// "readable" wakes the wait once instead of spinning.
+uint32_t ep_kernel_events(uint32_t user) {
+    uint32_t k = user | EPOLLIN;
+    if (!(user & (EPOLLIN | EPOLLOUT))) k |= EPOLLET;
+    return k;
+}
+
+void ep_erase(EpollTable& t, uint64_t tag) {
+    auto it = t.by_tag.find(tag);
+    if (it == t.by_tag.end()) return;
+    auto k = t.by_key.find({it->second.epfd, it->second.fd});
+    if (k != t.by_key.end() && k->second == tag) t.by_key.erase(k);
+    if (--t.count[it->second.epfd] <= 0) t.count.erase(it->second.epfd);
+    t.by_tag.erase(it);
+}
+
+// Items go with their socket (its eventfd closed) or with their epoll instance.
+template <class Pred>
+void ep_forget(Pred gone) {
+    EpollTable& t = epolls();
+    std::vector<uint64_t> dead;
+    for (const auto& [tag, e] : t.by_tag)
+        if (gone(e)) dead.push_back(tag);
+    for (uint64_t tag : dead) ep_erase(t, tag);
+}
+
+uint32_t usnet_epoll_mask(usnet::Stack& st, int u) {
+    pollfd p{u, short(POLLIN | POLLPRI | POLLOUT | POLLRDNORM | POLLRDBAND | POLLWRNORM | POLLWRBAND | POLLRDHUP), 0};
+    st.poll(&p, 1, 0);
+    return uint16_t(p.revents);
+}
+
+// Rewrites the events the kernel returned for tagged items. Caller holds the lock.
+int ep_translate(Runtime& r, int epfd, epoll_event* ev, int k) {
+    REAL(epoll_ctl);
+    EpollTable& t = epolls();
+    int out = 0;
+    for (int i = 0; i < k; ++i) {
+        const uint64_t tag = ev[i].data.u64;
+        if ((tag & ~0xffffffffull) != kEpTagBase) {
+            ev[out++] = ev[i];
+            continue;
+        }
+        auto it = t.by_tag.find(tag);
+        if (it == t.by_tag.end() || it->second.epfd != epfd) continue;  // removed meanwhile (DEL in another thread)
+        const EpItem& e = it->second;
+        const uint32_t rep = usnet_epoll_mask(r.stack(), e.u) & (e.events | EPOLLERR | EPOLLHUP);
+        if (rep) {
+            ev[out].events = rep;
+            ev[out].data = e.data;
+            ++out;
+        } else if (e.events & EPOLLONESHOT) {
+            // A stale token fired the one shot: arm it again, the program has not seen it.
+            epoll_event kev{};
+            kev.events = ep_kernel_events(e.events);
+            kev.data.u64 = tag;
+            real_epoll_ctl(epfd, EPOLL_CTL_MOD, e.fd, &kev);
+        }
+    }
+    return out;
+}
+
+// wait(ns) is the real call with a timeout in nanoseconds (-1: none).
+template <class W>
+int ep_wait(int epfd, epoll_event* ev, long long timeout_ns, W wait) {
+    if (!g_epoll_used.load(std::memory_order_acquire)) return wait(timeout_ns);
+    Runtime& r = runtime();
+    {
+        std::lock_guard<std::recursive_mutex> g(r.mu);
+        if (!epolls().count.count(epfd)) return wait(timeout_ns);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    for (;;) {
+        long long left = timeout_ns;
+        if (timeout_ns > 0) {
+            const long long spent = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+            left = spent >= timeout_ns ? 0 : timeout_ns - spent;
+        }
+        {
+            std::lock_guard<std::recursive_mutex> g(r.mu);
+            sync_signals(r);
+        }
+        const int k = wait(left);
+        if (k <= 0) return k;
+        int out;
+        {
+            std::lock_guard<std::recursive_mutex> g(r.mu);
+            out = ep_translate(r, epfd, ev, k);
+            sync_signals(r);
+        }
+        if (out > 0 || left == 0) return out;  // else only stale tokens woke it: wait on
+    }
+}
+
+// fdt->max_fds, the number of descriptors select() looks at. The kernel sizes the table
+// for the highest descriptor opened (alloc_fdtable) and never shrinks it, so a size once
+// found bounds it from below: it is looked for again only for an nfds beyond it.
+std::atomic<int> g_fd_table_seen{64};  // NR_OPEN_DEFAULT
+int fd_table_size();
+int select_nfds(int n) {
+    if (n <= g_fd_table_seen.load(std::memory_order_relaxed)) return n;
+    const int size = fd_table_size();
+    if (size > g_fd_table_seen.load(std::memory_order_relaxed)) g_fd_table_seen.store(size, std::memory_order_relaxed);
+    return std::min(n, std::max(size, g_fd_table_seen.load(std::memory_order_relaxed)));
+}
+// The table the program alone would have, from its highest open descriptor: the shim's
+// `usnet stat` listener, parked at a high number, is left out.
+int fd_table_size() {
+    DIR* d = opendir("/proc/self/fd");
+    if (!d) return INT_MAX;
+    long hi = -1;
+    while (const dirent* e = readdir(d)) {
+        const long fd = std::strtol(e->d_name, nullptr, 10);
+        if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd != g_stat_fd && fd != dirfd(d)) hi = std::max(hi, fd);
+    }
+    closedir(d);
+    if (hi < 64) return 64;
+    long nr = hi / 128 + 1;  // alloc_fdtable: whole 1 KiB blocks of pointers, a power of two
+    long p2 = 1;
+    while (p2 < nr) p2 <<= 1;
+    return int(std::min<long>(p2 * 128, INT_MAX));
+}
+
+// getsockname/getpeername: the protocol's getname runs first (ENOTCONN before any
+// EFAULT), then move_addr_to_user, whose checks are made here when anything is unusual.
+template <class Get>
+int getname_checked(Get get, sockaddr* a, socklen_t* l) {
+    if (l && writable(l, sizeof *l)) {
+        const int want = int(*l);
+        if (want > 0 && writable(a, std::min<size_t>(size_t(want), sizeof(sockaddr_in)))) return get(a, l);
+    }
+    sockaddr_storage tmp;
+    socklen_t tl = sizeof tmp;
+    if (get(reinterpret_cast<sockaddr*>(&tmp), &tl) < 0) return -1;
+    if (!l || !writable(l, sizeof *l)) return efault<int>();
+    int want = int(*l);
+    if (want > int(tl)) want = int(tl);
+    if (want < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (want) {
+        if (!writable(a, size_t(want))) return efault<int>();
+        std::memcpy(a, &tmp, size_t(want));
+    }
+    *l = tl;
+    return 0;
+}
+
+// A receive buffer only partly writable: the kernel copies just the datagram's bytes and
+// faults only when they reach the bad part. Received into a bounce buffer, then copied.
+// recv(buf, len) is the stack's call.
+template <class Recv>
+ssize_t recv_into(void* b, size_t n, int f, Recv recv) {
+    const size_t lim = std::min(n, kMaxCopy);
+    if (writable(b, lim)) return recv(b, n);
+    const size_t ok = writable_prefix(b, lim);
+    if (ok == 0) return recv(nullptr, n);  // the stack fails with EFAULT (a datagram is taken)
+    std::vector<char> tmp(lim);
+    const ssize_t r = recv(tmp.data(), lim);
+    if (r < 0) return r;
+    const size_t copied = (f & MSG_TRUNC) ? std::min(size_t(r), lim) : size_t(r);
+    if (copied > ok) return efault<ssize_t>();
+    std::memcpy(b, tmp.data(), copied);
+    return r;
+}
+
+// recvfrom: the datagram is taken before the address is copied out (a bad address or
+// length pointer loses it, with EFAULT).
+ssize_t recvfrom_checked(usnet::Stack& st, int u, void* bb, size_t n, int f, sockaddr* from, socklen_t* fl) {
+    if (!from) return st.recvfrom(u, bb, n, f, nullptr, nullptr);
+    if (fl && writable(fl, sizeof *fl)) {
+        const int want = int(*fl);
+        if (want <= 0 || writable(from, std::min<size_t>(size_t(want), sizeof(sockaddr_in))))
+            return st.recvfrom(u, bb, n, f, from, fl);
+    }
+    sockaddr_storage tmp;
+    socklen_t tl = sizeof tmp;
+    if (st.recvfrom(u, bb, n, f, reinterpret_cast<sockaddr*>(&tmp), &tl) < 0) return -1;
+    return efault<ssize_t>();
+}
+
+bool iov_total_is_zero(const iovec* iov, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+        if (iov[i].iov_len) return false;
+    return true;
+}
+
+// readv/writev: import_iovec (EINVAL beyond 1024 entries, EFAULT for the array), then the
+// socket's read_iter/write_iter.
+ssize_t rw_iov(usnet::Stack& st, int u, const iovec* iov, int n, bool in) {
+    if (n < 0 || n > 1024) {
+        errno = EINVAL;
+        return -1;
+    }
+    msghdr m{};
+    m.msg_iov = const_cast<iovec*>(iov);
+    m.msg_iovlen = size_t(n);
+    std::vector<iovec> fixed;
+    if (n && !readable(iov, size_t(n) * sizeof(iovec))) m.msg_iov = nullptr;
+    else if (in && iov_total_is_zero(iov, size_t(n))) return 0;  // sock_read_iter: nothing to read
+    else if (!iov_ok(iov, size_t(n), in)) {
+        if (const size_t ok = in ? iov_writable_prefix(iov, size_t(n)) : 0)
+            return recv_bounce(&m, ok, 0, [&](msghdr* x) { return st.recvmsg(u, x, 0); });
+        fixed = iov_fixed(iov, size_t(n), in);
+        m.msg_iov = fixed.data();
+    }
+    return in ? st.recvmsg(u, &m, 0) : st.sendmsg(u, &m, 0);
+}
+
+int getsockopt_checked(usnet::Stack& st, int u, int lv, int n, void* v, socklen_t* l) {
+    if (!l || !writable(l, sizeof *l)) return st.getsockopt(u, lv, n, v, nullptr);
+    const int want = int(*l);
+    if (want > 0 && !writable(v, std::min<size_t>(size_t(want), 64))) v = nullptr;
+    return st.getsockopt(u, lv, n, v, l);
+}
+
+void* ioctl_arg(unsigned long req, void* arg) {
+    if (req == FIONREAD || req == TIOCOUTQ) return writable(arg, sizeof(int)) ? arg : nullptr;
+    if (req == FIONBIO) return readable(arg, sizeof(int)) ? arg : nullptr;
+    return arg;
+}
+
+// select: is a usnet socket among the descriptors asked about? Only those bits are read
+// (guarded); *fault says a set could not be read (the kernel then answers EFAULT).
+bool select_wants_usnet(int n, fd_set* rd, fd_set* wr, fd_set* ex, bool* fault) {
+    *fault = false;
+    if (n <= 0 || !g_active.load(std::memory_order_acquire)) return false;
+    std::vector<int> mine;
+    {
+        Runtime& r = runtime();
+        std::lock_guard<std::recursive_mutex> g(r.mu);
+        for (const auto& [fd, u] : r.fds)
+            if (fd < n) mine.push_back(fd);
+    }
+    bool any = false;
+    for (int fd : mine)
+        for (fd_set* s : {rd, wr, ex}) {
+            if (!s) continue;
+            const __fd_mask* w = &s->fds_bits[fd / NFDBITS];
+            if (!readable(w, sizeof *w)) {
+                *fault = true;
+                return false;
+            }
+            if ((static_cast<unsigned long>(*w) >> (fd % NFDBITS)) & 1) any = true;
+        }
+    return any;
+}
+
 // Runs the usnet call under the lock, or returns the real call's result.
 #define ROUTE(fd, usnet_call, real_call)                                 \
     do {                                                                 \
@@ -252,8 +969,10 @@ R explained(R ret, int fd) {
         std::lock_guard<std::recursive_mutex> g_(r_.mu);                 \
         usnet::Stack& st = r_.stack();                                   \
         const int u = u_;                                                \
+        t_shim_fault = false;                                            \
         auto ret_ = usnet_call;                                          \
         if (g_signal.load(std::memory_order_relaxed)) sync_signals(r_);  \
+        if (t_shim_fault) return explained_fault(ret_, fd, __func__);    \
         return explained(ret_, fd);                                      \
     } while (0)
 
@@ -285,7 +1004,15 @@ int socket(int domain, int type, int protocol) {
 int close(int fd) {
     REAL(close);
     const int u = usnet_fd(fd);
-    if (u < 0) return real_close(fd);
+    if (u < 0) {
+        // An epoll instance closed: its usnet items go with it.
+        if (fd >= 0 && g_epoll_used.load(std::memory_order_acquire)) {
+            Runtime& r = runtime();
+            std::lock_guard<std::recursive_mutex> g(r.mu);
+            if (epolls().count.count(fd)) ep_forget([fd](const EpItem& e) { return e.epfd == fd; });
+        }
+        return real_close(fd);
+    }
     Runtime& r = runtime();
     std::lock_guard<std::recursive_mutex> g(r.mu);
     r.fds.erase(fd);
@@ -294,6 +1021,7 @@ int close(int fd) {
     if (--r.refs[u] == 0) {
         r.refs.erase(u);
         r.stack().close(u);
+        if (g_epoll_used.load(std::memory_order_relaxed)) ep_forget([u](const EpItem& e) { return e.u == u; });
         if (g_signal.load(std::memory_order_relaxed)) sync_signals(r);
     }
     return real_close(fd);
@@ -328,47 +1056,49 @@ static int dup_usnet(int oldfd, int newfd_or_min, int how, int flags) {
 
 int bind(int fd, const sockaddr* a, socklen_t l) {
     REAL(bind);
-    ROUTE(fd, st.bind(u, a, l), real_bind(fd, a, l));
+    ROUTE(fd, st.bind(u, addr_in_bad(a, l) ? nullptr : a, l), real_bind(fd, a, l));
 }
 int connect(int fd, const sockaddr* a, socklen_t l) {
     REAL(connect);
-    ROUTE(fd, st.connect(u, a, l), real_connect(fd, a, l));
+    ROUTE(fd, st.connect(u, addr_in_bad(a, l) ? nullptr : a, l), real_connect(fd, a, l));
 }
 int getsockname(int fd, sockaddr* a, socklen_t* l) {
     REAL(getsockname);
-    ROUTE(fd, st.getsockname(u, a, l), real_getsockname(fd, a, l));
+    ROUTE(fd, getname_checked([&](sockaddr* x, socklen_t* y) { return st.getsockname(u, x, y); }, a, l), real_getsockname(fd, a, l));
 }
 int getpeername(int fd, sockaddr* a, socklen_t* l) {
     REAL(getpeername);
-    ROUTE(fd, st.getpeername(u, a, l), real_getpeername(fd, a, l));
+    ROUTE(fd, getname_checked([&](sockaddr* x, socklen_t* y) { return st.getpeername(u, x, y); }, a, l), real_getpeername(fd, a, l));
 }
 ssize_t send(int fd, const void* b, size_t n, int f) {
     REAL(send);
-    ROUTE(fd, st.send(u, b, n, f), real_send(fd, b, n, f));
+    ROUTE(fd, st.send(u, in_buf(b, n), n, f), real_send(fd, b, n, f));
 }
 ssize_t sendto(int fd, const void* b, size_t n, int f, const sockaddr* to, socklen_t tl) {
     REAL(sendto);
-    ROUTE(fd, st.sendto(u, b, n, f, to, tl), real_sendto(fd, b, n, f, to, tl));
+    ROUTE(fd, (to && addr_in_bad(to, tl) ? efault<ssize_t>() : st.sendto(u, in_buf(b, n), n, f, to, tl)),
+          real_sendto(fd, b, n, f, to, tl));
 }
 ssize_t sendmsg(int fd, const msghdr* m, int f) {
     REAL(sendmsg);
-    ROUTE(fd, st.sendmsg(u, m, f), real_sendmsg(fd, m, f));
+    ROUTE(fd, sendmsg_checked(st, u, m, f), real_sendmsg(fd, m, f));
 }
 int sendmmsg(int fd, mmsghdr* m, unsigned int v, int f) {
     REAL(sendmmsg);
-    ROUTE(fd, st.sendmmsg(u, m, v, f), real_sendmmsg(fd, m, v, f));
+    ROUTE(fd, sendmmsg_checked(st, u, m, v, f), real_sendmmsg(fd, m, v, f));
 }
 ssize_t recv(int fd, void* b, size_t n, int f) {
     REAL(recv);
-    ROUTE(fd, st.recv(u, b, n, f), real_recv(fd, b, n, f));
+    ROUTE(fd, recv_into(b, n, f, [&](void* x, size_t m) { return st.recv(u, x, m, f); }), real_recv(fd, b, n, f));
 }
 ssize_t recvfrom(int fd, void* b, size_t n, int f, sockaddr* from, socklen_t* fl) {
     REAL(recvfrom);
-    ROUTE(fd, st.recvfrom(u, b, n, f, from, fl), real_recvfrom(fd, b, n, f, from, fl));
+    ROUTE(fd, recv_into(b, n, f, [&](void* x, size_t m) { return recvfrom_checked(st, u, x, m, f, from, fl); }),
+          real_recvfrom(fd, b, n, f, from, fl));
 }
 ssize_t recvmsg(int fd, msghdr* m, int f) {
     REAL(recvmsg);
-    ROUTE(fd, st.recvmsg(u, m, f), real_recvmsg(fd, m, f));
+    ROUTE(fd, recvmsg_checked(st, u, m, f), real_recvmsg(fd, m, f));
 }
 int shutdown(int fd, int how) {
     REAL(shutdown);
@@ -376,37 +1106,34 @@ int shutdown(int fd, int how) {
 }
 int setsockopt(int fd, int lv, int n, const void* v, socklen_t l) {
     REAL(setsockopt);
-    ROUTE(fd, st.setsockopt(u, lv, n, v, l), real_setsockopt(fd, lv, n, v, l));
+    ROUTE(fd, st.setsockopt(u, lv, n, int(l) > 0 && !readable(v, std::min<size_t>(l, 64)) ? nullptr : v, l),
+          real_setsockopt(fd, lv, n, v, l));
 }
 int getsockopt(int fd, int lv, int n, void* v, socklen_t* l) {
     REAL(getsockopt);
-    ROUTE(fd, st.getsockopt(u, lv, n, v, l), real_getsockopt(fd, lv, n, v, l));
+    ROUTE(fd, getsockopt_checked(st, u, lv, n, v, l), real_getsockopt(fd, lv, n, v, l));
 }
 ssize_t read(int fd, void* b, size_t n) {
     REAL(read);
-    ROUTE(fd, st.recv(u, b, n, 0), real_read(fd, b, n));
+    // sock_read_iter: reading 0 bytes returns 0 and takes nothing.
+    ROUTE(fd, n == 0 ? ssize_t(0) : recv_into(b, n, 0, [&](void* x, size_t m) { return st.recv(u, x, m, 0); }),
+          real_read(fd, b, n));
 }
 ssize_t write(int fd, const void* b, size_t n) {
     REAL(write);
-    ROUTE(fd, st.send(u, b, n, 0), real_write(fd, b, n));
+    ROUTE(fd, st.send(u, in_buf(b, n), n, 0), real_write(fd, b, n));
 }
 int recvmmsg(int fd, mmsghdr* m, unsigned int v, int f, timespec* t) {
     REAL(recvmmsg);
-    ROUTE(fd, st.recvmmsg(u, m, v, f, t), real_recvmmsg(fd, m, v, f, t));
+    ROUTE(fd, recvmmsg_checked(st, u, m, v, f, t), real_recvmmsg(fd, m, v, f, t));
 }
 ssize_t readv(int fd, const iovec* iov, int n) {
     REAL(readv);
-    msghdr m{};
-    m.msg_iov = const_cast<iovec*>(iov);
-    m.msg_iovlen = size_t(n < 0 ? 0 : n);
-    ROUTE(fd, (n < 0 ? (errno = EINVAL, ssize_t(-1)) : st.recvmsg(u, &m, 0)), real_readv(fd, iov, n));
+    ROUTE(fd, rw_iov(st, u, iov, n, true), real_readv(fd, iov, n));
 }
 ssize_t writev(int fd, const iovec* iov, int n) {
     REAL(writev);
-    msghdr m{};
-    m.msg_iov = const_cast<iovec*>(iov);
-    m.msg_iovlen = size_t(n < 0 ? 0 : n);
-    ROUTE(fd, (n < 0 ? (errno = EINVAL, ssize_t(-1)) : st.sendmsg(u, &m, 0)), real_writev(fd, iov, n));
+    ROUTE(fd, rw_iov(st, u, iov, n, false), real_writev(fd, iov, n));
 }
 // Stream calls on a usnet socket get what Linux gives a datagram socket.
 int listen(int fd, int backlog) {
@@ -441,7 +1168,7 @@ int ioctl(int fd, unsigned long req, ...) {
     va_start(ap, req);
     void* arg = va_arg(ap, void*);
     va_end(ap);
-    ROUTE(fd, st.ioctl(u, req, arg), real_ioctl(fd, req, arg));
+    ROUTE(fd, st.ioctl(u, req, ioctl_arg(req, arg)), real_ioctl(fd, req, arg));
 }
 
 static int fcntl_impl(int fd, int cmd, long arg);
@@ -477,6 +1204,8 @@ static int fcntl_impl(int fd, int cmd, long arg) {
 
 int poll(pollfd* fds, nfds_t n, int timeout) {
     REAL(poll);
+    if (!g_active.load(std::memory_order_acquire) || n > nfds_t(INT_MAX) / sizeof(pollfd) || !writable(fds, n * sizeof(pollfd)))
+        return real_poll(fds, n, timeout);
     bool any_usnet = false, any_kernel = false;
     for (nfds_t i = 0; i < n; ++i) {
         if (fds[i].fd < 0) continue;
@@ -524,46 +1253,149 @@ int poll(pollfd* fds, nfds_t n, int timeout) {
     }
 }
 
+// select over usnet sockets goes through poll, as core_sys_select would: it looks at
+// min(nfds, the descriptor table's size) descriptors, fails with EBADF for a closed one,
+// writes back whole words of each set and the time left.
 int select(int n, fd_set* rd, fd_set* wr, fd_set* ex, timeval* tv) {
     REAL(select);
-    bool any = false;
-    for (int fd = 0; fd < n && !any; ++fd)
-        if (((rd && FD_ISSET(fd, rd)) || (wr && FD_ISSET(fd, wr)) || (ex && FD_ISSET(fd, ex))) && usnet_fd(fd) >= 0) any = true;
-    if (!any) return real_select(n, rd, wr, ex, tv);
-    // Through poll, which knows usnet sockets: readable, writable, exceptional (error).
+    bool fault = false;
+    if (!select_wants_usnet(n, rd, wr, ex, &fault)) return real_select(n, rd, wr, ex, tv);
+    // A bad or negative timeout: the kernel's EFAULT or EINVAL.
+    if (tv && (!writable(tv, sizeof *tv) || tv->tv_sec < 0 || tv->tv_usec < 0)) return real_select(n, rd, wr, ex, tv);
+    const int m = select_nfds(n);
+    const size_t words = (size_t(m) + NFDBITS - 1) / NFDBITS;
+    fd_set* sets[3] = {rd, wr, ex};
+    std::vector<unsigned long> in[3], out[3];
+    for (int k = 0; k < 3; ++k) {
+        if (!sets[k]) continue;
+        if (!writable(sets[k], words * sizeof(__fd_mask))) return real_select(n, rd, wr, ex, tv);
+        in[k].resize(words);
+        std::memcpy(in[k].data(), sets[k]->fds_bits, words * sizeof(__fd_mask));
+        if (m % NFDBITS) in[k][words - 1] &= (1ul << (m % NFDBITS)) - 1;
+        out[k].assign(words, 0);
+    }
+    auto bit = [](const std::vector<unsigned long>& v, int fd) { return !v.empty() && ((v[size_t(fd) / NFDBITS] >> (fd % NFDBITS)) & 1); };
     std::vector<pollfd> p;
-    for (int fd = 0; fd < n; ++fd) {
+    for (int fd = 0; fd < m; ++fd) {
         short ev = 0;
-        if (rd && FD_ISSET(fd, rd)) ev |= POLLIN;
-        if (wr && FD_ISSET(fd, wr)) ev |= POLLOUT;
-        if (ex && FD_ISSET(fd, ex)) ev |= POLLPRI;
+        if (bit(in[0], fd)) ev |= POLLIN;
+        if (bit(in[1], fd)) ev |= POLLOUT;
+        if (bit(in[2], fd)) ev |= POLLPRI;
         if (ev) p.push_back({fd, ev, 0});
     }
-    const int timeout = tv ? int(tv->tv_sec * 1000 + tv->tv_usec / 1000) : -1;
-    const int r = poll(p.data(), p.size(), timeout);
+    long long timeout_us = tv ? (long long)tv->tv_sec * 1000000 + tv->tv_usec : -1;
+    const auto start = std::chrono::steady_clock::now();
+    const int r = poll(p.data(), p.size(), timeout_us < 0 ? -1 : int(std::min<long long>((timeout_us + 999) / 1000, INT_MAX)));
     if (r < 0) return r;
-    if (rd) FD_ZERO(rd);
-    if (wr) FD_ZERO(wr);
-    if (ex) FD_ZERO(ex);
     int bits = 0;
     for (const auto& x : p) {
-        if (rd && (x.events & POLLIN) && (x.revents & (POLLIN | POLLHUP | POLLERR))) FD_SET(x.fd, rd), ++bits;
-        if (wr && (x.events & POLLOUT) && (x.revents & (POLLOUT | POLLERR))) FD_SET(x.fd, wr), ++bits;
-        if (ex && (x.events & POLLPRI) && (x.revents & POLLPRI)) FD_SET(x.fd, ex), ++bits;
+        if (x.revents & POLLNVAL) {
+            errno = EBADF;
+            return -1;
+        }
+        auto set = [&](int k) { out[k][size_t(x.fd) / NFDBITS] |= 1ul << (x.fd % NFDBITS); ++bits; };
+        if ((x.events & POLLIN) && (x.revents & (POLLIN | POLLHUP | POLLERR))) set(0);
+        if ((x.events & POLLOUT) && (x.revents & (POLLOUT | POLLERR))) set(1);
+        if ((x.events & POLLPRI) && (x.revents & POLLPRI)) set(2);
     }
-    if (tv) *tv = timeval{0, 0};
+    for (int k = 0; k < 3; ++k)
+        if (sets[k]) std::memcpy(sets[k]->fds_bits, out[k].data(), words * sizeof(__fd_mask));
+    if (tv) {
+        const long long spent = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+        const long long left = std::max<long long>(timeout_us - spent, 0);
+        *tv = timeval{time_t(left / 1000000), suseconds_t(left % 1000000)};
+    }
     return bits;
 }
 
-// epoll watches the eventfd that stands for a usnet socket; signalling keeps it truthful.
+// epoll_ctl on a usnet socket registers its eventfd under a tag of ours (see ep_translate).
 int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
     REAL(epoll_ctl);
-    if (usnet_fd(fd) >= 0) {
-        Runtime& r = runtime();
-        std::lock_guard<std::recursive_mutex> g(r.mu);
-        enable_signals(r);
+    const int u = usnet_fd(fd);
+    if (u < 0) return real_epoll_ctl(epfd, op, fd, ev);
+    Runtime& r = runtime();
+    std::lock_guard<std::recursive_mutex> g(r.mu);
+    enable_signals(r);
+    EpollTable& t = epolls();
+    const auto key = std::make_pair(epfd, fd);
+    if (op == EPOLL_CTL_DEL) {
+        const int ret = real_epoll_ctl(epfd, op, fd, ev);
+        if (ret == 0)
+            if (auto k = t.by_key.find(key); k != t.by_key.end()) ep_erase(t, k->second);
+        return ret;
     }
-    return real_epoll_ctl(epfd, op, fd, ev);
+    // Anything the kernel refuses before reading the event (or cannot read it) stays its answer.
+    if ((op != EPOLL_CTL_ADD && op != EPOLL_CTL_MOD) || !readable(ev, sizeof *ev)) return real_epoll_ctl(epfd, op, fd, ev);
+    uint64_t tag;
+    if (op == EPOLL_CTL_ADD) {
+        tag = kEpTagBase | (t.next++ & 0xffffffffull);
+    } else {
+        auto k = t.by_key.find(key);
+        if (k == t.by_key.end()) return real_epoll_ctl(epfd, op, fd, ev);
+        tag = k->second;
+    }
+    epoll_event kev = *ev;
+    kev.events = ep_kernel_events(ev->events);
+    kev.data.u64 = tag;
+    const int ret = real_epoll_ctl(epfd, op, fd, &kev);
+    if (ret != 0) return ret;
+    if (op == EPOLL_CTL_ADD) {
+        t.by_key[key] = tag;
+        ++t.count[epfd];
+    }
+    t.by_tag[tag] = EpItem{epfd, fd, u, ev->events, ev->data};
+    g_epoll_used.store(true, std::memory_order_release);
+    return 0;
+}
+
+int epoll_wait(int epfd, epoll_event* ev, int maxevents, int timeout) {
+    REAL(epoll_wait);
+    return ep_wait(epfd, ev, timeout < 0 ? -1 : timeout * 1000000ll, [&](long long ns) {
+        return real_epoll_wait(epfd, ev, maxevents, ns < 0 ? -1 : int((ns + 999999) / 1000000));
+    });
+}
+int epoll_pwait(int epfd, epoll_event* ev, int maxevents, int timeout, const sigset_t* mask) {
+    REAL(epoll_pwait);
+    return ep_wait(epfd, ev, timeout < 0 ? -1 : timeout * 1000000ll, [&](long long ns) {
+        return real_epoll_pwait(epfd, ev, maxevents, ns < 0 ? -1 : int((ns + 999999) / 1000000), mask);
+    });
+}
+int epoll_pwait2(int epfd, epoll_event* ev, int maxevents, const timespec* ts, const sigset_t* mask) {
+    REAL(epoll_pwait2);
+    if (ts && (!readable(ts, sizeof *ts) || ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
+        return real_epoll_pwait2(epfd, ev, maxevents, ts, mask);  // the kernel's EFAULT or EINVAL
+    return ep_wait(epfd, ev, ts ? ts->tv_sec * 1000000000ll + ts->tv_nsec : -1, [&](long long ns) {
+        if (ns < 0) return real_epoll_pwait2(epfd, ev, maxevents, nullptr, mask);
+        const timespec left{time_t(ns / 1000000000), long(ns % 1000000000)};
+        return real_epoll_pwait2(epfd, ev, maxevents, &left, mask);
+    });
+}
+
+// SIGSEGV and SIGBUS: once the probe handler is installed it stays; the program's own
+// actions are recorded and chained to (see probe_handler).
+int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+    static sigaction_fn* real_sa = real<sigaction_fn>("sigaction");
+    const int slot = fault_slot(sig);
+    if (slot < 0) return real_sa(sig, act, old);
+    if (g_probe_installed.load(std::memory_order_acquire) &&
+        ((act && !readable(act, sizeof *act)) || (old && !writable(old, sizeof *old))))
+        return efault<int>();
+    std::lock_guard<std::mutex> g(g_sig_mu);
+    if (!g_probe_installed.load(std::memory_order_relaxed)) return real_sa(sig, act, old);
+    if (old) *old = g_user_act[slot];
+    if (act) g_user_act[slot] = *act;
+    return 0;
+}
+sighandler_t signal(int sig, sighandler_t h) {
+    REAL(signal);
+    if (fault_slot(sig) < 0 || !g_probe_installed.load(std::memory_order_acquire)) return real_signal(sig, h);
+    struct sigaction a{}, old{};
+    a.sa_handler = h;
+    sigemptyset(&a.sa_mask);
+    sigaddset(&a.sa_mask, sig);
+    a.sa_flags = SA_RESTART;  // glibc's signal(): BSD semantics
+    if (sigaction(sig, &a, &old) < 0) return SIG_ERR;
+    return old.sa_handler;
 }
 
 int dup(int fd) {
@@ -591,6 +1423,9 @@ int dup3(int fd, int nfd, int flags) {
 // ppoll/pselect: the signal mask is applied around the wait, as the kernel would.
 int ppoll(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask) {
     REAL(ppoll);
+    if (!g_active.load(std::memory_order_acquire) || n > nfds_t(INT_MAX) / sizeof(pollfd) || !writable(fds, n * sizeof(pollfd)) ||
+        (ts && !readable(ts, sizeof *ts)))
+        return real_ppoll(fds, n, ts, mask);
     bool any = false;
     for (nfds_t i = 0; i < n && !any; ++i) any = fds[i].fd >= 0 && usnet_fd(fds[i].fd) >= 0;
     if (!any) return real_ppoll(fds, n, ts, mask);
@@ -609,10 +1444,8 @@ int __ppoll_chk(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask,
 }
 int pselect(int n, fd_set* rd, fd_set* wr, fd_set* ex, const timespec* ts, const sigset_t* mask) {
     REAL(pselect);
-    bool any = false;
-    for (int fd = 0; fd < n && !any; ++fd)
-        if (((rd && FD_ISSET(fd, rd)) || (wr && FD_ISSET(fd, wr)) || (ex && FD_ISSET(fd, ex))) && usnet_fd(fd) >= 0) any = true;
-    if (!any) return real_pselect(n, rd, wr, ex, ts, mask);
+    bool fault = false;
+    if ((ts && !readable(ts, sizeof *ts)) || !select_wants_usnet(n, rd, wr, ex, &fault)) return real_pselect(n, rd, wr, ex, ts, mask);
     sigset_t old;
     if (mask) pthread_sigmask(SIG_SETMASK, mask, &old);
     timeval tv{}, *tvp = nullptr;

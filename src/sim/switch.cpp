@@ -135,11 +135,12 @@ private:
         ucred peer{};
         socklen_t pl = sizeof peer;
         ::getsockopt(c, SOL_SOCKET, SO_PEERCRED, &peer, &pl);
-        // A program that exec'd attaches again under the same pid before its old connection
-        // is seen closed: it gets its port (and MAC) back, so its peers' ARP entries hold.
+        // A program that exec'd attaches again under the same pid, its old connection closed
+        // by the exec but not yet seen closed here: it gets its port (and MAC) back, so its
+        // peers' ARP entries hold. (One process may also attach several live stacks.)
         uint32_t port = 1;
         for (uint32_t i = 1; i < shm::kMaxPorts; ++i)
-            if (hosts_[i].conn >= 0 && hosts_[i].peer_pid == peer.pid) {
+            if (hosts_[i].conn >= 0 && hosts_[i].peer_pid == peer.pid && hung_up(hosts_[i].conn)) {
                 release(hosts_[i].conn);
                 port = i;
             }
@@ -176,6 +177,12 @@ private:
         rh.peer_pid = peer.pid;
         log_("usnet switch: port " + std::to_string(port) + " attached: pid " + std::to_string(h.pid) + ", " +
              ip_str(h.addr) + ", " + mac.str());
+    }
+
+    // A host never writes after its hello: readable means closed.
+    static bool hung_up(int conn) {
+        pollfd p{conn, POLLIN, 0};
+        return ::poll(&p, 1, 0) > 0;
     }
 
     void release(int conn) {
