@@ -308,9 +308,10 @@ int Stack::getsockname(int fd, sockaddr* addr, socklen_t* len) {
 int Stack::getpeername(int fd, sockaddr* addr, socklen_t* len) {
     DgramSock* sk = impl_->sock_of(fd);
     if (!sk) return fail(Err::BadFd, "getpeername", fd);
+    // inet_getname refuses first; only then is the user's length read (move_addr_to_user).
+    if (!sk->dport) return fail(Err::NotConnected, "getpeername", fd);
     if (!len) return fail(Err::Fault, "getpeername", fd);
     if (int(*len) < 0) return fail(Err::AddrLenNegative, "getpeername", fd);
-    if (!sk->dport) return fail(Err::NotConnected, "getpeername", fd);
     if (*len > 0 && !addr) return fail(Err::Fault, "getpeername", fd);
     write_in(addr, len, sk->daddr, sk->dport);
     ok();
@@ -476,6 +477,8 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         return fail(Err::AddrLenRange, call, fd);
     if (msg->msg_iovlen > 1024) return fail(Err::IovTooMany, call, fd);
     if (iov_array_bad(msg)) return fail(Err::Fault, call, fd);
+    // ____sys_sendmsg copies the control buffer in before the protocol sees the message.
+    if (msg->msg_controllen && !msg->msg_control) return fail(Err::Fault, call, fd);
     const size_t len = iov_total(msg);
     const bool ping = sk->proto == sock::Proto::Ping;
     // inet_send_prepare autobinds before the protocol looks at anything.
@@ -880,13 +883,15 @@ ssize_t Stack::recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* from
     msghdr m{};
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
-    if (from && fromlen) {
+    if (from) {
         sockaddr_in tmp;
         m.msg_name = &tmp;
         m.msg_namelen = sizeof tmp;
         ssize_t r = do_recvmsg(*impl_, fd, &m, flags, "recvfrom");
         if (r < 0) return r;
-        // move_addr_to_user runs after the datagram is taken: a negative length loses it.
+        // move_addr_to_user runs after the datagram is taken: a missing or negative length
+        // loses it.
+        if (!fromlen) return fail(Err::Fault, "recvfrom", fd);
         if (int(*fromlen) < 0) return fail(Err::AddrLenNegative, "recvfrom", fd);
         std::memcpy(from, &tmp, std::min<size_t>(*fromlen, m.msg_namelen));
         *fromlen = m.msg_namelen;

@@ -925,3 +925,38 @@ SCENARIO(Io, RecvfromNegativeAddrlen) {
     try_recvfrom("queued");
     t.recv(r, 64, MSG_DONTWAIT);
 }
+
+// The order of checks the kernel makes, with null pointers (safe on both sides):
+// getpeername refuses an unconnected socket before reading the length; recvfrom with an
+// address but no length takes the datagram, then fails with EFAULT; sendmsg with a control
+// length but no control buffer fails with EFAULT before anything is sent.
+SCENARIO(Io, NullPointerCheckOrder) {
+    int r = t.socket(AF_INET, SOCK_DGRAM);
+    t.bind(r, addr("127.0.0.1", 6302));
+    int s = t.socket(AF_INET, SOCK_DGRAM);
+    auto res = [](long rc) { return std::to_string(rc) + " errno=" + (rc < 0 ? strerrorname_np(errno) : "0"); };
+    sockaddr_in a{};
+    socklen_t neg = socklen_t(-1);
+    errno = 0;
+    t.note("getpeername(unconnected, len=NULL) = " + res(t.api().getpeername(s, reinterpret_cast<sockaddr*>(&a), nullptr)));
+    errno = 0;
+    t.note("getpeername(unconnected, len=-1) = " + res(t.api().getpeername(s, reinterpret_cast<sockaddr*>(&a), &neg)));
+    t.connect(s, addr("127.0.0.1", 6302));
+    errno = 0;
+    t.note("getpeername(connected, len=NULL) = " + res(t.api().getpeername(s, reinterpret_cast<sockaddr*>(&a), nullptr)));
+    t.send(s, "first");
+    t.send(s, "second");
+    char buf[16];
+    errno = 0;
+    t.note("recvfrom(addr, len=NULL) = " +
+           res(t.api().recvfrom(r, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&a), nullptr)));
+    t.recv(r, 64, MSG_DONTWAIT);  // "first" went with the failed call
+    iovec iov{const_cast<char*>("ctl"), 3};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_controllen = 16;
+    errno = 0;
+    t.note("sendmsg(control=NULL, controllen=16) = " + res(t.api().sendmsg(s, &m, 0)));
+    t.recv(r, 64, MSG_DONTWAIT);  // nothing was sent
+}
