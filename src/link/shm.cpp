@@ -78,6 +78,7 @@ void Fabric::reset_ring(uint32_t p) {
     ring.head.store(0, std::memory_order_relaxed);
     ring.tail.store(0, std::memory_order_relaxed);
     ring.full_drops.store(0, std::memory_order_relaxed);
+    ring.bad_frames.store(0, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 

@@ -42,6 +42,7 @@ struct Ring {
     alignas(64) std::atomic<uint32_t> bell;  // futex word: bumped to wake sleepers
     std::atomic<uint32_t> sleepers;
     std::atomic<uint64_t> full_drops;        // frames refused because the ring was full
+    std::atomic<uint64_t> bad_frames;        // slots with an impossible length, skipped
     alignas(64) Slot slots[kSlots];
 };
 
@@ -99,7 +100,10 @@ public:
             const uint64_t pos = ring.tail.load(std::memory_order_relaxed);
             Slot& s = ring.slots[pos % kSlots];
             if (s.seq.load(std::memory_order_acquire) != pos + 1) break;
-            f(uint32_t(s.from), s.data, s.len);
+            // The ring is writable by every attached process: never trust a length in it.
+            const uint32_t len = s.len;
+            if (len <= kMaxFrame) f(uint32_t(s.from), s.data, len);
+            else ring.bad_frames.fetch_add(1, std::memory_order_relaxed);
             s.seq.store(pos + kSlots, std::memory_order_release);
             ring.tail.store(pos + 1, std::memory_order_relaxed);
         }

@@ -457,7 +457,7 @@ int Network::attach_switch(Stack& host, const std::string& path, const std::stri
     int memfd = -1;
     if (!shm::send_with_fd(link->ctl, &hello, sizeof hello, -1) || !shm::recv_with_fd(link->ctl, &w, sizeof w, &memfd))
         return fail("the switch at " + path + " did not answer");
-    if (w.magic != shm::kMagic || w.port <= 0) {
+    if (w.magic != shm::kMagic || w.port <= 0 || w.port >= int32_t(shm::kMaxPorts)) {
         if (memfd >= 0) syscall(SYS_close, memfd);
         return fail(std::string("the switch refused: ") + (w.magic == shm::kMagic ? w.error : "not a usnet switch"));
     }

@@ -78,6 +78,21 @@ TEST(Fabric, AFullRingRefusesAndCounts) {
     EXPECT_FALSE(f.push(1, 0, big, sizeof big));
 }
 
+TEST(Fabric, ASlotWithAnImpossibleLengthIsSkippedNotRead) {
+    shm::Fabric f;
+    ASSERT_GE(f.create(), 0);
+    f.reset_ring(1);
+    f.region()->hdr.ports[1].used = 1;
+    uint8_t frame[60] = {};
+    ASSERT_TRUE(f.push(1, 0, frame, sizeof frame));
+    ASSERT_TRUE(f.push(1, 0, frame, sizeof frame));
+    f.region()->rings[1].slots[0].len = 0xfffffff0;  // a buggy or hostile process wrote this
+    int seen = 0;
+    EXPECT_EQ(f.drain(1, [&](uint32_t, const uint8_t*, uint32_t len) { seen += len == sizeof frame; }), 2u);
+    EXPECT_EQ(seen, 1);
+    EXPECT_EQ(f.region()->rings[1].bad_frames.load(), 1u);
+}
+
 TEST(Fabric, ManyProducersOneConsumerLoseNothing) {
     shm::Fabric f;
     ASSERT_GE(f.create(), 0);
