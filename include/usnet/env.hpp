@@ -31,6 +31,9 @@ public:
     // Returns ready(). Returns false early if nothing could ever make ready() true
     // (a closed simulation with no pending events and no deadline).
     virtual bool run_until(FnRef<bool()> ready, Time deadline) = 0;
+    // Whether this thread's last run_until returned because a signal handler ran while it
+    // waited (a world in real time only: the program's own signals). Reading it clears it.
+    virtual bool take_interrupt() { return false; }
     // Process what is due at the current time (frames on zero-latency links), without
     // advancing the clock. Called after every send, so it must be cheap when idle.
     virtual void settle_now() { run_until([] { return false; }, now()); }

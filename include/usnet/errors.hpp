@@ -48,6 +48,7 @@ namespace usnet {
     X(WouldBlock, EAGAIN, "__skb_recv_udp", "no datagram is queued and the call must not block", "recv recvfrom recvmsg recvmmsg read") \
     X(TimedOut, EAGAIN, "sock_rcvtimeo/sock_sndtimeo", "the SO_RCVTIMEO/SO_SNDTIMEO timeout expired", "recv recvfrom recvmsg recvmmsg read") \
     X(ErrQueueEmpty, EAGAIN, "ip_recv_error", "the error queue is empty", "recvmsg recvmmsg") \
+    X(Interrupted, EINTR, "sock_intr_errno/do_poll", "a signal handler ran while the call waited (a receive restarts instead when no SO_RCVTIMEO is set and every handler has SA_RESTART)", "recv recvfrom recvmsg recvmmsg read poll") \
     X(WouldBlockForever, EDEADLK, "usnet simulation", "the call would block forever: nothing in the simulated world can wake it", "recv recvfrom recvmsg recvmmsg read poll") \
     X(PeerRefused, ECONNREFUSED, "__udp4_lib_err", "an ICMP port unreachable came back for an earlier datagram", "send sendto sendmsg sendmmsg write recv recvfrom recvmsg recvmmsg read") \
     X(PeerHostUnreach, EHOSTUNREACH, "__udp4_lib_err", "an ICMP host unreachable or time exceeded came back", "send sendto sendmsg sendmmsg write recv recvfrom recvmsg recvmmsg read") \

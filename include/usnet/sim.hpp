@@ -72,6 +72,7 @@ public:
     // so other threads can send; without it, a call nothing could wake returns at once.
     void set_realtime(std::recursive_mutex* mu);
     bool run_until(FnRef<bool()> ready, Time deadline) override;
+    bool take_interrupt() override;
     void settle_now() override;
     void run_for(Time d);
 

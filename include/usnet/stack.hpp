@@ -108,6 +108,9 @@ public:
     int ioctl(int fd, unsigned long req, void* arg);
     int fcntl(int fd, int cmd, long arg = 0);
     int poll(pollfd* fds, nfds_t n, int timeout_ms);
+    // How many times the socket has woken its waiters (a datagram or an error queued):
+    // each is a new edge for EPOLLET, even while the socket stays readable.
+    uint64_t wakeups(int fd) const;
     int listen(int fd, int backlog);
     int accept(int fd, sockaddr* addr, socklen_t* len);
     bool is_socket(int fd) const;

@@ -16,8 +16,9 @@ namespace usnet::link::shm {
 
 namespace {
 
-// Not FUTEX_PRIVATE: the word lives in memory shared between processes.
-void futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout) {
+// Not FUTEX_PRIVATE: the word lives in memory shared between processes. Returns whether a
+// signal handler ran in this thread during the wait.
+bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout) {
     timespec ts{};
     timespec* tsp = nullptr;
     if (timeout != kNever) {
@@ -25,7 +26,10 @@ void futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout) {
         ts.tv_nsec = long(timeout % kSec);
         tsp = &ts;
     }
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), FUTEX_WAIT, seen, tsp, nullptr, 0);
+    const int saved = errno;  // a call that then succeeds leaves errno alone
+    const bool intr = syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), FUTEX_WAIT, seen, tsp, nullptr, 0) != 0 && errno == EINTR;
+    errno = saved;
+    return intr;
 }
 
 void futex_wake(std::atomic<uint32_t>* w) {
@@ -119,14 +123,15 @@ uint32_t Fabric::send(uint32_t from, const uint8_t* frame, uint32_t len) {
     return refused;
 }
 
-void Fabric::wait(uint32_t p, Time timeout) {
+bool Fabric::wait(uint32_t p, Time timeout) {
     Ring& ring = r_->rings[p];
     ring.sleepers.fetch_add(1, std::memory_order_seq_cst);
     const uint32_t seen = ring.bell.load(std::memory_order_seq_cst);
     // Checked after announcing ourselves: a producer that published before this sees the
     // frame here; one that publishes after sees a sleeper and rings.
-    if (!pending(p)) futex_wait(&ring.bell, seen, timeout);
+    const bool interrupted = !pending(p) && futex_wait(&ring.bell, seen, timeout);
     ring.sleepers.fetch_sub(1, std::memory_order_relaxed);
+    return interrupted;
 }
 
 void Fabric::ring_bell(uint32_t p) {

@@ -115,8 +115,9 @@ public:
         return ring.slots[pos % kSlots].seq.load(std::memory_order_acquire) == pos + 1;
     }
     // Sleeps until port p's ring has a frame, its bell rings, or `timeout` ns pass (kNever:
-    // no limit). Returns at once if a frame is already waiting.
-    void wait(uint32_t p, Time timeout);
+    // no limit). Returns at once if a frame is already waiting. Returns whether a signal
+    // handler ran in this thread meanwhile (the wait then ends early).
+    bool wait(uint32_t p, Time timeout);
     // Wakes whoever sleeps on port p (costs a syscall only if someone does).
     void ring_bell(uint32_t p);
 

@@ -87,6 +87,7 @@ struct Runtime {
     std::unordered_map<int, int> fds;       // real descriptor -> usnet descriptor
     std::unordered_map<int, int> refs;      // usnet descriptor -> real descriptors naming it (dup)
     std::unordered_map<int, bool> signalled;  // real descriptor -> its eventfd holds a token
+    std::unordered_map<int, uint64_t> woken;  // real descriptor -> the socket's wakeups at the last sync
     Runtime() {
         // Buffer limits and port range as this machine's kernel has them; the world from
         // `usnet run`'s topology flags (USNET_WORLD), else the default one.
@@ -233,7 +234,13 @@ void sync_signals(Runtime& r) {
     for (const auto& [fd, u] : r.fds) {
         const bool want = usnet_mask(r.stack(), u) & (POLLIN | POLLERR | POLLHUP | POLLRDHUP);
         bool& have = r.signalled[fd];
-        if (want == have) continue;
+        // A datagram that arrives while the socket is already readable still wakes: another
+        // write to the eventfd is another edge for EPOLLET, as sk_data_ready is on Linux.
+        const uint64_t w = r.stack().wakeups(u);
+        uint64_t& seen = r.woken[fd];
+        const bool new_edge = want && have && w != seen;
+        seen = w;
+        if (want == have && !new_edge) continue;
         uint64_t v = 1;
         if (want) (void)!real_write(fd, &v, sizeof v);
         else (void)!real_read(fd, &v, sizeof v);  // drains the token (non-blocking eventfd)
@@ -1017,6 +1024,7 @@ int close(int fd) {
     std::lock_guard<std::recursive_mutex> g(r.mu);
     r.fds.erase(fd);
     r.signalled.erase(fd);
+    r.woken.erase(fd);
     // The socket goes with the last descriptor naming it, as a file does.
     if (--r.refs[u] == 0) {
         r.refs.erase(u);
@@ -1051,6 +1059,7 @@ static int dup_usnet(int oldfd, int newfd_or_min, int how, int flags) {
     r.fds[nfd] = u;
     ++r.refs[u];
     r.signalled[nfd] = r.signalled[oldfd];  // the same eventfd object, the same token
+    r.woken[nfd] = r.woken[oldfd];
     return nfd;
 }
 

@@ -5,12 +5,14 @@
 #include <cstring>
 #include <fstream>
 #include <chrono>
-#include <condition_variable>
+#include <climits>
 #include <mutex>
+#include <utility>
 #include <queue>
 #include <thread>
 #include <random>
 
+#include <linux/futex.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -25,6 +27,29 @@ namespace usnet::sim {
 namespace {
 
 struct PortRef;
+
+// Set when this thread's wait in run_until_realtime ended because a signal handler ran.
+thread_local bool t_interrupted = false;
+
+// Returns whether a signal handler ran in this thread during the wait.
+bool futex_wait_private(std::atomic<uint32_t>* w, uint32_t seen, Time timeout) {
+    timespec ts{};
+    timespec* tsp = nullptr;
+    if (timeout != kNever) {
+        ts.tv_sec = time_t(timeout / kSec);
+        ts.tv_nsec = long(timeout % kSec);
+        tsp = &ts;
+    }
+    const int saved = errno;  // a call that then succeeds leaves errno alone
+    const bool intr = syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), FUTEX_WAIT_PRIVATE, seen, tsp, nullptr, 0) != 0 &&
+                      errno == EINTR;
+    errno = saved;
+    return intr;
+}
+
+void futex_wake_private(std::atomic<uint32_t>* w) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+}
 
 class PcapWriter {
 public:
@@ -102,7 +127,10 @@ struct Network::Impl {
     // thread's call (notified from settle_now) can change things.
     bool realtime = false;
     std::recursive_mutex* mu = nullptr;
-    std::condition_variable_any cv;
+    // Without a switch a blocked call sleeps on this word (a futex, so that a signal
+    // handler ends the wait, as it ends a blocking call on the kernel); settle_now bumps it.
+    std::atomic<uint32_t> bell{0};
+    std::atomic<int> sleepers{0};
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
     Time real_now() const {
         return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
@@ -319,6 +347,7 @@ void Network::set_realtime(std::recursive_mutex* mu) {
 
 bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
     Impl& n = *impl_;
+    t_interrupted = false;
     for (;;) {
         n.sync_clock();
         n.step_to(n.now);
@@ -332,20 +361,35 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
             continue;
         }
         // The caller holds mu (once); waiting releases it so other threads can call in.
+        const Time timeout = next == kNever ? kNever : next - n.now;
+        bool interrupted;
         if (n.sw) {
             // Attached to a switch: sleep on our ring's bell, which the switch's other hosts
             // and this process's other threads (settle_now) ring.
             n.mu->unlock();
-            n.sw->fab.wait(n.sw->port, next == kNever ? kNever : next - n.now);
+            interrupted = n.sw->fab.wait(n.sw->port, timeout);
             n.mu->lock();
-            continue;
+        } else {
+            // Read under mu: a change another thread makes after we let go of it is
+            // followed by a bump (settle_now), so the futex does not sleep through it.
+            n.sleepers.fetch_add(1, std::memory_order_seq_cst);
+            const uint32_t seen = n.bell.load(std::memory_order_seq_cst);
+            n.mu->unlock();
+            interrupted = futex_wait_private(&n.bell, seen, timeout);
+            n.mu->lock();
+            n.sleepers.fetch_sub(1, std::memory_order_relaxed);
         }
-        std::unique_lock<std::recursive_mutex> lk(*n.mu, std::adopt_lock);
-        if (next == kNever) n.cv.wait(lk);
-        else n.cv.wait_for(lk, std::chrono::nanoseconds(next - n.now));
-        lk.release();
+        if (interrupted) {
+            // The caller decides between EINTR and waiting on (SA_RESTART).
+            t_interrupted = true;
+            n.sync_clock();
+            n.step_to(n.now);
+            return ready();
+        }
     }
 }
+
+bool Network::take_interrupt() { return std::exchange(t_interrupted, false); }
 
 bool Network::run_until(FnRef<bool()> ready, Time deadline) {
     if (impl_->realtime) return run_until_realtime(ready, deadline);
@@ -365,7 +409,9 @@ void Network::settle_now() {
     if (impl_->realtime) {
         impl_->sync_clock();
         impl_->step_to(impl_->now);
-        impl_->cv.notify_all();  // a blocked call in another thread may now be ready
+        // A blocked call in another thread may now be ready.
+        impl_->bell.fetch_add(1, std::memory_order_seq_cst);
+        if (impl_->sleepers.load(std::memory_order_seq_cst) > 0) futex_wake_private(&impl_->bell);
         if (impl_->sw) impl_->sw->fab.ring_bell(impl_->sw->port);
         return;
     }

@@ -3,6 +3,7 @@
 // and the protocol part (udp_sendmsg/udp_recvmsg, ping) below it.
 #include <fcntl.h>
 #include <linux/errqueue.h>
+#include <signal.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
 #include <sys/ioctl.h>
@@ -788,6 +789,20 @@ ssize_t recv_error(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, const ch
 
 }  // namespace
 
+// After a signal handler interrupted a blocking receive: whether the call restarts, as the
+// kernel restarts it when that handler has SA_RESTART. Which signal it was is not known
+// here, so it restarts only if every signal with a handler has SA_RESTART.
+static bool signal_handlers_restart() {
+    for (int sig = 1; sig < NSIG; ++sig) {
+        struct sigaction a {};
+        if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, nullptr, &a) != 0) continue;
+        const bool handled = (a.sa_flags & SA_SIGINFO) ? a.sa_sigaction != nullptr
+                                                       : a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN;
+        if (handled && !(a.sa_flags & SA_RESTART)) return false;
+    }
+    return true;
+}
+
 static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const char* call) {
     DgramSock* sk = s.sock_of(fd);
     if (!sk) return fail(Err::BadFd, call, fd);
@@ -819,6 +834,12 @@ static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const ch
             [&] { return !sk->rx.empty() || sk->sk_err || (sk->shutdown & kRcvShutdown) || !s.sock_of(fd); },
             deadline);
         if (!s.sock_of(fd)) return fail(Err::BadFd, call, fd);
+        if (!ready && s.env->take_interrupt()) {
+            // sock_intr_errno: -ERESTARTSYS without SO_RCVTIMEO (the call restarts after a
+            // handler with SA_RESTART), -EINTR with it.
+            if (deadline == kNever && signal_handlers_restart()) continue;
+            return fail(Err::Interrupted, call, fd);
+        }
         if (!ready) {
             if (deadline != kNever && s.now() >= deadline) return fail(Err::TimedOut, call, fd);
             return fail(Err::WouldBlockForever, call, fd);
@@ -986,6 +1007,11 @@ static short poll_mask(StackImpl& s, int fd) {
     return m;
 }
 
+uint64_t Stack::wakeups(int fd) const {
+    const DgramSock* sk = impl_->sock_of(fd);
+    return sk ? sk->wakeups : 0;
+}
+
 int Stack::poll(pollfd* fds, nfds_t n, int timeout_ms) {
     StackImpl& s = *impl_;
     if (n > nfds_t(s.cfg.max_fds)) return fail(Err::PollNfds, "poll", -1);
@@ -1010,6 +1036,8 @@ int Stack::poll(pollfd* fds, nfds_t n, int timeout_ms) {
     const Time deadline = timeout_ms < 0 ? kNever : s.now() + Time(timeout_ms) * kMs;
     const bool ready = s.env->run_until([&] { return scan() > 0; }, deadline);
     r = scan();
+    // do_poll: a handler that ran ends the wait with EINTR, SA_RESTART or not.
+    if (!ready && r == 0 && s.env->take_interrupt()) return fail(Err::Interrupted, "poll", -1);
     if (!ready && r == 0 && deadline == kNever) return fail(Err::WouldBlockForever, "poll", -1);
     ok();
     return r;

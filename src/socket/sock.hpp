@@ -63,6 +63,7 @@ struct DgramSock {
     buf::Queue rx;       // datagrams, head at payload
     buf::Queue errq;     // IP_RECVERR entries
     uint32_t drops = 0;
+    uint64_t wakeups = 0;  // sk_data_ready / sk_error_report calls: each is a new epoll edge
 
     // Pending corked datagram (MSG_MORE/UDP_CORK): payload so far and its flow.
     buf::PacketPtr cork;

@@ -191,6 +191,7 @@ bool Udp::enqueue(DgramSock* sk, buf::PacketPtr pkt, bool count_udp) {
     pkt->meta.drops = sk->drops;
     sk->rmem += ts;
     sk->rx.push(std::move(pkt));
+    ++sk->wakeups;
     return true;
 }
 
@@ -312,6 +313,7 @@ void Udp::queue_error(DgramSock* sk, int err, uint8_t origin, uint8_t type, uint
     if (sk->rmem + m.truesize >= uint32_t(sk->rcvbuf)) return;
     sk->rmem += m.truesize;
     sk->errq.push(std::move(e));
+    ++sk->wakeups;
 }
 
 void Udp::icmp_error_to_sock(DgramSock* sk, const buf::Packet& icmp, uint8_t type, uint8_t code, uint32_t info,
@@ -345,6 +347,7 @@ void Udp::icmp_error_to_sock(DgramSock* sk, const buf::Packet& icmp, uint8_t typ
         queue_error(sk, err, 2 /*SO_EE_ORIGIN_ICMP*/, type, code, info, &icmp.meta, orig_dst, dport, payload);
     }
     sk->sk_err = err;
+    ++sk->wakeups;
 }
 
 void Udp::err(const buf::Packet& icmp, uint8_t type, uint8_t code, uint32_t info, Ip4 orig_src, Ip4 orig_dst,

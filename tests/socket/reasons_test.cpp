@@ -391,6 +391,9 @@ struct Unreachable {
     const char* why;
 };
 const Unreachable kUnreachable[] = {
+    {Err::Interrupted,
+     "needs a signal handler to run while a call waits in a world in real time (a program under usnet run); "
+     "a simulated world never waits: tests/preload/signal_eintr_test.sh covers it"},
     {Err::NoBufs,
      "needs buf::Pool::alloc to fail: the pool grows with malloc and every send is capped at 65535 bytes, "
      "so only a failing malloc gets there (no send-buffer accounting returns it)"},

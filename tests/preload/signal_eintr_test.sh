@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# A signal handler that runs while a usnet socket call blocks: recv/recvfrom/read end with
+# EINTR, or restart when the handler has SA_RESTART (unless SO_RCVTIMEO is set); poll and
+# select end with EINTR either way; a call that succeeds leaves errno alone. The probe's
+# output must be the kernel's, on the default world and on a `usnet switch`; and
+# `sockperf sr` (which stops on SIGINT through EINTR) exits when interrupted.
+# Usage: signal_eintr_test.sh USNET_CLI SIGNAL_PROBE_PROGRAM
+usnet=$1
+prog=$2
+source "$(dirname "$0")/switch_lib.sh"
+u=$(timeout 30 "$usnet" run -- "$prog" 2>&1; echo "exit=$?")
+echo "usnet:"; echo "$u"
+check "probe finished under usnet" '^done$' "$u"
+check "EINTR without SA_RESTART" '^recv, handler without SA_RESTART +-1 EINTR handled=1$' "$u"
+check "SA_RESTART restarts the receive" '^recvfrom, SA_RESTART: restarted, gets the late datagram +4 +handled=1$' "$u"
+start_switch
+s=$(timeout 30 "$usnet" run --switch "$sock" --addr 10.0.2.16/24 -- "$prog" 2>&1; echo "exit=$?")
+if [ "$s" = "$u" ]; then echo "PASS: the same on a switch"; else echo "FAIL: on a switch:"; diff <(echo "$u") <(echo "$s"); status=1; fi
+if [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null; then
+    k=$(unshare -n sh -c 'ip link set lo up && timeout 30 "$0" 2>&1; echo "exit=$?"' "$prog")
+    if [ "$u" = "$k" ]; then echo "PASS: the same as the kernel"; else echo "FAIL: usnet and the kernel differ:"; diff <(echo "$k") <(echo "$u"); status=1; fi
+fi
+if command -v sockperf >/dev/null; then
+    bg sp "$usnet" run --switch "$sock" --addr 10.0.2.17/24 -- sockperf sr -i 10.0.2.17 -p 11111 >"$tmp/sp.out" 2>&1
+    wait_attach 10.0.2.17
+    kill -INT "$sp"
+    for _ in $(seq 40); do kill -0 "$sp" 2>/dev/null || break; sleep 0.05; done
+    if kill -0 "$sp" 2>/dev/null; then echo "FAIL: sockperf sr still runs 2 s after SIGINT"; status=1
+    else wait "$sp"; check "sockperf sr exits 0 on SIGINT" '^0$' "$?"; fi
+fi
+exit $status
