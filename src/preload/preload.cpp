@@ -197,9 +197,20 @@ void serve_stats(int fd) {
     }
 }
 
+// The shim's own threads block every signal: the program's signals go to its own threads
+// (a blocked call of its sees the handler run, as on the kernel), never to ours.
+template <class F, class... A>
+void start_quiet_thread(F f, A... a) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    std::thread(f, a...).detach();
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
 void start_stat_server() {
     g_stat_fd = open_stat_listener();
-    if (g_stat_fd >= 0) std::thread(serve_stats, g_stat_fd).detach();
+    if (g_stat_fd >= 0) start_quiet_thread(serve_stats, g_stat_fd);
 }
 
 // Set once the first usnet socket exists: until then every call goes straight to libc and
@@ -286,7 +297,7 @@ void flush_at_exit() {
 }
 
 void start_pump(Runtime& r) {
-    if (r.world.net->has_switch() && !g_pump_started.exchange(true)) std::thread(pump_switch).detach();
+    if (r.world.net->has_switch() && !g_pump_started.exchange(true)) start_quiet_thread(pump_switch);
 }
 
 void enable_signals(Runtime& r) {

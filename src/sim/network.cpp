@@ -7,12 +7,15 @@
 #include <chrono>
 #include <climits>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <queue>
 #include <thread>
 #include <random>
 
 #include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -50,6 +53,44 @@ bool futex_wait_private(std::atomic<uint32_t>* w, uint32_t seen, Time timeout) {
 void futex_wake_private(std::atomic<uint32_t>* w) {
     syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
 }
+
+// A blocked call sees every signal handler that runs while it waits, as the kernel's wait
+// loops see signal_pending: signals stay blocked while the thread is awake in the loop and
+// are let in only around each sleep, so none runs unseen between two sleeps.
+class SignalGate {
+public:
+    SignalGate() {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old_);
+    }
+    ~SignalGate() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+    SignalGate(const SignalGate&) = delete;
+    SignalGate& operator=(const SignalGate&) = delete;
+    // Before a sleep: whether a signal with a handler is pending that the program's own mask
+    // lets through (opening the gate runs the handler at once: the wait is interrupted).
+    bool handler_pending() const {
+        sigset_t p;
+        if (sigpending(&p) != 0) return false;
+        for (int sig = 1; sig < NSIG; ++sig) {
+            if (sigismember(&p, sig) != 1 || sigismember(&old_, sig) == 1) continue;
+            struct sigaction a {};
+            if (sigaction(sig, nullptr, &a) != 0) continue;
+            if ((a.sa_flags & SA_SIGINFO) ? a.sa_sigaction != nullptr : a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN)
+                return true;
+        }
+        return false;
+    }
+    void open() const { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+    void close() const {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    }
+
+private:
+    sigset_t old_;
+};
 
 class PcapWriter {
 public:
@@ -348,6 +389,7 @@ void Network::set_realtime(std::recursive_mutex* mu) {
 bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
     Impl& n = *impl_;
     t_interrupted = false;
+    std::optional<SignalGate> gate;  // made before the first sleep
     for (;;) {
         n.sync_clock();
         n.step_to(n.now);
@@ -362,12 +404,20 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
         }
         // The caller holds mu (once); waiting releases it so other threads can call in.
         const Time timeout = next == kNever ? kNever : next - n.now;
-        bool interrupted;
-        if (n.sw) {
+        if (!gate) gate.emplace();
+        bool interrupted = gate->handler_pending();
+        if (interrupted) {
+            n.mu->unlock();
+            gate->open();  // the handler runs here
+            gate->close();
+            n.mu->lock();
+        } else if (n.sw) {
             // Attached to a switch: sleep on our ring's bell, which the switch's other hosts
             // and this process's other threads (settle_now) ring.
             n.mu->unlock();
+            gate->open();
             interrupted = n.sw->fab.wait(n.sw->port, timeout);
+            gate->close();
             n.mu->lock();
         } else {
             // Read under mu: a change another thread makes after we let go of it is
@@ -375,7 +425,9 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
             n.sleepers.fetch_add(1, std::memory_order_seq_cst);
             const uint32_t seen = n.bell.load(std::memory_order_seq_cst);
             n.mu->unlock();
+            gate->open();
             interrupted = futex_wait_private(&n.bell, seen, timeout);
+            gate->close();
             n.mu->lock();
             n.sleepers.fetch_sub(1, std::memory_order_relaxed);
         }

@@ -10,6 +10,7 @@
 #   wait_attach ADDR           wait until a host with address ADDR attached to the switch,
 #                              then a little longer (a host attaches at its first socket call)
 #   check NAME PATTERN TEXT    grep -E PATTERN in TEXT, print PASS/FAIL, set status=1 on failure
+# KEEP=DIR in the environment copies the temporary directory (logs, outputs) to DIR at exit.
 set -uo pipefail
 tmp=$(mktemp -d)
 sock="$tmp/switch.sock"

@@ -3,7 +3,8 @@
 # (loop.create_datagram_endpoint) on 10.0.2.16 <- 10.0.2.17, then the socket module
 # (blocking recvfrom with a timeout, connect/getpeername/getsockname, send/recv, ICMP port
 # unreachable as ConnectionRefusedError, ping of the switch's gateway through an ICMP
-# datagram socket) on 10.0.2.18 <- 10.0.2.19.
+# datagram socket) on 10.0.2.18 <- 10.0.2.19; a broadcast and a multicast datagram from
+# 10.0.2.22 reach both 10.0.2.20 and 10.0.2.21 (members of the group).
 usnet=$1
 source "$(dirname "$0")/switch_lib.sh"
 need python3
@@ -119,4 +120,35 @@ check "gateway answers ping" '^ping reply type 0 from 10\.0\.2\.2$' "$out"
 check "client exited 0" '^exit=0$' "$out"
 check "server saw the client's address and port" 'server got 12 bytes from 10\.0\.2\.19 port 6001' "$(cat "$tmp/sock_srv.out")"
 check "server exited 0" '^server exit=0$' "$(cat "$tmp/sock_srv.out")"
+
+# Broadcast and multicast are flooded to every host on the switch.
+cat >"$tmp/group_recv.py" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 8800))
+mreq = struct.pack("4s4s", socket.inet_aton("239.1.2.3"), socket.inet_aton(sys.argv[1]))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+s.settimeout(10)
+print("ready", flush=True)
+for _ in range(2):
+    d, p = s.recvfrom(100)
+    print("got", d.decode(), "from", p[0], flush=True)
+PY
+for h in 20 21; do
+    bg "g$h" "$usnet" run --switch "$sock" --addr 10.0.2.$h/24 -- python3 "$tmp/group_recv.py" 10.0.2.$h >"$tmp/g$h.out" 2>&1
+    wait_for "$tmp/g$h.out" ready 10 || { echo "FAIL: group receiver $h did not start"; cat "$tmp/g$h.out"; exit 1; }
+done
+out=$(timeout 20 "$usnet" run --switch "$sock" --addr 10.0.2.22/24 -- python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.sendto(b"to-all", ("10.0.2.255", 8800))
+s.sendto(b"to-group", ("239.1.2.3", 8800))
+print("sent")' 2>&1)
+wait "$g20"; wait "$g21"
+for h in 20 21; do
+    o=$(cat "$tmp/g$h.out"); echo "--- 10.0.2.$h:"; echo "$o"
+    check "10.0.2.$h got the broadcast" '^got to-all from 10\.0\.2\.22$' "$o"
+    check "10.0.2.$h got the multicast" '^got to-group from 10\.0\.2\.22$' "$o"
+done
 exit $status
