@@ -40,6 +40,7 @@ namespace usnet {
     X(ShutdownHow, EINVAL, "inet_shutdown", "how must be SHUT_RD, SHUT_WR or SHUT_RDWR", "shutdown") \
     X(MsgSize, EMSGSIZE, "udp_sendmsg", "a UDP datagram carries at most 65507 bytes over IPv4", "send sendto sendmsg sendmmsg write recvmsg recvmmsg") \
     X(MsgSizeMtu, EMSGSIZE, "__ip_append_data", "the datagram exceeds the path MTU and IP_MTU_DISCOVER forbids fragmenting", "send sendto sendmsg sendmmsg write") \
+    X(NoSocketpair, EOPNOTSUPP, "sock_no_socketpair", "IPv4 datagram sockets do not come in connected pairs (socketpair is for AF_UNIX)", "socketpair") \
     X(SendOob, EOPNOTSUPP, "udp_sendmsg", "MSG_OOB has no meaning for datagram sockets", "send sendto sendmsg sendmmsg write") \
     X(DestRequired, EDESTADDRREQ, "udp_sendmsg", "the socket is not connected; give a destination with sendto()", "send sendto sendmsg sendmmsg write") \
     X(DestPortZero, EINVAL, "udp_sendmsg", "the destination port is 0", "sendto sendmsg sendmmsg") \

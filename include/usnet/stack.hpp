@@ -89,6 +89,8 @@ public:
 
     // --- Sockets: the libc calls, one for one ---
     int socket(int domain, int type, int protocol);
+    // What Linux answers for AF_INET: socket()'s own checks, then EOPNOTSUPP.
+    int socketpair(int domain, int type, int protocol, int sv[2]);
     int bind(int fd, const sockaddr* addr, socklen_t len);
     int connect(int fd, const sockaddr* addr, socklen_t len);
     int getsockname(int fd, sockaddr* addr, socklen_t* len);

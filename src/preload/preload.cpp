@@ -998,6 +998,15 @@ bool select_wants_usnet(int n, fd_set* rd, fd_set* wr, fd_set* ex, bool* fault) 
 
 extern "C" {
 
+// An IPv4 datagram pair is usnet's to refuse (EOPNOTSUPP, after socket()'s own checks).
+int socketpair(int domain, int type, int protocol, int sv[2]) {
+    REAL(socketpair);
+    if (!is_usnet_socket(domain, type, protocol)) return real_socketpair(domain, type, protocol, sv);
+    Runtime& r = runtime();
+    std::lock_guard<std::recursive_mutex> g(r.mu);
+    return explained(r.stack().socketpair(domain, type, protocol, sv), -1);
+}
+
 int socket(int domain, int type, int protocol) {
     REAL(socket);
     if (!is_usnet_socket(domain, type, protocol)) return real_socket(domain, type, protocol);

@@ -205,6 +205,16 @@ std::string Stack::explain_last_error(int shown_fd) const {
     return s;
 }
 
+// __sys_socketpair creates both sockets (so socket()'s errors come first), then asks the
+// protocol, and inet_dgram_ops has sock_no_socketpair.
+int Stack::socketpair(int domain, int type, int protocol, int sv[2]) {
+    (void)sv;
+    const int fd = socket(domain, type, protocol);
+    if (fd < 0) return fd;
+    close(fd);
+    return fail(Err::NoSocketpair, "socketpair", -1);
+}
+
 int Stack::close(int fd) {
     StackImpl& s = *impl_;
     DgramSock* sk = s.sock_of(fd);

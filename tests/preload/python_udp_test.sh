@@ -12,6 +12,12 @@ import errno, socket
 srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 srv.bind(("127.0.0.1", 9999))
 cli = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for args in ((socket.AF_INET, socket.SOCK_DGRAM, 0), (socket.AF_INET, socket.SOCK_DGRAM, 99)):
+    try:
+        socket.socketpair(*args)
+        print("socketpair", args[2], "made a pair")
+    except OSError as e:
+        print("socketpair", args[2], errno.errorcode[e.errno])
 cli.sendto(b"ping", ("127.0.0.1", 9999))
 data, peer = srv.recvfrom(100)
 print("server got", data, "from port in ephemeral range:", 32768 <= peer[1] <= 60999)

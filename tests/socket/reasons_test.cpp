@@ -243,6 +243,10 @@ const Trigger kTriggers[] = {
          if (seti(h, fd, SOL_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO) != 0) return 0;
          return sendto4(h, fd, kGw, 9, 2000);
      }},
+    {Err::NoSocketpair, nullptr, [](World& w) -> long {
+         int sv[2];
+         return w.host->socketpair(AF_INET, SOCK_DGRAM, 0, sv);
+     }},
     {Err::SendOob, nullptr, [](World& w) -> long { return sendto4(*w.host, udp(*w.host), kLo, 9, 1, MSG_OOB); }},
     {Err::DestRequired, nullptr, [](World& w) -> long { return w.host->send(udp(*w.host), "x", 1, 0); }},
     {Err::DestPortZero, nullptr, [](World& w) -> long { return sendto4(*w.host, udp(*w.host), kLo, 0); }},
