@@ -246,6 +246,15 @@ struct SwitchFixture : ::testing::Test {
         if (h->w.net) h->w.net->set_realtime(&h->mu);
         return h;
     }
+    // A socket of h, bound to `port` if not 0, whose receives wait at most `ms`.
+    static int udp_waiting(Host& h, uint16_t port, int ms) {
+        std::lock_guard<std::recursive_mutex> g(h.mu);
+        Stack& st = *h.w.host;
+        const int fd = port ? udp_bound(st, Ip4(0, 0, 0, 0), port) : st.socket(AF_INET, SOCK_DGRAM, 0);
+        timeval tv{ms / 1000, (ms % 1000) * 1000};
+        st.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        return fd;
+    }
 };
 
 TEST_F(SwitchFixture, TwoHostsExchangeDatagramsAndReachTheGateway) {
@@ -253,24 +262,16 @@ TEST_F(SwitchFixture, TwoHostsExchangeDatagramsAndReachTheGateway) {
     auto a = host("10.0.2.16/24");
     auto b = host("10.0.2.17/24");
     ASSERT_TRUE(a->w.net && b->w.net);
-    int rb;
-    {
-        std::lock_guard<std::recursive_mutex> g(b->mu);
-        rb = udp_bound(*b->w.host, Ip4(0, 0, 0, 0), 7000);
-        timeval tv{2, 0};
-        b->w.host->setsockopt(rb, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    }
+    const int rb = udp_waiting(*b, 7000, 2000);
     std::thread sender([&] {
         std::lock_guard<std::recursive_mutex> g(a->mu);
         Stack& h = *a->w.host;
-        const int s = h.socket(AF_INET, SOCK_DGRAM, 0);
+        const int s = udp_waiting(*a, 0, 2000);
         const sockaddr_in to = sin4(Ip4(10, 0, 2, 17), 7000);
         EXPECT_EQ(h.sendto(s, "over the switch", 15, 0, sa(to), sizeof to), 15);
         // The gateway answers a closed port with ICMP port unreachable: ECONNREFUSED.
         const sockaddr_in gw = sin4(Ip4(10, 0, 2, 2), 9);
-        const int c = h.socket(AF_INET, SOCK_DGRAM, 0);
-        timeval tv{2, 0};
-        h.setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        const int c = udp_waiting(*a, 0, 2000);
         ASSERT_EQ(h.connect(c, sa(gw), sizeof gw), 0);
         EXPECT_EQ(h.send(c, "x", 1, 0), 1);
         char buf[4];
@@ -278,7 +279,6 @@ TEST_F(SwitchFixture, TwoHostsExchangeDatagramsAndReachTheGateway) {
         EXPECT_EQ(errno, ECONNREFUSED);
         // Waiting for b's answer keeps a's stack going: b's ARP reply may come after the
         // gateway's ICMP error (a program that stopped calling would rely on the shim's pump).
-        h.setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         EXPECT_EQ(h.recv(s, buf, sizeof buf, 0), 3);
     });
     char buf[64];
@@ -343,22 +343,14 @@ TEST_F(SwitchFixture, LossDuplicationAndCaptureApplyOnTheSwitch) {
     auto a = host("10.0.2.16/24");
     auto b = host("10.0.2.17/24");
     ASSERT_TRUE(a->w.net && b->w.net);
-    int rb;
-    {
-        std::lock_guard<std::recursive_mutex> g(b->mu);
-        rb = udp_bound(*b->w.host, Ip4(0, 0, 0, 0), 7000);
-        timeval tv{0, 300000};
-        b->w.host->setsockopt(rb, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    }
+    const int rb = udp_waiting(*b, 7000, 300);
     // The sender waits in a receive meanwhile, which keeps its stack going (ARP).
     std::thread sender([&] {
         std::lock_guard<std::recursive_mutex> g(a->mu);
         Stack& h = *a->w.host;
-        const int s = h.socket(AF_INET, SOCK_DGRAM, 0);
+        const int s = udp_waiting(*a, 0, 300);
         const sockaddr_in to = sin4(Ip4(10, 0, 2, 17), 7000);
         EXPECT_EQ(h.sendto(s, "twice", 5, 0, sa(to), sizeof to), 5);
-        timeval tv{0, 300000};
-        h.setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         char buf[8];
         EXPECT_EQ(h.recv(s, buf, sizeof buf, 0), -1);
     });
