@@ -4,7 +4,8 @@
 #                the ARP exchange before them);
 #   --duplicate 1: every datagram arrives twice;
 #   --loss 1: none arrives (the receiver times out, the sender sees nothing);
-#   --delay US: a round trip takes at least twice the delay.
+#   --delay US: a round trip takes at least twice the delay;
+#   --reorder P (with a delay): datagrams sent 2 ms apart arrive out of order, none lost.
 usnet=$1
 source "$(dirname "$0")/switch_lib.sh"
 need python3 tshark
@@ -24,6 +25,7 @@ try:
 except socket.timeout:
     pass
 print("received", len(got), "distinct", len(set(got)), "each twice", all(got.count(i) == 2 for i in set(got)), flush=True)
+print("in order:", got == sorted(got), flush=True)
 PY
 cat >"$tmp/send.py" <<'PY'
 import socket, sys, time
@@ -104,4 +106,11 @@ start_switch --delay 20000
 run_pair "10 1 echo" "$tmp/rtt.py"
 check "delay: round trip at least 2 x 20 ms" 'at least 40: True under 1000: True' "$send_out"
 check "delay: echo server got the 5 pings" '^received 5 distinct 5' "$recv_out"
+
+echo "== --delay 20000 --reorder 0.5"
+sock=$tmp/reorder.sock
+start_switch --delay 20000 --reorder 0.5 --seed 3
+run_pair "10 0.5" "$tmp/send.py" 30
+check "reorder: all 30 arrived" '^received 30 distinct 30' "$recv_out"
+check "reorder: not in the order sent" '^in order: False' "$recv_out"
 exit $status
