@@ -2,6 +2,8 @@
 // they are under `usnet run --switch` (here several worlds in one process stand for the
 // programs; each has its own lock, as each program would).
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -389,6 +391,35 @@ TEST_F(SwitchFixture, EveryFrameLostMeansNothingArrives) {
     char buf[4];
     EXPECT_EQ(h.recv(c, buf, sizeof buf, 0), -1);
     EXPECT_EQ(errno, EAGAIN);  // no ICMP error: the gateway never saw it
+}
+
+TEST_F(SwitchFixture, GarbageOnTheControlSocketIsRefusedAndTheSwitchServesOn) {
+    start({});
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, path.data(), path.size());
+    for (const std::string& junk : {std::string(), std::string("hello?"), std::string(200, '\xff')}) {
+        const int c = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+        if (!junk.empty()) {
+            ASSERT_EQ(::write(c, junk.data(), junk.size()), ssize_t(junk.size()));
+        }
+        ::shutdown(c, SHUT_WR);
+        char buf[256];
+        EXPECT_LE(::read(c, buf, sizeof buf), 0);  // closed without a welcome (or a memfd)
+        ::close(c);
+    }
+    // A well-formed hello with a bad version is refused too.
+    shm::Hello h;
+    h.version = 99;
+    const int c = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::write(c, &h, sizeof h), ssize_t(sizeof h));
+    char buf[256];
+    EXPECT_LE(::read(c, buf, sizeof buf), 0);
+    ::close(c);
+    auto ok = host("10.0.2.16/24");
+    EXPECT_TRUE(ok->w.net);  // still serving
 }
 
 TEST_F(SwitchFixture, ASecondSwitchOnTheSameSocketIsRefusedAndAMissingOneIsReported) {
