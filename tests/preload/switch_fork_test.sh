@@ -19,18 +19,18 @@ import errno, os, socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(5)
 s.sendto(b"before", ("10.0.2.17", 7200))
-print("parent before fork:", s.recvfrom(100)[0])
+print("parent before fork:", s.recvfrom(100)[0], flush=True)
 pid = os.fork()
 if pid == 0:
     try:
         s.sendto(b"child", ("10.0.2.17", 7200))
-        print("child: sent off-host (unexpected)")
+        print("child: sent off-host (unexpected)", flush=True)
     except OSError as e:
-        print("child off-host:", errno.errorcode[e.errno])
+        print("child off-host:", errno.errorcode[e.errno], flush=True)
     lo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     lo.bind(("127.0.0.1", 7300))
     lo.sendto(b"loop", ("127.0.0.1", 7300))
-    print("child loopback:", lo.recv(10))
+    print("child loopback:", lo.recv(10), flush=True)  # (os._exit flushes nothing)
     os._exit(0)
 os.waitpid(pid, 0)
 s.sendto(b"after", ("10.0.2.17", 7200))
