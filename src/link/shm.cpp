@@ -14,11 +14,7 @@
 
 namespace usnet::link::shm {
 
-namespace {
-
-// Not FUTEX_PRIVATE: the word lives in memory shared between processes. Returns whether a
-// signal handler ran in this thread during the wait.
-bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout) {
+bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout, bool shared) {
     timespec ts{};
     timespec* tsp = nullptr;
     if (timeout != kNever) {
@@ -27,16 +23,16 @@ bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout) {
         tsp = &ts;
     }
     const int saved = errno;  // a call that then succeeds leaves errno alone
-    const bool intr = syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), FUTEX_WAIT, seen, tsp, nullptr, 0) != 0 && errno == EINTR;
+    const bool intr = syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE, seen, tsp,
+                              nullptr, 0) != 0 &&
+                      errno == EINTR;
     errno = saved;
     return intr;
 }
 
-void futex_wake(std::atomic<uint32_t>* w) {
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+void futex_wake(std::atomic<uint32_t>* w, bool shared) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
 }
-
-}  // namespace
 
 Mac port_mac(uint32_t port) { return Mac{{0x02, 0x75, 0x6e, 0x00, 0x00, uint8_t(port)}}; }
 
@@ -129,7 +125,7 @@ bool Fabric::wait(uint32_t p, Time timeout) {
     const uint32_t seen = ring.bell.load(std::memory_order_seq_cst);
     // Checked after announcing ourselves: a producer that published before this sees the
     // frame here; one that publishes after sees a sleeper and rings.
-    const bool interrupted = !pending(p) && futex_wait(&ring.bell, seen, timeout);
+    const bool interrupted = !pending(p) && futex_wait(&ring.bell, seen, timeout, true);
     ring.sleepers.fetch_sub(1, std::memory_order_relaxed);
     return interrupted;
 }
@@ -139,7 +135,7 @@ void Fabric::ring_bell(uint32_t p) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (ring.sleepers.load(std::memory_order_relaxed) == 0) return;
     ring.bell.fetch_add(1, std::memory_order_seq_cst);
-    futex_wake(&ring.bell);
+    futex_wake(&ring.bell, true);
 }
 
 // Raw system calls: inside `usnet run` the libc socket calls are the shim's.

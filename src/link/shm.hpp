@@ -66,6 +66,12 @@ struct Region {
     alignas(64) Ring rings[kMaxPorts];
 };
 
+// Futex wait and wake. shared: the word is in memory mapped by several processes (the
+// rings); otherwise the cheaper process-private kind. The wait returns whether a signal
+// handler ran in this thread meanwhile (the wait then ends early).
+bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout, bool shared);
+void futex_wake(std::atomic<uint32_t>* w, bool shared);
+
 // A port's MAC: 02:75:6e:00:00:PP ("un" for usnet). Any other unicast MAC is behind port 0.
 Mac port_mac(uint32_t port);
 uint32_t port_of_mac(const Mac& m);

@@ -5,7 +5,6 @@
 #include <cstring>
 #include <fstream>
 #include <chrono>
-#include <climits>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -13,7 +12,6 @@
 #include <thread>
 #include <random>
 
-#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -33,26 +31,6 @@ struct PortRef;
 
 // Set when this thread's wait in run_until_realtime ended because a signal handler ran.
 thread_local bool t_interrupted = false;
-
-// Returns whether a signal handler ran in this thread during the wait.
-bool futex_wait_private(std::atomic<uint32_t>* w, uint32_t seen, Time timeout) {
-    timespec ts{};
-    timespec* tsp = nullptr;
-    if (timeout != kNever) {
-        ts.tv_sec = time_t(timeout / kSec);
-        ts.tv_nsec = long(timeout % kSec);
-        tsp = &ts;
-    }
-    const int saved = errno;  // a call that then succeeds leaves errno alone
-    const bool intr = syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), FUTEX_WAIT_PRIVATE, seen, tsp, nullptr, 0) != 0 &&
-                      errno == EINTR;
-    errno = saved;
-    return intr;
-}
-
-void futex_wake_private(std::atomic<uint32_t>* w) {
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
-}
 
 // A blocked call sees every signal handler that runs while it waits, as the kernel's wait
 // loops see signal_pending: signals stay blocked while the thread is awake in the loop and
@@ -426,7 +404,7 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
             const uint32_t seen = n.bell.load(std::memory_order_seq_cst);
             n.mu->unlock();
             gate->open();
-            interrupted = futex_wait_private(&n.bell, seen, timeout);
+            interrupted = link::shm::futex_wait(&n.bell, seen, timeout, false);
             gate->close();
             n.mu->lock();
             n.sleepers.fetch_sub(1, std::memory_order_relaxed);
@@ -463,7 +441,7 @@ void Network::settle_now() {
         impl_->step_to(impl_->now);
         // A blocked call in another thread may now be ready.
         impl_->bell.fetch_add(1, std::memory_order_seq_cst);
-        if (impl_->sleepers.load(std::memory_order_seq_cst) > 0) futex_wake_private(&impl_->bell);
+        if (impl_->sleepers.load(std::memory_order_seq_cst) > 0) link::shm::futex_wake(&impl_->bell, false);
         if (impl_->sw) impl_->sw->fab.ring_bell(impl_->sw->port);
         return;
     }
