@@ -119,6 +119,11 @@ struct WorldSpec {
 };
 // Adds the text's lines to spec; false with *err naming the bad line.
 bool parse_world(const std::string& text, WorldSpec* spec, std::string* err);
+// The subset of iproute2 that changes a running host, as `usnet ip PID ...` sends it:
+//   route add [blackhole|unreachable|prohibit] NET/N [via G] [dev IF] [src A] [metric M]
+//   route del NET/N | link set IF mtu N | link set IF up|down | addr add|del A/N dev IF
+// Returns 0 on success, 1 if the stack refused, 2 if the command is not understood.
+int ip_command(Stack& host, const std::string& args);
 // Builds it: the host (and, without a switch, the gateway on a private segment). Returns a
 // world with a null net and *err set if the switch cannot be reached.
 DefaultWorld build_world(const WorldSpec& spec, StackConfig host_cfg, std::string* err);

@@ -12,6 +12,8 @@ int run_explain(const std::vector<std::string>& args);
 std::string errors_markdown();
 // `usnet stat PID`.
 int run_stat(const std::vector<std::string>& args);
+// `usnet ip PID ARGS...`.
+int run_ip(const std::vector<std::string>& args);
 // usnet's files found next to the running binary (build or install tree); "" if absent.
 std::string find_beside(const std::string& file);
 std::string find_preload();

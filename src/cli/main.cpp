@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
     if (argc >= 2 && std::string(argv[1]) == "explain") return usnet::cli::run_explain({argv + 2, argv + argc});
     app.add_subcommand("stat", "Counters of a program running under usnet run: usnet stat PID");
     if (argc >= 2 && std::string(argv[1]) == "stat") return usnet::cli::run_stat({argv + 2, argv + argc});
+    app.add_subcommand("ip", "Change a running program's usnet stack as ip changes the kernel's: usnet ip PID route add ...");
+    if (argc >= 2 && std::string(argv[1]) == "ip") return usnet::cli::run_ip({argv + 2, argv + argc});
     usnet::cli::SwitchCliOptions sopt;
     auto* sw = app.add_subcommand("switch", "A virtual Ethernet switch for programs under usnet run --switch PATH");
     sw->add_option("--socket", sopt.socket, "Unix socket path the switch listens on")->required();

@@ -124,6 +124,13 @@ int run_program(const std::vector<std::string>& args, const char* argv0) {
             fmt::print(stderr, "usnet run: topology {}\n", err);
             return 2;
         }
+        // Built once here on a private wire, so a route the stack refuses is reported now.
+        sim::WorldSpec dry = spec;
+        dry.switch_path.clear();
+        if (!sim::build_world(dry, {}, &err).net) {
+            fmt::print(stderr, "usnet run: topology: {}\n", err);
+            return 2;
+        }
         if (!spec.switch_path.empty() && !switch_listening(spec.switch_path)) {
             fmt::print(stderr, "usnet run: no switch at {} (start one with: usnet switch --socket {})\n",
                        spec.switch_path, spec.switch_path);

@@ -160,6 +160,12 @@ int Stack::add_route(const RouteSpec& r) {
         spec.ifindex = via->spec.ifindex;
     }
     const bool local = spec.type == RouteType::Local || spec.type == RouteType::Broadcast;
+    // `ip route add` asks for NLM_F_EXCL: a route with the same key (prefix and metric) in
+    // the same table is EEXIST, whatever its type or next hop (fib_table_insert).
+    for (const auto& x : impl_->ip.routes)
+        if (x.local_table == local && x.spec.dst == spec.dst && x.spec.prefix_len == spec.prefix_len &&
+            x.spec.metric == spec.metric)
+            return -EEXIST;
     impl_->ip.add_route({spec, local, spec.gateway.any() && !local ? ip::Scope::Link : ip::Scope::Universe});
     return 0;
 }

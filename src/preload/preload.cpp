@@ -140,8 +140,8 @@ void print_stats() {
     (void)!real_write(STDERR_FILENO, text.data(), text.size());
 }
 
-// `usnet stat PID`: a thread serves the counters on the abstract Unix socket
-// "@usnet-stat-PID" of the program's network namespace.
+// `usnet stat PID` and `usnet ip PID ...`: a thread serves the counters and takes `ip`
+// commands on the abstract Unix socket "@usnet-stat-PID" of the program's network namespace.
 int g_stat_fd = -1;
 
 // The listening socket is made synchronously and moved to a high descriptor number, so
@@ -176,18 +176,43 @@ int open_stat_listener() {
     return fd;
 }
 
+// One request a connection, a line: "stat" (or nothing) for the counters, "ip ARGS" to
+// change the stack as `ip` would (only for a peer of our own user, or root).
 void serve_stats(int fd) {
     REAL(accept4);
     REAL(write);
+    REAL(read);
     REAL(close);
+    REAL(setsockopt);
+    REAL(getsockopt);
     for (;;) {
         const int c = real_accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
         if (c < 0) {
             if (errno == EINTR) continue;
             return;
         }
+        timeval tv{1, 0};  // a client that says nothing gets the counters (older `usnet stat`)
+        real_setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        std::string req;
+        char buf[512];
+        for (ssize_t n; req.size() < 4096 && req.find('\n') == std::string::npos && (n = real_read(c, buf, sizeof buf)) > 0;)
+            req.append(buf, size_t(n));
+        req = req.substr(0, req.find('\n'));
         std::string text;
-        {
+        if (req.rfind("ip ", 0) == 0) {
+            ucred peer{};
+            socklen_t pl = sizeof peer;
+            const bool allowed = real_getsockopt(c, SOL_SOCKET, SO_PEERCRED, &peer, &pl) == 0 &&
+                                 (peer.uid == 0 || peer.uid == getuid());
+            if (!allowed) {
+                text = "error: not allowed (another user)\n";
+            } else {
+                Runtime& r = runtime();
+                std::lock_guard<std::recursive_mutex> g(r.mu);
+                const int rc = usnet::sim::ip_command(r.stack(), req.substr(3));
+                text = rc == 0 ? "ok\n" : rc == 1 ? "error: the stack refused it\n" : "error: not understood\n";
+            }
+        } else {
             Runtime& r = runtime();
             std::lock_guard<std::recursive_mutex> g(r.mu);
             text = usnet::counters_text(r.stack().counters());

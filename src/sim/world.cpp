@@ -1,7 +1,13 @@
 // The world a program under `usnet run` gets: parsed from a topology text, built as a
-// host on a private segment with a gateway, or as a host on a `usnet switch`.
+// host on a private segment with a gateway, or as a host on a `usnet switch`; and the `ip`
+// commands that change it while it runs.
 #include <arpa/inet.h>
 
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 #include "usnet/sim.hpp"
@@ -83,6 +89,76 @@ bool parse_world(const std::string& text, WorldSpec* spec, std::string* err) {
     return true;
 }
 
+namespace {
+
+// "default", ADDR (a /32) or ADDR/N.
+bool ip_prefix(const std::string& s, Ip4* a, int* len) {
+    if (s == "default") {
+        *a = Ip4();
+        *len = 0;
+        return true;
+    }
+    if (s.find('/') == std::string::npos) {
+        *len = 32;
+        return parse_ip(s, a);
+    }
+    return parse_prefix(s, a, len);
+}
+
+// The commands come from outside the process: a bad number is an error, never a throw.
+bool parse_u32(const std::string& s, uint32_t* v) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long n = std::strtoul(s.c_str(), &end, 10);
+    if (s.empty() || *end || errno || n > UINT32_MAX || s[0] == '-') return false;
+    *v = uint32_t(n);
+    return true;
+}
+
+}  // namespace
+
+int ip_command(Stack& s, const std::string& args) {
+    std::istringstream in(args);
+    std::vector<std::string> w;
+    for (std::string x; in >> x;) w.push_back(x);
+    Ip4 a;
+    int len = 0;
+    if (w.size() >= 3 && w[0] == "route" && w[1] == "del") return ip_prefix(w[2], &a, &len) && s.del_route(a, len) == 0 ? 0 : 1;
+    if (w.size() >= 4 && w[0] == "route" && w[1] == "add") {
+        RouteSpec r;
+        size_t i = 2;
+        if (w[2] == "blackhole" || w[2] == "unreachable" || w[2] == "prohibit") {
+            r.type = w[2] == "blackhole" ? RouteType::Blackhole
+                     : w[2] == "unreachable" ? RouteType::Unreachable : RouteType::Prohibit;
+            i = 3;
+        }
+        if (!ip_prefix(w[i], &r.dst, &r.prefix_len)) return 1;
+        for (++i; i + 1 < w.size(); i += 2) {
+            if (w[i] == "via" && !Ip4::parse(w[i + 1], &r.gateway)) return 1;
+            if (w[i] == "dev") r.ifindex = s.ifindex_of(w[i + 1]);
+            if (w[i] == "src" && !Ip4::parse(w[i + 1], &r.prefsrc)) return 1;
+            if (w[i] == "metric" && !parse_u32(w[i + 1], &r.metric)) return 1;
+        }
+        if (r.type == RouteType::Unicast && r.gateway.any() && !r.ifindex) return 1;
+        return s.add_route(r) == 0 ? 0 : 1;
+    }
+    if (w.size() >= 5 && w[0] == "link" && w[1] == "set") {
+        const int idx = s.ifindex_of(w[2]);
+        uint32_t mtu = 0;
+        if (w[3] == "mtu") return parse_u32(w[4], &mtu) && s.set_mtu(idx, mtu) == 0 ? 0 : 1;
+    }
+    if (w.size() == 4 && w[0] == "link" && w[1] == "set") {
+        const int idx = s.ifindex_of(w[2]);
+        if (w[3] == "up" || w[3] == "down") return s.set_link_up(idx, w[3] == "up") == 0 ? 0 : 1;
+    }
+    if (w.size() >= 5 && w[0] == "addr" && (w[1] == "add" || w[1] == "del") && w[3] == "dev") {
+        if (!ip_prefix(w[2], &a, &len)) return 1;
+        const int idx = s.ifindex_of(w[4]);
+        return (w[1] == "add" ? s.add_address(idx, a, len) : s.del_address(idx, a, len)) == 0 ? 0 : 1;
+    }
+    return 2;
+}
+
 DefaultWorld build_world(const WorldSpec& spec, StackConfig host_cfg, std::string* err) {
     DefaultWorld w;
     w.net = std::make_unique<Network>(spec.seed);
@@ -117,7 +193,10 @@ DefaultWorld build_world(const WorldSpec& spec, StackConfig host_cfg, std::strin
     }
     for (RouteSpec r : spec.routes) {
         if (r.type == RouteType::Unicast) r.ifindex = eth;
-        host.add_route(r);
+        if (const int rc = host.add_route(r); rc < 0) {
+            *err = "route " + r.dst.str() + "/" + std::to_string(r.prefix_len) + ": " + std::strerror(-rc);
+            return DefaultWorld{};
+        }
     }
     w.host = &host;
     return w;

@@ -457,6 +457,19 @@ SCENARIO(Route, MoreSpecificRouteWins) {
     t.sendto(s, "x", addr("192.0.2.129", 9));
 }
 
+// `ip route add` is exclusive: the same prefix and metric again is refused (EEXIST), whatever
+// the type; another metric is a second route, and the lower metric is used.
+SCENARIO(Route, SamePrefixAndMetricIsRefused) {
+    t.ip("route add blackhole 192.0.2.0/24");
+    t.ip("route add unreachable 192.0.2.0/24");
+    t.ip("route add 192.0.2.0/24 via 10.0.2.2 metric 5");
+    int s = udp(t);
+    t.sendto(s, "x", addr("192.0.2.1", 9));
+    t.ip("route del 192.0.2.0/24");
+    t.sendto(s, "x", addr("192.0.2.1", 9));
+    t.ip("route add 10.0.2.0/24 dev eth0");
+}
+
 SCENARIO(Route, ConnectedSocketSeesNewRoute) {
     int s = udp(t);
     t.connect(s, addr("192.0.2.1", 9));

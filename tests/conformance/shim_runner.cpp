@@ -5,14 +5,18 @@
 // The gateway host: when USNET_GATEWAY_SWITCH names a `usnet switch` (the one this
 // program's own stack is attached to), the gateway's sockets live in a usnet stack of this
 // program attached to that switch as 10.0.2.2, reached through the library (it is the
-// other host on the wire, as the kernel runner's gateway namespace is). Without it, and for
-// `ip` on the host (a program cannot reconfigure its own stack), a scenario reports
-// UNSUPPORTED.
+// other host on the wire, as the kernel runner's gateway namespace is). Without it a
+// scenario that uses the gateway reports UNSUPPORTED. `ip` on the host goes to the shim's
+// control socket, as `usnet ip PID ...` does.
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstddef>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
@@ -25,7 +29,6 @@
 #include "harness.hpp"
 #include "libc_api.hpp"
 #include "usnet/sim.hpp"
-#include "usnet_ip.hpp"
 
 namespace {
 
@@ -86,8 +89,8 @@ public:
         return r >= 0 ? r + kGwBase : r;
     }
     int ip(conformance::Host h, const std::string& args) override {
-        if (h == conformance::kHost) throw Unsupported{};
-        return gw().call([&](usnet::Stack& s) { return conformance::usnet_ip(s, args); });
+        if (h == conformance::kHost) return ip_on_own_stack(args);
+        return gw().call([&](usnet::Stack& s) { return usnet::sim::ip_command(s, args); });
     }
 
 #define GW_OR_LIBC(name, call_args, libc_call)                                                   \
@@ -130,6 +133,26 @@ public:
     }
 
 private:
+    // What `usnet ip PID ARGS` does, asked of this very process's shim (as the kernel
+    // runner runs `ip` against its own namespace): 0 if it took the command, else 1.
+    static int ip_on_own_stack(const std::string& args) {
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        const std::string name = "usnet-stat-" + std::to_string(getpid());
+        std::memcpy(a.sun_path + 1, name.data(), name.size());
+        const socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+        std::string reply;
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&a), len) == 0) {
+            const std::string line = "ip " + args + "\n";
+            (void)!::write(fd, line.data(), line.size());
+            ::shutdown(fd, SHUT_WR);
+            char buf[256];
+            for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) reply.append(buf, size_t(n));
+        }
+        ::close(fd);
+        return reply.rfind("ok", 0) == 0 ? 0 : 1;
+    }
     Gateway& gw() {
         if (!gw_) {
             const char* sw = std::getenv("USNET_GATEWAY_SWITCH");
@@ -156,9 +179,10 @@ int main(int argc, char** argv) {
             continue;
         }
         if (name != want) continue;
-        // The shim builds the host's stack at the first socket: on a switch, make the host
-        // exist (answer ARP, send ICMP errors) from the start, as the kernel's host does.
-        if (const char* sw = std::getenv("USNET_GATEWAY_SWITCH"); sw && *sw) ::close(::socket(AF_INET, SOCK_DGRAM, 0));
+        // The shim builds the host's stack at the first socket: make it exist from the start,
+        // as the kernel's host does (to answer ARP and send ICMP errors on a switch, and to
+        // take `ip` commands before the scenario's first socket).
+        ::close(::socket(AF_INET, SOCK_DGRAM, 0));
         std::vector<std::string> trace;
         {
             ShimApi api;

@@ -5,7 +5,6 @@
 
 #include "harness.hpp"
 #include "usnet/sim.hpp"
-#include "usnet_ip.hpp"
 
 namespace conformance {
 
@@ -47,7 +46,7 @@ public:
         for (nfds_t i = 0; i < n; ++i) fds[i].revents = v[i].revents;
         return r;
     }
-    int ip(Host h, const std::string& args) override { return usnet_ip(h == kGw ? *w_.gateway : *w_.host, args); }
+    int ip(Host h, const std::string& args) override { return usnet::sim::ip_command(h == kGw ? *w_.gateway : *w_.host, args); }
     void sleep_ms(int ms) override { w_.net->run_for(usnet::Time(ms) * usnet::kMs); }
 
 private:
