@@ -204,6 +204,29 @@ TEST(World, BuiltWorldHasTheAddressesRoutesAndMtu) {
     EXPECT_EQ(errno, ENETUNREACH);
 }
 
+TEST(World, ARouteTheStackRefusesIsReported) {
+    sim::WorldSpec spec;
+    std::string err;
+    ASSERT_TRUE(sim::parse_world("route 10.0.2.0/24 dev eth0", &spec, &err));  // the connected route
+    EXPECT_FALSE(sim::build_world(spec, {}, &err).net);
+    EXPECT_NE(err.find("route 10.0.2.0/24: File exists"), std::string::npos) << err;
+}
+
+TEST(World, IpCommandsChangeARunningHostAndNeverThrow) {
+    auto w = sim::make_default_world(1);
+    Stack& h = *w.host;
+    EXPECT_EQ(sim::ip_command(h, "route add blackhole 192.0.2.0/24"), 0);
+    EXPECT_EQ(sim::ip_command(h, "route add unreachable 192.0.2.0/24"), 1);  // EEXIST
+    EXPECT_EQ(sim::ip_command(h, "route add 192.0.2.0/24 via 10.0.2.2 metric 7"), 0);
+    EXPECT_EQ(sim::ip_command(h, "link set eth0 mtu 1400"), 0);
+    for (const char* bad : {"link set eth0 mtu x", "link set eth0 mtu -1", "route add 10.0.0.0/99 via 10.0.2.2",
+                            "route add 10.0.0.0/abc via 10.0.2.2", "route add 10.0.0.0/8 via 10.0.2.2 metric 1e9",
+                            "addr add 10.0.0.1/ dev eth0"})
+        EXPECT_EQ(sim::ip_command(h, bad), 1) << bad;
+    EXPECT_EQ(sim::ip_command(h, "frobnicate"), 2);
+    EXPECT_EQ(sim::ip_command(h, ""), 2);
+}
+
 // --- the switch ---
 
 struct SwitchFixture : ::testing::Test {
