@@ -152,7 +152,7 @@ int open_stat_listener() {
     REAL(listen);
     REAL(close);
     REAL(fcntl);
-    const int fd = real_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int fd = real_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -1;
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
@@ -185,11 +185,26 @@ void serve_stats(int fd) {
     REAL(close);
     REAL(setsockopt);
     REAL(getsockopt);
+    REAL(poll);
+    REAL(fcntl);
     for (;;) {
-        const int c = real_accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) {
+        // Wait in poll, not accept: a blocked accept4 reserves the lowest free descriptor
+        // number (get_unused_fd_flags runs before it sleeps), which the program's next
+        // socket or file would then not get.
+        pollfd p{fd, POLLIN, 0};
+        if (real_poll(&p, 1, -1) < 0) {
             if (errno == EINTR) continue;
             return;
+        }
+        int c = real_accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) continue;
+            return;
+        }
+        // Out of the program's way at once, next to the listener.
+        if (const int moved = real_fcntl(c, F_DUPFD_CLOEXEC, fd > 1 ? fd - 1 : 0); moved >= 0 && moved > c) {
+            real_close(c);
+            c = moved;
         }
         timeval tv{1, 0};  // a client that says nothing gets the counters (older `usnet stat`)
         real_setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

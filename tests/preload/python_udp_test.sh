@@ -11,6 +11,13 @@ cat >"$tmp/udp.py" <<'PY'
 import errno, socket
 srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 srv.bind(("127.0.0.1", 9999))
+# Descriptor numbers as on the kernel: nothing of the shim's holds a low number meanwhile
+# (its control thread once blocked in accept, which reserves the lowest free number).
+import os, time
+time.sleep(0.05)
+nul = os.open("/dev/null", os.O_RDONLY)
+print("descriptors: first socket", srv.fileno(), "then a file", nul)
+os.close(nul)
 cli = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for args in ((socket.AF_INET, socket.SOCK_DGRAM, 0), (socket.AF_INET, socket.SOCK_DGRAM, 99)):
     try:
