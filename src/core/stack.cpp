@@ -159,6 +159,13 @@ int Stack::add_route(const RouteSpec& r) {
         if (!via || via->spec.type != RouteType::Unicast || !via->spec.gateway.any()) return -ENETUNREACH;
         spec.ifindex = via->spec.ifindex;
     }
+    if (spec.type == RouteType::Unicast && !spec.gateway.any() && r.ifindex) {
+        // fib_check_nh: a gateway must be on-link on the device named ("Nexthop has invalid
+        // gateway": ENETUNREACH).
+        const ip::Route* via = impl_->ip.lookup(spec.gateway);
+        if (!via || via->spec.type != RouteType::Unicast || !via->spec.gateway.any() || via->spec.ifindex != r.ifindex)
+            return -ENETUNREACH;
+    }
     const bool local = spec.type == RouteType::Local || spec.type == RouteType::Broadcast;
     // `ip route add` asks for NLM_F_EXCL: a route with the same key (prefix and metric) in
     // the same table is EEXIST, whatever its type or next hop (fib_table_insert).

@@ -468,6 +468,10 @@ SCENARIO(Route, SamePrefixAndMetricIsRefused) {
     t.ip("route del 192.0.2.0/24");
     t.sendto(s, "x", addr("192.0.2.1", 9));
     t.ip("route add 10.0.2.0/24 dev eth0");
+    t.ip("route add 10.9.0.0/16 via 10.8.8.8 dev eth0");  // not on-link: ENETUNREACH
+    t.ip("route add 10.9.0.0/16 via 10.0.2.2 dev eth0");
+    t.connect(s, addr("10.9.1.1", 9));
+    t.getsockname(s);
 }
 
 SCENARIO(Route, ConnectedSocketSeesNewRoute) {
