@@ -892,30 +892,14 @@ int fd_table_size() {
     return int(std::min<long>(p2 * 128, INT_MAX));
 }
 
-// getsockname/getpeername: the protocol's getname runs first (ENOTCONN before any
-// EFAULT), then move_addr_to_user, whose checks are made here when anything is unusual.
+// getsockname/getpeername: a pointer the call could not write is handed to the stack as
+// null, which then fails in the kernel's order (ENOTCONN before EFAULT: inet_getname runs
+// before move_addr_to_user).
 template <class Get>
 int getname_checked(Get get, sockaddr* a, socklen_t* l) {
-    if (l && writable(l, sizeof *l)) {
-        const int want = int(*l);
-        if (want > 0 && writable(a, std::min<size_t>(size_t(want), sizeof(sockaddr_in)))) return get(a, l);
-    }
-    sockaddr_storage tmp;
-    socklen_t tl = sizeof tmp;
-    if (get(reinterpret_cast<sockaddr*>(&tmp), &tl) < 0) return -1;
-    if (!l || !writable(l, sizeof *l)) return efault<int>();
-    int want = int(*l);
-    if (want > int(tl)) want = int(tl);
-    if (want < 0) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (want) {
-        if (!writable(a, size_t(want))) return efault<int>();
-        std::memcpy(a, &tmp, size_t(want));
-    }
-    *l = tl;
-    return 0;
+    if (l && !writable(l, sizeof *l)) l = nullptr;
+    if (l && int(*l) > 0 && !writable(a, std::min<size_t>(*l, sizeof(sockaddr_in)))) a = nullptr;
+    return get(a, l);
 }
 
 // A receive buffer only partly writable: the kernel copies just the datagram's bytes and
@@ -1019,14 +1003,19 @@ bool select_wants_usnet(int n, fd_set* rd, fd_set* wr, fd_set* ex, bool* fault) 
 }
 
 // Runs the usnet call under the lock, or returns the real call's result.
+// (One lock for the lookup and the call: this is every datagram's path.)
 #define ROUTE(fd, usnet_call, real_call)                                 \
     do {                                                                 \
-        const int u_ = usnet_fd(fd);                                     \
-        if (u_ < 0) return real_call;                                    \
+        if (fd < 0 || !g_active.load(std::memory_order_acquire)) return real_call; \
         Runtime& r_ = runtime();                                         \
-        std::lock_guard<std::recursive_mutex> g_(r_.mu);                 \
+        std::unique_lock<std::recursive_mutex> g_(r_.mu);                \
+        const auto it_ = r_.fds.find(fd);                                \
+        if (it_ == r_.fds.end()) {                                       \
+            g_.unlock();                                                 \
+            return real_call;                                            \
+        }                                                                \
         usnet::Stack& st = r_.stack();                                   \
-        const int u = u_;                                                \
+        const int u = it_->second;                                       \
         t_shim_fault = false;                                            \
         auto ret_ = usnet_call;                                          \
         if (g_signal.load(std::memory_order_relaxed)) sync_signals(r_);  \

@@ -439,9 +439,12 @@ void Network::settle_now() {
     if (impl_->realtime) {
         impl_->sync_clock();
         impl_->step_to(impl_->now);
-        // A blocked call in another thread may now be ready.
-        impl_->bell.fetch_add(1, std::memory_order_seq_cst);
-        if (impl_->sleepers.load(std::memory_order_seq_cst) > 0) link::shm::futex_wake(&impl_->bell, false);
+        // A blocked call in another thread may now be ready. Sleepers register under mu,
+        // which the caller holds, so none is missed when nobody is counted.
+        if (impl_->sleepers.load(std::memory_order_seq_cst) > 0) {
+            impl_->bell.fetch_add(1, std::memory_order_seq_cst);
+            link::shm::futex_wake(&impl_->bell, false);
+        }
         if (impl_->sw) impl_->sw->fab.ring_bell(impl_->sw->port);
         return;
     }
