@@ -217,16 +217,27 @@ BENCHMARK(BM_UdpLoopbackDefaultWorld)->ArgName("size")->Arg(64)->Arg(1472);
 
 // ---------------- default world: host -> gateway 10.0.2.2 over simulated Ethernet ----------------
 
-// The host's socket and a gateway socket bound to 0.0.0.0:9000, for the benchmarks below.
+// The host's socket and a gateway socket bound to 0.0.0.0:9000, for the benchmarks below,
+// with one datagram of `size` already exchanged (it resolves ARP for 10.0.2.2: the first
+// datagram waits in the neighbour queue).
 struct GatewayPair {
+    explicit GatewayPair(size_t size) : out(pattern(size)), in(65536) {}
     sim::DefaultWorld w = sim::make_default_world(1);
-    int tx = w.host->socket(AF_INET, SOCK_DGRAM, 0);
-    int rx = w.gateway->socket(AF_INET, SOCK_DGRAM, 0);
+    Stack& h = *w.host;
+    Stack& g = *w.gateway;
+    int tx = h.socket(AF_INET, SOCK_DGRAM, 0);
+    int rx = g.socket(AF_INET, SOCK_DGRAM, 0);
     sockaddr_in dst = sin_of(Ip4(10, 0, 2, 2), 9000);
-    bool ok = bind_rx();
-    bool bind_rx() {
+    std::vector<uint8_t> out, in;
+    const char* error = set_up();
+    bool send() { return h.sendto(tx, out.data(), out.size(), 0, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) == ssize_t(out.size()); }
+    bool recv(int flags = 0) { return g.recvfrom(rx, in.data(), in.size(), flags, nullptr, nullptr) == ssize_t(out.size()); }
+
+private:
+    const char* set_up() {
         const sockaddr_in any = sin_of(Ip4(), 9000);
-        return tx >= 0 && rx >= 0 && w.gateway->bind(rx, reinterpret_cast<const sockaddr*>(&any), sizeof any) == 0;
+        if (tx < 0 || rx < 0 || g.bind(rx, reinterpret_cast<const sockaddr*>(&any), sizeof any) != 0) return "socket setup failed";
+        return send() && recv() ? nullptr : "warm-up datagram lost";
     }
 };
 
@@ -236,27 +247,14 @@ struct GatewayPair {
 // zero-latency link the datagram is already queued; with latency, recvfrom runs the world.
 void BM_DefaultWorldSendToGateway(benchmark::State& st) {
     const size_t size = size_t(st.range(0));
-    GatewayPair p;
-    if (!p.ok) {
-        st.SkipWithError("socket setup failed");
+    GatewayPair p(size);
+    if (p.error) {
+        st.SkipWithError(p.error);
         return;
     }
-    Stack& h = *p.w.host;
-    Stack& g = *p.w.gateway;
-    const int tx = p.tx, rx = p.rx;
-    const sockaddr_in dst = p.dst;
-    auto out = pattern(size);
-    std::vector<uint8_t> in(65536);
-    // Warm up: resolves ARP for 10.0.2.2 (the first datagram waits in the neighbour queue).
-    h.sendto(tx, out.data(), size, 0, reinterpret_cast<const sockaddr*>(&dst), sizeof dst);
-    if (g.recvfrom(rx, in.data(), in.size(), 0, nullptr, nullptr) != ssize_t(size)) {
-        st.SkipWithError("warm-up datagram lost");
-        return;
-    }
-    const uint64_t allocs0 = h.impl().pool.heap_allocations() + g.impl().pool.heap_allocations();
+    const uint64_t allocs0 = p.h.impl().pool.heap_allocations() + p.g.impl().pool.heap_allocations();
     for (auto _ : st) {
-        if (h.sendto(tx, out.data(), size, 0, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) != ssize_t(size) ||
-            g.recvfrom(rx, in.data(), in.size(), 0, nullptr, nullptr) != ssize_t(size)) {
+        if (!p.send() || !p.recv()) {
             st.SkipWithError("datagram lost");
             break;
         }
@@ -264,7 +262,7 @@ void BM_DefaultWorldSendToGateway(benchmark::State& st) {
     st.SetItemsProcessed(int64_t(st.iterations()));
     st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(size));
     st.counters["heap_allocs"] =
-        double(h.impl().pool.heap_allocations() + g.impl().pool.heap_allocations() - allocs0);
+        double(p.h.impl().pool.heap_allocations() + p.g.impl().pool.heap_allocations() - allocs0);
 }
 BENCHMARK(BM_DefaultWorldSendToGateway)->ArgName("size")->Arg(64)->Arg(1472);
 
@@ -273,29 +271,21 @@ BENCHMARK(BM_DefaultWorldSendToGateway)->ArgName("size")->Arg(64)->Arg(1472);
 // world is run for 1 ms and the gateway's queue drained so nothing piles up.
 void BM_DefaultWorldSendOnly(benchmark::State& st) {
     const size_t size = size_t(st.range(0));
-    GatewayPair p;
-    if (!p.ok) {
-        st.SkipWithError("socket setup failed");
+    GatewayPair p(size);
+    if (p.error) {
+        st.SkipWithError(p.error);
         return;
     }
-    Stack& h = *p.w.host;
-    Stack& g = *p.w.gateway;
-    const int tx = p.tx, rx = p.rx;
-    const sockaddr_in dst = p.dst;
-    auto out = pattern(size);
-    std::vector<uint8_t> in(65536);
-    h.sendto(tx, out.data(), size, 0, reinterpret_cast<const sockaddr*>(&dst), sizeof dst);
-    g.recvfrom(rx, in.data(), in.size(), 0, nullptr, nullptr);
     int64_t n = 0;
     for (auto _ : st) {
-        if (h.sendto(tx, out.data(), size, 0, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) != ssize_t(size)) {
+        if (!p.send()) {
             st.SkipWithError("sendto failed");
             break;
         }
         if (++n % 64 == 0) {
             st.PauseTiming();
             p.w.net->run_for(kMs);
-            while (g.recvfrom(rx, in.data(), in.size(), MSG_DONTWAIT, nullptr, nullptr) >= 0) {
+            while (p.recv(MSG_DONTWAIT)) {
             }
             st.ResumeTiming();
         }
