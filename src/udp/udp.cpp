@@ -31,15 +31,47 @@ static bool addrs_overlap(const DgramSock* a, const DgramSock* b) {
     return a->rcv_saddr.any() || b->rcv_saddr.any() || a->rcv_saddr == b->rcv_saddr;
 }
 
+// udp_lib_lport_inuse's test of one other socket: 0 no overlap, 1 shares (both
+// SO_REUSEPORT: the search stops there, free), 2 conflicts.
+static int overlap_verdict(const DgramSock* sk, const DgramSock* s, bool ident_mode) {
+    if (s->reuseaddr && sk->reuseaddr) return 0;
+    if (ident_mode) return 2;
+    if (s->bound_dev_if && sk->bound_dev_if && s->bound_dev_if != sk->bound_dev_if) return 0;
+    if (!addrs_overlap(sk, s)) return 0;
+    return s->reuseport && sk->reuseport ? 1 : 2;
+}
+
 bool PortTable::conflicts(const DgramSock* sk, uint16_t port, bool* join_group) const {
+    if (!ident_mode && !sk->rcv_saddr.any()) {
+        // udp_lib_get_port: a bind to a specific address on a crowded primary slot (more
+        // than 10 sockets; inet_use_hash2_on_bind) searches the second hash instead: the
+        // chain of sockets on this exact address first, then the wildcard chain, each
+        // newest first and decided by its first overlapping socket. Linux's primary slot
+        // also holds colliding ports and other namespaces' sockets; here it is the port.
+        int count = 0;
+        for_port(port, [&](const DgramSock*) { ++count; });
+        if (count > 10) {
+            for (const Ip4 want : {sk->rcv_saddr, Ip4()}) {
+                const DgramSock* first = nullptr;
+                for_port(port, [&](const DgramSock* s) {
+                    if (s == sk || s->rcv_saddr != want || !overlap_verdict(sk, s, false)) return;
+                    if (!first || s->lookup_seq > first->lookup_seq) first = s;
+                });
+                if (first) {
+                    if (overlap_verdict(sk, first, false) == 2) return true;
+                    *join_group = true;
+                    return false;
+                }
+            }
+            return false;
+        }
+    }
     for (DgramSock* s = buckets_[port & kMask]; s; s = s->port_next) {
         if (s == sk || s->num != port) continue;
-        if (s->reuseaddr && sk->reuseaddr) continue;
-        if (ident_mode) return true;
-        if (s->bound_dev_if && sk->bound_dev_if && s->bound_dev_if != sk->bound_dev_if) continue;
-        if (!addrs_overlap(sk, s)) continue;
+        const int v = overlap_verdict(sk, s, ident_mode);
+        if (v == 0) continue;
         // Both SO_REUSEPORT (same owner): Linux stops looking at the first such socket.
-        if (s->reuseport && sk->reuseport) {
+        if (v == 1) {
             *join_group = true;
             return false;
         }

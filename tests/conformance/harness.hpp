@@ -102,7 +102,13 @@ struct Register {
     static void scenario_##suite##_##name(::conformance::T& t)
 
 // Runners: return false (with a reason) when the scenario cannot run there.
-bool run_on_kernel(const Scenario& s, std::vector<std::string>* trace, std::string* why);
+// before_check runs in the fresh namespaces just before the runner checks that they hold
+// no socket (for the runner's own test).
+bool run_on_kernel(const Scenario& s, std::vector<std::string>* trace, std::string* why,
+                   const std::function<void()>& before_check = {});
+// "" when the network namespace whose /proc/net is given holds no UDP, ICMP, raw or TCP
+// socket; else what it holds, e.g. "1 udp".
+std::string namespace_sockets(const std::string& proc_net);
 void run_on_usnet(const Scenario& s, std::vector<std::string>* trace);
 
 }  // namespace conformance

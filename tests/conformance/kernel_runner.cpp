@@ -75,8 +75,24 @@ void write_all(int fd, const std::string& s) {
     }
 }
 
+}  // namespace
+
+std::string namespace_sockets(const std::string& proc_net) {
+    std::string found;
+    for (const char* table : {"udp", "icmp", "raw", "tcp"}) {
+        std::ifstream f(proc_net + "/" + table);
+        std::string line;
+        int n = -1;  // the first line is the header
+        while (std::getline(f, line)) ++n;
+        if (n > 0) found += (found.empty() ? "" : ", ") + std::to_string(n) + " " + table;
+    }
+    return found;
+}
+
+namespace {
+
 // In the forked child: build the topology, run, and write "OK\n" + trace or "SKIP why".
-void child(const Scenario& s, int out) {
+void child(const Scenario& s, int out, const std::function<void()>& before_check) {
     if (unshare(CLONE_NEWNET) != 0) {
         write_all(out, std::string("SKIP unshare(CLONE_NEWNET): ") + std::strerror(errno));
         return;
@@ -117,6 +133,16 @@ void child(const Scenario& s, int out) {
     // Wait until both ends of the veth report carrier, or the first ARP request may be lost.
     for (int i = 0; i < 300 && !(link_up("ip -o link show eth0") && link_up("nsenter -t " + gp + " -n ip -o link show eth0")); ++i)
         usleep(10000);
+    if (before_check) before_check();
+    // A scenario starts in namespaces that hold no socket: one left from anything earlier
+    // would change bind conflicts and the port's hash slot (udp_lib_get_port).
+    const std::string left = namespace_sockets("/proc/self/net") + namespace_sockets("/proc/" + gp + "/net");
+    if (!left.empty()) {
+        write_all(out, "OK\n<refused: the namespaces already hold sockets: " + left + ">\n");
+        ::close(hold[1]);
+        waitpid(g, nullptr, 0);
+        return;
+    }
     int self_ns = open("/proc/self/ns/net", O_RDONLY);
     int gw_ns = open(("/proc/" + gp + "/ns/net").c_str(), O_RDONLY);
     KernelApi api(self_ns, gw_ns, g);
@@ -131,7 +157,8 @@ void child(const Scenario& s, int out) {
 
 }  // namespace
 
-bool run_on_kernel(const Scenario& s, std::vector<std::string>* trace, std::string* why) {
+bool run_on_kernel(const Scenario& s, std::vector<std::string>* trace, std::string* why,
+                   const std::function<void()>& before_check) {
     if (geteuid() != 0) {
         *why = "the kernel side needs root to create network namespaces";
         return false;
@@ -144,7 +171,7 @@ bool run_on_kernel(const Scenario& s, std::vector<std::string>* trace, std::stri
     pid_t pid = fork();
     if (pid == 0) {
         ::close(p[0]);
-        child(s, p[1]);
+        child(s, p[1], before_check);
         _exit(0);
     }
     ::close(p[1]);
