@@ -15,6 +15,7 @@
 #include "usnet/counters.hpp"
 #include "usnet/env.hpp"
 #include "usnet/errors.hpp"
+#include "usnet/trace.hpp"
 #include "usnet/types.hpp"
 
 namespace usnet {
@@ -127,6 +128,9 @@ public:
     // Called for every dropped datagram with its reason and a sentence naming the datagram
     // (only while set: the hot path pays one pointer test).
     void set_drop_observer(std::function<void(DropReason, const std::string&)> fn);
+    // Traces every socket call (and frames arriving, timers) into `sink`, one tree each
+    // (see usnet/trace.hpp, docs/trace.md). An empty sink turns tracing off.
+    void set_tracer(TraceSink sink, TraceOptions opts = {});
     // The clock and the world that advances it; defaults to a closed world of its own.
     void set_env(Env* env);
     Env& env() const;

@@ -1,5 +1,6 @@
 // Stack: construction, interface/address/route configuration, and the driving loop.
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <type_traits>
 
@@ -101,6 +102,14 @@ std::string counters_text(const Counters& c) {
     for (size_t i = 0; i < size_t(DropReason::Count); ++i)
         if (c.drops[i]) out += std::string("UsnetDrop") + kDrops[i].name + " " + std::to_string(c.drops[i]) + "\n";
     return out;
+}
+
+void Stack::set_tracer(TraceSink sink, TraceOptions opts) {
+    impl_->tracer = nullptr;
+    impl_->tracer_owned.reset();
+    if (!sink) return;
+    impl_->tracer_owned = std::make_unique<trace::Tracer>(std::move(sink), std::move(opts));
+    impl_->tracer = impl_->tracer_owned.get();
 }
 
 void Stack::set_drop_observer(std::function<void(DropReason, const std::string&)> fn) {
@@ -220,15 +229,41 @@ std::vector<InterfaceInfo> Stack::interfaces() const {
 }
 
 int Stack::setsockopt(int fd, int level, int name, const void* val, socklen_t len) {
-    sock::DgramSock* sk = impl_->sock_of(fd);
-    if (!sk) return sock::fail(Err::BadFd, "setsockopt", fd);
-    return sock::do_setsockopt(*impl_, sk, level, name, val, len);
+    StackImpl& s = *impl_;
+    return sock::traced(
+        s, "setsockopt", fd,
+        [&] {
+            sock::DgramSock* sk = sock::enter(s, "__sys_setsockopt", fd);
+            if (!sk) return sock::fail(Err::BadFd, "setsockopt", fd);
+            return sock::do_setsockopt(s, sk, level, name, val, len);
+        },
+        [&](int r, int e) {
+            return sock::head_str(std::to_string(s.tracer->shown(fd)) + ", " + sock::level_name(level) + ", " +
+                                      sock::option_name(level, name) + ", " + std::to_string(int(len)) + " bytes",
+                                  r, e);
+        });
 }
 
 int Stack::getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
-    sock::DgramSock* sk = impl_->sock_of(fd);
-    if (!sk) return sock::fail(Err::BadFd, "getsockopt", fd);
-    return sock::do_getsockopt(*impl_, sk, level, name, val, len);
+    StackImpl& s = *impl_;
+    return sock::traced(
+        s, "getsockopt", fd,
+        [&] {
+            sock::DgramSock* sk = sock::enter(s, "__sys_getsockopt", fd);
+            if (!sk) return sock::fail(Err::BadFd, "getsockopt", fd);
+            return sock::do_getsockopt(s, sk, level, name, val, len);
+        },
+        [&](int r, int e) {
+            std::string extra;
+            if (r == 0 && val && len && *len == sizeof(int)) {
+                int v;
+                std::memcpy(&v, val, sizeof v);
+                extra = "(value " + std::to_string(v) + ")";
+            }
+            return sock::head_str(std::to_string(s.tracer->shown(fd)) + ", " + sock::level_name(level) + ", " +
+                                      sock::option_name(level, name),
+                                  r, e, extra);
+        });
 }
 
 const Counters& Stack::counters() const { return impl_->ctr; }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "buf/packet.hpp"
+#include "core/trace.hpp"
 #include "ip/ip.hpp"
 #include "link/link.hpp"
 #include "socket/sock.hpp"
@@ -78,6 +79,10 @@ public:
     }
     void report_drop(DropReason r, Ip4 src, uint16_t sport, Ip4 dst, uint16_t dport);
     std::function<void(DropReason, const std::string&)> drop_observer;
+
+    // Set while tracing (Stack::set_tracer): every trace point tests this pointer.
+    trace::Tracer* tracer = nullptr;
+    std::unique_ptr<trace::Tracer> tracer_owned;
 
     // Runs timers of every layer that are due.
     void run_timers();

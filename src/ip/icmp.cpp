@@ -12,6 +12,20 @@
 
 namespace usnet::ip {
 
+// ", ICMP_DEST_UNREACH" for a trace.
+static std::string icmp_type_name(uint8_t t) {
+    switch (t) {
+        case wire::kIcmpEchoReply: return " (ICMP_ECHOREPLY)";
+        case wire::kIcmpDestUnreach: return " (ICMP_DEST_UNREACH)";
+        case wire::kIcmpSourceQuench: return " (ICMP_SOURCE_QUENCH)";
+        case wire::kIcmpRedirect: return " (ICMP_REDIRECT)";
+        case wire::kIcmpEcho: return " (ICMP_ECHO)";
+        case wire::kIcmpTimeExceeded: return " (ICMP_TIME_EXCEEDED)";
+        case wire::kIcmpParamProb: return " (ICMP_PARAMETERPROB)";
+        default: return "";
+    }
+}
+
 // icmp_global_allow (msgs_per_sec with a burst) then inet_peer_xrlim_allow (one per
 // icmp_ratelimit ms per peer, bursts of 6). Errors to this host itself are never limited.
 bool Ip::icmp_rate_allow(Ip4 dst) {
@@ -56,26 +70,32 @@ bool Ip::icmp_rate_allow(Ip4 dst) {
 void Ip::icmp_send_error(const buf::Packet& orig, uint8_t type, uint8_t code, uint32_t info) {
     wire::Ipv4Repr h;
     if (wire::Ipv4Repr::parse(orig.bytes(), &h, false) != wire::Ipv4Error::Ok) return;
+    USNET_TRACE_INDENT(s_);
     // Never about broadcasts, multicasts, later fragments, or ICMP errors (RFC 1122 3.2.2).
-    if (orig.meta.route_flags & (kRtBroadcast | kRtMulticast)) return;
-    if (h.dst.is_multicast() || h.dst.is_lbcast()) return;
-    if (h.frag & wire::kIpOffMask) return;
-    if (h.src.is_zeronet() || h.src.is_multicast() || h.src.is_lbcast()) return;
+    auto not_sent = [&](const char* why) { USNET_TRACE(s_, IcmpSendNot, why); };
+    if ((orig.meta.route_flags & (kRtBroadcast | kRtMulticast)) || h.dst.is_multicast() || h.dst.is_lbcast())
+        return not_sent("never about a broadcast or multicast, RFC 1122 3.2.2");
+    if (h.frag & wire::kIpOffMask) return not_sent("never about a later fragment");
+    if (h.src.is_zeronet() || h.src.is_multicast() || h.src.is_lbcast()) return not_sent("the source cannot be answered");
     if (h.proto == wire::kProtoIcmp) {
         const uint8_t* in = orig.data() + h.header_len;
         if (orig.size() < h.header_len + 1u) return;
         const uint8_t t = in[0];
-        if (t != wire::kIcmpEcho && t != wire::kIcmpEchoReply && t != 13 && t != 14) return;
+        if (t != wire::kIcmpEcho && t != wire::kIcmpEchoReply && t != 13 && t != 14)
+            return not_sent("never about an ICMP error");
     }
-    if (!icmp_rate_allow(h.src)) return;
+    if (!icmp_rate_allow(h.src)) return not_sent("rate limited: icmp_msgs_per_sec or icmp_ratelimit");
     Flow fl;
     fl.daddr = h.src;
     if (is_local_addr(h.dst)) fl.saddr = h.dst;
     RouteResult rt;
     if (route_output(fl, &rt) != Err::None) {
         ++s_.ctr.icmp.OutErrors;
-        return;
+        return not_sent("no route back to the sender");
     }
+    if (s_.tracer)
+        USNET_TRACE(s_, IcmpSend, type == wire::kIcmpDestUnreach ? "ICMP_DEST_UNREACH" : type == wire::kIcmpTimeExceeded ? "ICMP_TIME_EXCEEDED" : std::to_string(type),
+                    code, h.src, h.dst.str() + " (protocol " + std::to_string(h.proto) + ")", "dev " + rt.dev->name);
     // Quote as much of the original as fits in 576 bytes (icmp_send's room).
     const uint32_t quote = std::min<uint32_t>(h.total_len, 576 - 20 - 8);
     auto pkt = s_.pool.alloc(wire::kIcmpHeaderLen + quote);
@@ -99,14 +119,21 @@ void Ip::icmp_input(buf::PacketPtr pkt) {
     ++c.InMsgs;
     wire::IcmpRepr ic;
     if (!wire::IcmpRepr::parse(pkt->bytes(), &ic, !pkt->meta.csum_ok)) {
+        USNET_TRACE(s_, IcmpBad);
         if (pkt->size() >= wire::kIcmpHeaderLen) ++c.InCsumErrors;
         ++c.InErrors;
         return;
     }
+    USNET_TRACE(s_, IcmpRcv, ic.type, ic.code, icmp_type_name(ic.type));
+    USNET_TRACE_INDENT(s_);
     switch (ic.type) {
         case wire::kIcmpEcho: {
             ++c.InEchos;
-            if ((pkt->meta.route_flags & (kRtBroadcast | kRtMulticast)) && s_.cfg.icmp_echo_ignore_broadcasts) return;
+            if ((pkt->meta.route_flags & (kRtBroadcast | kRtMulticast)) && s_.cfg.icmp_echo_ignore_broadcasts) {
+                USNET_TRACE(s_, IcmpEchoBcast);
+                return;
+            }
+            USNET_TRACE(s_, IcmpEcho, pkt->meta.src);
             Flow fl;
             fl.daddr = pkt->meta.src;
             if (pkt->meta.route_flags & kRtLocal && !(pkt->meta.route_flags & (kRtBroadcast | kRtMulticast)))
@@ -160,6 +187,7 @@ void Ip::icmp_input(buf::PacketPtr pkt) {
         const uint16_t sport = wire::load16(l4.data()), dport = wire::load16(l4.data() + 2);
         s_.udp.err(*pkt, ic.type, ic.code, ic.rest, ih.src, ih.dst, sport, dport, l4.subspan(8));
     } else if (ih.proto == wire::kProtoIcmp) {
+        USNET_TRACE(s_, IcmpErr, "ping_err", ih.src, 0, ih.dst, 0);
         s_.udp.ping_err(*pkt, ic.type, ic.code, ic.rest, ih.src, ih.dst, l4);
     }
 }

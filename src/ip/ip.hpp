@@ -15,6 +15,9 @@ namespace usnet::ip {
 enum RtFlags : uint8_t { kRtLocal = 1, kRtBroadcast = 2, kRtMulticast = 4 };
 enum class Scope : uint8_t { Universe = 0, Link = 253, Host = 254 };
 
+// The kernel's name of a route type: "RTN_LOCAL".
+const char* rtn_name(RouteType t);
+
 struct Route {
     RouteSpec spec;
     bool local_table = false;  // the kernel's "local" table (local and broadcast routes)

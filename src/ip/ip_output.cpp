@@ -35,6 +35,9 @@ Err Ip::output(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o) {
     h.emit(pkt->push(wire::kIpv4HeaderLen));
     pkt->meta.csum_ok = false;
     ++s_.ctr.ip.OutRequests;
+    USNET_TRACE(s_, IpOutput, h.src, h.dst, h.proto == wire::kProtoUdp ? "UDP" : h.proto == wire::kProtoIcmp ? "ICMP" : "?",
+                h.ttl, h.id, total, (h.frag & wire::kIpDF) ? ", DF" : "");
+    USNET_TRACE_INDENT(s_);
     if (!fits) {
         fragment_out(std::move(pkt), rt, o.mc_loop);
         return Err::None;
@@ -46,20 +49,24 @@ Err Ip::output(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o) {
 void Ip::send_to_dev(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop) {
     link::Interface& dev = *rt.dev;
     if (dev.loopback && !(rt.flags & (kRtBroadcast | kRtMulticast))) {
+        USNET_TRACE(s_, DevLoopback);
         s_.link.loopback_xmit(std::move(pkt), rt.local_dev);
         return;
     }
     if (dev.loopback) {
+        USNET_TRACE(s_, DevLoopback);
         s_.link.loopback_xmit(std::move(pkt));
         return;
     }
     if (rt.flags & kRtBroadcast) {
+        USNET_TRACE(s_, DevLoopCopy);
         if (auto copy = copy_packet(s_.pool, *pkt)) s_.link.loopback_xmit(std::move(copy), dev.ifindex);
         s_.link.output(dev, rt.nexthop, std::move(pkt), true);
         return;
     }
     if (rt.flags & kRtMulticast) {
         if ((rt.flags & kRtLocal) && mc_loop) {
+            USNET_TRACE(s_, DevLoopCopy);
             if (auto copy = copy_packet(s_.pool, *pkt)) s_.link.loopback_xmit(std::move(copy), dev.ifindex);
         }
         if (pkt->data()[8] == 0) return;  // TTL 0 multicast stays on the host
@@ -67,6 +74,7 @@ void Ip::send_to_dev(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop) {
         return;
     }
     if (rt.flags & kRtLocal) {
+        USNET_TRACE(s_, DevLoopback);
         s_.link.loopback_xmit(std::move(pkt), rt.local_dev);
         return;
     }
@@ -80,6 +88,8 @@ void Ip::fragment_out(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop) {
     const uint32_t hl = h.header_len;
     const uint32_t payload = pkt->size() - hl;
     const uint32_t chunk = ((rt.mtu > hl + 8 ? rt.mtu : hl + 8) - hl) & ~7u;
+    USNET_TRACE(s_, IpFragment, pkt->size(), rt.mtu, (payload + chunk - 1) / chunk);
+    USNET_TRACE_INDENT(s_);
     for (uint32_t off = 0; off < payload; off += chunk) {
         const uint32_t n = std::min(chunk, payload - off);
         auto f = s_.pool.alloc(n + hl);

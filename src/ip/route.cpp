@@ -1,10 +1,24 @@
 // Routing: the local and main tables, inet_addr_type, ip_route_output, inet_select_addr.
 #include <algorithm>
+#include <cstring>
 
 #include "core/stack_impl.hpp"
 #include "ip/ip.hpp"
 
 namespace usnet::ip {
+
+const char* rtn_name(RouteType t) {
+    switch (t) {
+        case RouteType::Unicast: return "RTN_UNICAST";
+        case RouteType::Local: return "RTN_LOCAL";
+        case RouteType::Broadcast: return "RTN_BROADCAST";
+        case RouteType::Multicast: return "RTN_MULTICAST";
+        case RouteType::Blackhole: return "RTN_BLACKHOLE";
+        case RouteType::Unreachable: return "RTN_UNREACHABLE";
+        case RouteType::Prohibit: return "RTN_PROHIBIT";
+    }
+    return "?";
+}
 
 static Scope addr_scope(Ip4 a) { return a.is_loopback() ? Scope::Host : Scope::Universe; }
 
@@ -161,6 +175,7 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
         if (daddr.is_lbcast() || daddr.is_multicast()) {
             if (saddr.any()) saddr = select_addr(dev, Ip4(), Scope::Link);
             type = daddr.is_lbcast() ? RouteType::Broadcast : RouteType::Multicast;
+            USNET_TRACE(s_, RouteOif, fl.oif, dev->name, daddr.is_lbcast() ? "a limited broadcast" : "a multicast", saddr);
             goto make_route;
         }
     }
@@ -170,6 +185,7 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
         if (daddr.any()) daddr = saddr = Ip4(127, 0, 0, 1);
         dev = s_.loopback();
         type = RouteType::Local;
+        USNET_TRACE(s_, RouteZero, saddr);
         goto make_route;
     }
     {
@@ -179,13 +195,16 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
             if (fl.oif) {
                 // With an output interface, a destination without a route is assumed on-link.
                 if (saddr.any()) saddr = select_addr(dev, Ip4(), Scope::Link);
+                USNET_TRACE(s_, RouteOif, fl.oif, dev->name, "with no route, the destination", saddr);
                 goto make_route;
             }
             ++s_.ctr.ip.OutNoRoutes;
+            USNET_TRACE(s_, RouteNone, daddr);
             return Err::NetUnreachable;
         }
         if (Err e = route_error(r->spec.type); e != Err::None) {
             if (e == Err::RouteUnreachable) ++s_.ctr.ip.OutNoRoutes;
+            if (s_.tracer) USNET_TRACE(s_, RouteType, daddr, rtn_name(r->spec.type), strerrorname_np(to_errno(e)));
             return e;
         }
         type = r->spec.type;
@@ -194,6 +213,7 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
             dev = s_.loopback();
             // The packet is seen as arriving on the device that owns the local route (orig_oif).
             local_dev = r->spec.ifindex;
+            USNET_TRACE(s_, RouteLocal, daddr, saddr);
             goto make_route;
         }
         if (!dev) dev = s_.iface(r->spec.ifindex);
@@ -203,6 +223,12 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
         if (saddr.any())
             saddr = !r->spec.prefsrc.any() ? r->spec.prefsrc
                                            : select_addr(dev, gw.any() ? daddr : gw, gw.any() ? Scope::Link : Scope::Universe);
+        if (s_.tracer) {
+            const std::string prefix = r->spec.prefix_len == 0 ? std::string("default")
+                                                                : r->spec.dst.str() + "/" + std::to_string(r->spec.prefix_len);
+            USNET_TRACE(s_, RouteFound, prefix, gw.any() ? std::string("scope link") : "via " + gw.str(),
+                        "dev " + dev->name, saddr, std::min<uint32_t>(dev->mtu, 0xffff));
+        }
     }
 make_route:
     if (!dev) return Err::NetUnreachable;

@@ -15,6 +15,19 @@ bool Interface::in_group(Ip4 g) const {
     return false;
 }
 
+// The kernel's name of a neighbour state.
+static const char* nud_name(NeighState s) {
+    switch (s) {
+        case NeighState::Incomplete: return "NUD_INCOMPLETE";
+        case NeighState::Reachable: return "NUD_REACHABLE";
+        case NeighState::Stale: return "NUD_STALE";
+        case NeighState::Delay: return "NUD_DELAY";
+        case NeighState::Probe: return "NUD_PROBE";
+        case NeighState::Failed: return "NUD_FAILED";
+    }
+    return "?";
+}
+
 static Mac multicast_mac(Ip4 g) {
     // RFC 1112 6.4: 01:00:5e + low 23 bits of the group.
     return Mac{{0x01, 0x00, 0x5e, uint8_t((g.v >> 16) & 0x7f), uint8_t(g.v >> 8), uint8_t(g.v)}};
@@ -40,6 +53,8 @@ void Link::run_backlog() {
     Interface* lo = s_.loopback();
     while (auto pkt = backlog_.pop()) {
         if (!lo) continue;
+        trace::Event ev(s_.tracer, [&] { return "lo delivers " + std::to_string(pkt->size()) + " bytes (softirq)"; });
+        USNET_TRACE(s_, RxBacklog);
         pkt->meta.ifindex = lo->ifindex;
         s_.ip.input(*lo, std::move(pkt));
     }
@@ -51,21 +66,32 @@ void Link::output(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broad
         loopback_xmit(std::move(pkt));
         return;
     }
-    if (!ifc.up || !ifc.port) return;
+    if (!ifc.up || !ifc.port) {
+        USNET_TRACE(s_, DevDown, ifc.name);
+        return;
+    }
     if (l2_broadcast) {
+        USNET_TRACE(s_, DevBroadcast, ifc.name);
         frame_out(ifc, Mac::broadcast(), wire::kEthIpv4, std::move(pkt));
         return;
     }
     if (nexthop.is_multicast()) {
+        USNET_TRACE(s_, DevMulticast, nexthop, multicast_mac(nexthop).str(), ifc.name);
         frame_out(ifc, multicast_mac(nexthop), wire::kEthIpv4, std::move(pkt));
         return;
     }
+    USNET_TRACE(s_, NeighOutput, ifc.name, nexthop);
+    USNET_TRACE_INDENT(s_);
     const Time now = s_.now();
     for (auto& n : ifc.neigh) {
         if (n.ip != nexthop) continue;
         n.used = now;
         if (n.state == NeighState::Reachable || n.state == NeighState::Stale || n.state == NeighState::Delay ||
             n.state == NeighState::Probe) {
+            if (s_.tracer) {
+                if (n.state == NeighState::Stale) USNET_TRACE(s_, NeighStale, nexthop, n.mac.str());
+                else USNET_TRACE(s_, NeighHit, nexthop, nud_name(n.state), n.mac.str(), ifc.name);
+            }
             if (n.state == NeighState::Stale) {
                 // __neigh_event_send: a used STALE entry enters DELAY (probing starts after
                 // delay_first_probe_time unless confirmed), still sending to the old address.
@@ -78,6 +104,9 @@ void Link::output(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broad
             frame_out(ifc, n.mac, wire::kEthIpv4, std::move(pkt));
             return;
         }
+        if (s_.tracer)
+            USNET_TRACE(s_, NeighQueue, nexthop, nud_name(n.state), n.pending.size() + 1,
+                        n.state == NeighState::Failed ? "; a new resolution starts" : "; resolution in progress");
         if (n.state == NeighState::Failed) {
             // A fresh attempt, as a new neighbour lookup would start.
             n.state = NeighState::Incomplete;
@@ -103,6 +132,8 @@ void Link::output(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broad
     n.used = now;
     n.pending_bytes = pkt->size();
     n.pending.push(std::move(pkt));
+    USNET_TRACE(s_, NeighNew, nexthop);
+    USNET_TRACE(s_, NeighQueue, nexthop, "NUD_INCOMPLETE", 1, "");
     arp_send(ifc, wire::kArpRequest, nexthop, Mac(), Mac::broadcast(), Ip4());
 }
 
@@ -112,6 +143,7 @@ void Link::arp_send(Interface& ifc, uint16_t op, Ip4 tip, const Mac& tha, const 
     if (!pkt) return;
     wire::ArpRepr arp{op, ifc.mac, tha, sip, tip};
     arp.emit(pkt->put(wire::kArpLen));
+    if (op == wire::kArpRequest) USNET_TRACE(s_, ArpSolicit, tip, sip, dst.is_broadcast() ? "broadcast" : dst.str());
     if (op == wire::kArpRequest) ++s_.ctr.link.ArpRequestsSent;
     else ++s_.ctr.link.ArpRepliesSent;
     frame_out(ifc, dst, wire::kEthArp, std::move(pkt));
@@ -119,10 +151,15 @@ void Link::arp_send(Interface& ifc, uint16_t op, Ip4 tip, const Mac& tha, const 
 
 void Link::receive_frame(Interface& ifc, buf::PacketPtr frame) {
     ++s_.ctr.link.RxFrames;
+    trace::Event ev(s_.tracer, [&] { return ifc.name + " receives a frame of " + std::to_string(frame->size()) + " bytes"; });
     wire::EthernetRepr eth;
     if (!ifc.up || !wire::EthernetRepr::parse(frame->bytes(), &eth)) {
         ++s_.ctr.link.RxDropped;
         return;
+    }
+    if (s_.tracer) {
+        const char* type = eth.ethertype == wire::kEthIpv4 ? "IPv4" : eth.ethertype == wire::kEthArp ? "ARP" : "other";
+        USNET_TRACE(s_, RxFrame, eth.src.str(), eth.dst.str(), type);
     }
     // Accept frames for us, broadcast, and multicast groups we joined (224.0.0.1 always).
     if (!(eth.dst == ifc.mac) && !eth.dst.is_broadcast()) {
@@ -132,6 +169,7 @@ void Link::receive_frame(Interface& ifc, buf::PacketPtr frame) {
             for (const auto& m : ifc.mc) ok = ok || eth.dst == multicast_mac(m.group);
         }
         if (!ok) {
+            USNET_TRACE(s_, RxNotForUs, eth.dst.str(), ifc.mac.str());
             ++s_.ctr.link.RxDropped;
             return;
         }
@@ -167,6 +205,10 @@ void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
     // 127/8 arriving on a real device (a martian destination there). Checking only this
     // interface's addresses left requests for the host's other addresses unanswered.
     const bool for_us = !arp.tpa.is_loopback() && s_.ip.addr_type(arp.tpa) == RouteType::Local;
+    if (s_.tracer)
+        USNET_TRACE(s_, ArpRcv, arp.op == wire::kArpRequest ? "request" : "reply", arp.spa, arp.sha.str(),
+                    arp.op == wire::kArpRequest ? "who-has " + arp.tpa.str() : arp.spa.str() + " is-at " + arp.sha.str());
+    USNET_TRACE_INDENT(s_);
     const Time now = s_.now();
     Neighbour* n = nullptr;
     for (auto& e : ifc.neigh)
@@ -177,6 +219,9 @@ void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
         n->used = now;
     }
     if (n && !arp.spa.any()) {
+        if (s_.tracer)
+            USNET_TRACE(s_, ArpLearn, arp.spa, arp.sha.str(),
+                        n->pending.empty() ? std::string() : "; " + std::to_string(n->pending.size()) + " queued skb(s) sent");
         n->mac = arp.sha;
         n->state = NeighState::Reachable;
         n->probes = 0;
@@ -184,13 +229,20 @@ void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
         while (auto p = n->pending.pop()) frame_out(ifc, n->mac, wire::kEthIpv4, std::move(p));
         n->pending_bytes = 0;
     }
-    if (arp.op == wire::kArpRequest && for_us) arp_send(ifc, wire::kArpReply, arp.spa, arp.sha, arp.sha, arp.tpa);
+    if (arp.op == wire::kArpRequest && for_us) {
+        USNET_TRACE(s_, ArpReply, arp.tpa, arp.tpa, ifc.mac.str());
+        arp_send(ifc, wire::kArpReply, arp.spa, arp.sha, arp.sha, arp.tpa);
+    } else if (!n) {
+        USNET_TRACE(s_, ArpIgnored);
+    }
 }
 
 // arp_error_report -> ipv4_link_failure: each queued packet earns an ICMP host unreachable
 // addressed to its (local) sender, which reaches the socket through the ICMP error path.
 void Link::neigh_fail(Interface& ifc, Neighbour& n) {
     (void)ifc;
+    USNET_TRACE(s_, NeighFailed, n.pending.size());
+    USNET_TRACE_INDENT(s_);
     n.state = NeighState::Failed;
     // Let the garbage collection below look at it (with kNever a failed entry stayed forever).
     n.timer = s_.now() + kArpGcStale;
@@ -209,6 +261,12 @@ void Link::timers(Time now) {
         for (size_t i = 0; i < v.size(); ++i) {
             Neighbour& n = v[i];
             if (n.timer > now) continue;
+            trace::Event ev(s_.tracer, [&] { return "timer: neighbour " + n.ip.str() + " on " + ifc->name; });
+            if (s_.tracer) {
+                const bool retry = n.state == NeighState::Incomplete || n.state == NeighState::Delay || n.state == NeighState::Probe;
+                USNET_TRACE(s_, NeighTimer, n.ip, std::string(nud_name(n.state)) + (retry ? ", " + std::to_string(n.probes) + " probe(s) sent" : ""));
+            }
+            USNET_TRACE_INDENT(s_);
             if (n.state == NeighState::Incomplete) {
                 if (n.probes >= kArpMcastProbes) {
                     neigh_fail(*ifc, n);

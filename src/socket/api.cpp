@@ -48,8 +48,28 @@ namespace sock {
 
 int fail(Err e, const char* call, int fd) {
     tl_last = {e, call, fd};
+    if (__builtin_expect(trace::t_current != nullptr, 0)) trace::t_current->fail(e);
     errno = to_errno(e);
     return -1;
+}
+
+DgramSock* enter(StackImpl& s, const char* entry, int fd) {
+    DgramSock* sk = s.sock_of(fd);
+    if (__builtin_expect(s.tracer == nullptr, 1)) return sk;
+    const int shown = s.tracer->shown(fd);
+    if (!sk) {
+        USNET_TRACE(s, NoSocket, entry, shown);
+        return nullptr;
+    }
+    const char* what = sk->proto == Proto::Udp ? "UDP socket" : "ICMP ping socket";
+    // read()/write() on a socket reach the same protocol calls through the file's ops.
+    const std::string_view call = s.tracer->call_name();
+    if (call == "read") USNET_TRACE(s, EntryRead, shown, what);
+    else if (call == "write") USNET_TRACE(s, EntryWrite, shown, what);
+    else if (call == "readv") USNET_TRACE(s, EntryReadv, shown, what);
+    else if (call == "writev") USNET_TRACE(s, EntryWritev, shown, what);
+    else USNET_TRACE(s, EntryFd, entry, shown, what);
+    return sk;
 }
 
 }  // namespace sock
@@ -115,6 +135,8 @@ void disconnect(StackImpl& s, DgramSock* sk) {
         if (moved && sk->bind_port_lock) table_of(s, sk).rehash(sk);
     }
     if (!sk->bind_port_lock) table_of(s, sk).unhash(sk);
+    USNET_TRACE(s, DisconnectDone, sk->bind_addr_lock ? "kept (bound)" : "reset to 0.0.0.0",
+                sk->bind_port_lock ? "kept (bound)" : "released");
 }
 
 void purge(DgramSock* sk) {
@@ -147,8 +169,10 @@ Err connect_route(StackImpl& s, DgramSock* sk, Ip4 daddr, ip::RouteResult* rt) {
 
 // ---------------- Stack: socket creation and addressing ----------------
 
-int Stack::socket(int domain, int type, int protocol) {
-    StackImpl& s = *impl_;
+namespace {
+
+int sys_socket(StackImpl& s, int domain, int type, int protocol) {
+    USNET_TRACE(s, EntrySocket, sock::family_name(domain), sock::type_name(type), sock::protocol_name(protocol));
     const int flags = type & ~0xf;
     if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK)) return fail(Err::SocketTypeInvalid, "socket", -1);
     type &= 0xf;
@@ -156,12 +180,22 @@ int Stack::socket(int domain, int type, int protocol) {
     if (type >= 11) return fail(Err::SocketTypeInvalid, "socket", -1);  // SOCK_MAX; 0 is ESOCKTNOSUPPORT below
     if (domain != AF_INET) return fail(Err::SocketFamily, "socket", -1);
     if (protocol < 0 || protocol >= IPPROTO_MAX) return fail(Err::SocketProtocolRange, "socket", -1);
-    if (type != SOCK_DGRAM) return fail(Err::SocketTypeUnsupported, "socket", -1);
-    sock::Proto proto;
-    if (protocol == 0 || protocol == IPPROTO_UDP) proto = sock::Proto::Udp;
-    else if (protocol == IPPROTO_ICMP) proto = sock::Proto::Ping;
-    else return fail(Err::SocketProtocol, "socket", -1);
-    if (proto == sock::Proto::Ping && !ping_gid_ok(s.cfg)) return fail(Err::PingGroup, "socket", -1);
+    sock::Proto proto = sock::Proto::Udp;
+    {
+        USNET_TRACE_INDENT(s);
+        USNET_TRACE(s, CreateFamily);
+        if (type != SOCK_DGRAM) return fail(Err::SocketTypeUnsupported, "socket", -1);
+        if (protocol == IPPROTO_ICMP) proto = sock::Proto::Ping;
+        else if (protocol != 0 && protocol != IPPROTO_UDP) return fail(Err::SocketProtocol, "socket", -1);
+        USNET_TRACE_INDENT(s);
+        USNET_TRACE(s, CreateProto, proto == sock::Proto::Udp ? "IPPROTO_UDP" : "IPPROTO_ICMP",
+                    proto == sock::Proto::Udp ? "udp_prot" : "ping_prot");
+        if (proto == sock::Proto::Ping) {
+            USNET_TRACE_INDENT(s);
+            USNET_TRACE(s, CreatePingGroup, s.cfg.gid, s.cfg.ping_group_lo, s.cfg.ping_group_hi);
+            if (!ping_gid_ok(s.cfg)) return fail(Err::PingGroup, "socket", -1);
+        }
+    }
     int fd = 3;
     while (size_t(fd) < s.fds.size() && s.fds[size_t(fd)]) ++fd;
     if (fd >= s.cfg.max_fds) return fail(Err::TooManyFiles, "socket", -1);
@@ -175,8 +209,21 @@ int Stack::socket(int domain, int type, int protocol) {
     sk->reuseaddr = proto == sock::Proto::Ping;  // INET_PROTOSW_REUSE for ICMP datagram sockets
     sk->cloexec = flags & SOCK_CLOEXEC;
     s.fds[size_t(fd)] = std::move(sk);
+    if (s.tracer) USNET_TRACE(s, CreateFd, s.tracer->shown(fd), (flags & SOCK_CLOEXEC) ? " (O_CLOEXEC)" : "");
     ok();
     return fd;
+}
+
+}  // namespace
+
+int Stack::socket(int domain, int type, int protocol) {
+    return sock::traced(
+        *impl_, "socket", -1, [&] { return sys_socket(*impl_, domain, type, protocol); },
+        [&](int r, int e) {
+            return sock::head_str(sock::family_name(domain) + ", " + sock::type_name(type) + ", " +
+                                      sock::protocol_name(protocol),
+                                  r, e);
+        });
 }
 
 bool Stack::is_socket(int fd) const { return impl_->sock_of(fd) != nullptr; }
@@ -208,17 +255,44 @@ std::string Stack::explain_last_error(int shown_fd) const {
 // __sys_socketpair creates both sockets (so socket()'s errors come first), then asks the
 // protocol, and inet_dgram_ops has sock_no_socketpair.
 int Stack::socketpair(int domain, int type, int protocol, int sv[2]) {
-    (void)sv;
-    const int fd = socket(domain, type, protocol);
-    if (fd < 0) return fd;
-    close(fd);
-    return fail(Err::NoSocketpair, "socketpair", -1);
+    StackImpl& s = *impl_;
+    return sock::traced(
+        s, "socketpair", -1,
+        [&] {
+            USNET_TRACE(s, EntrySocketpair);
+            USNET_TRACE_INDENT(s);
+            const int fd = socket(domain, type, protocol);
+            if (fd < 0) return fd;
+            close(fd);
+            USNET_TRACE(s, SocketpairNo);
+            return fail(Err::NoSocketpair, "socketpair", -1);
+        },
+        [&](int r, int e) {
+            (void)sv;
+            return sock::head_str(sock::family_name(domain) + ", " + sock::type_name(type) + ", " +
+                                      sock::protocol_name(protocol),
+                                  r, e);
+        });
 }
 
-int Stack::close(int fd) {
-    StackImpl& s = *impl_;
+namespace {
+
+int sys_close(StackImpl& s, int fd) {
     DgramSock* sk = s.sock_of(fd);
-    if (!sk) return fail(Err::BadFd, "close", fd);
+    if (!sk) {
+        if (s.tracer) USNET_TRACE(s, NoSocket, "close_fd", s.tracer->shown(fd));
+        return fail(Err::BadFd, "close", fd);
+    }
+    if (s.tracer) {
+        const bool udp = sk->proto == sock::Proto::Udp;
+        USNET_TRACE(s, EntryClose, s.tracer->shown(fd), udp ? "UDP socket" : "ICMP ping socket");
+        USNET_TRACE_INDENT(s);
+        USNET_TRACE(s, ReleaseOps, udp ? "udp_lib_close" : "ping_close");
+        USNET_TRACE_INDENT(s);
+        if (!sk->mc_list.empty()) USNET_TRACE(s, ReleaseGroups, sk->mc_list.size());
+        if (sk->num) USNET_TRACE(s, ReleasePort, udp ? "udp_lib_unhash" : "ping_unhash", sk->num);
+        if (!sk->rx.empty()) USNET_TRACE(s, ReleaseQueue, sk->rx.size());
+    }
     sock::drop_memberships(s, sk);
     table_of(s, sk).unhash(sk);
     purge(sk);
@@ -229,18 +303,22 @@ int Stack::close(int fd) {
 }
 
 // inet_bind / __inet_bind (ping_bind for ping sockets).
-int Stack::bind(int fd, const sockaddr* addr, socklen_t len) {
-    StackImpl& s = *impl_;
-    DgramSock* sk = s.sock_of(fd);
+int sys_bind(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
+    DgramSock* sk = sock::enter(s, "__sys_bind", fd);
     if (!sk) return fail(Err::BadFd, "bind", fd);
     if (int(len) < 0 || len > sizeof(sockaddr_storage)) return fail(Err::AddrLenRange, "bind", fd);
     if (len > 0 && !addr) return fail(Err::Fault, "bind", fd);
+    const bool ping = sk->proto == sock::Proto::Ping;
+    const InAddr a = addr ? read_in(addr, len) : InAddr{};
+    if (ping) USNET_TRACE(s, BindPingOps, sock::sockaddr_arg(addr, len));
+    else USNET_TRACE(s, BindOps, a.addr, a.port);
+    USNET_TRACE_INDENT(s);
     if (len < sizeof(sockaddr_in)) return fail(Err::AddrLen, "bind", fd);
-    const InAddr a = read_in(addr, len);
     if (a.family != AF_INET && !(a.family == AF_UNSPEC && a.addr.any()))
         return fail(Err::AddrFamily, "bind", fd);
     RouteType t = s.ip.addr_type(a.addr);
-    if (sk->proto == sock::Proto::Ping) {
+    USNET_TRACE(s, BindAddrType, a.addr, a.addr.any() ? "INADDR_ANY (any address)" : ip::rtn_name(t));
+    if (ping) {
         if (a.addr.any()) t = RouteType::Local;
         if (t != RouteType::Local) return fail(Err::BindNotLocal, "bind", fd);
     } else if (!a.addr.any() && t != RouteType::Local && t != RouteType::Multicast && t != RouteType::Broadcast &&
@@ -248,51 +326,100 @@ int Stack::bind(int fd, const sockaddr* addr, socklen_t len) {
         // inet_addr_valid_or_nonlocal: IP_FREEBIND / IP_TRANSPARENT allow any address.
         return fail(Err::BindNotLocal, "bind", fd);
     }
-    if (sk->proto == sock::Proto::Udp && a.port && a.port < 1024 && !s.cfg.privileged)
+    if (!ping && a.port && a.port < 1024 && !s.cfg.privileged)
         return fail(Err::BindPrivileged, "bind", fd);
-    if (sk->established || sk->num) return fail(Err::BindTwice, "bind", fd);
+    if (sk->established || sk->num) {
+        USNET_TRACE(s, BindTwice, sk->num);
+        return fail(Err::BindTwice, "bind", fd);
+    }
     sk->rcv_saddr = sk->saddr = a.addr;
     if (t == RouteType::Multicast || t == RouteType::Broadcast) sk->saddr = Ip4();
     // IP_BIND_ADDRESS_NO_PORT: with port 0, the port is chosen later (connect or send).
-    const bool defer_port = a.port == 0 && sk->bind_address_no_port && sk->proto == sock::Proto::Udp;
-    if (!defer_port && !table_of(s, sk).get_port(sk, a.port, s.cfg.port_lo, s.cfg.port_hi, s.random())) {
-        sk->rcv_saddr = sk->saddr = Ip4();
-        return fail(Err::AddrInUse, "bind", fd);
+    const bool defer_port = a.port == 0 && sk->bind_address_no_port && !ping;
+    if (!defer_port) {
+        if (ping) USNET_TRACE(s, BindPingGetPort, a.port);
+        else USNET_TRACE(s, BindGetPort, a.port);
+        USNET_TRACE_INDENT(s);
+        if (!table_of(s, sk).get_port(sk, a.port, s.cfg.port_lo, s.cfg.port_hi, s.random(), s.tracer)) {
+            sk->rcv_saddr = sk->saddr = Ip4();
+            return fail(Err::AddrInUse, "bind", fd);
+        }
+        if (a.port == 0) USNET_TRACE(s, PortEphemeral, s.cfg.port_lo, s.cfg.port_hi, sk->num);
     }
     sk->bind_addr_lock = !sk->rcv_saddr.any();
     sk->bind_port_lock = a.port != 0;
     sk->daddr = Ip4();
     sk->dport = 0;
     sk->dst_genid = 0;
+    USNET_TRACE(s, BindDone, sk->rcv_saddr, sk->num);
+    USNET_TRACE(s, BindLocks, sk->bind_addr_lock ? "set" : "clear", sk->bind_port_lock ? "set" : "clear");
     ok();
     return 0;
 }
 
+}  // namespace
+
+int Stack::close(int fd) {
+    return sock::traced(
+        *impl_, "close", fd, [&] { return sys_close(*impl_, fd); },
+        [&](int r, int e) { return sock::head_str(std::to_string(impl_->tracer->shown(fd)), r, e); });
+}
+
+int Stack::bind(int fd, const sockaddr* addr, socklen_t len) {
+    return sock::traced(
+        *impl_, "bind", fd, [&] { return sys_bind(*impl_, fd, addr, len); },
+        [&](int r, int e) {
+            return sock::head_str(std::to_string(impl_->tracer->shown(fd)) + ", " + sock::sockaddr_arg(addr, len), r, e);
+        });
+}
+
+namespace {
+
 // inet_dgram_connect -> ip4_datagram_connect.
-int Stack::connect(int fd, const sockaddr* addr, socklen_t len) {
-    StackImpl& s = *impl_;
-    DgramSock* sk = s.sock_of(fd);
+int sys_connect(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
+    DgramSock* sk = sock::enter(s, "__sys_connect", fd);
     if (!sk) return fail(Err::BadFd, "connect", fd);
     if (int(len) < 0 || len > sizeof(sockaddr_storage)) return fail(Err::AddrLenRange, "connect", fd);
     if (len > 0 && !addr) return fail(Err::Fault, "connect", fd);
+    USNET_TRACE(s, ConnectOps);
+    USNET_TRACE_INDENT(s);
     if (len < sizeof(sa_family_t)) return fail(Err::AddrLen, "connect", fd);
     const InAddr a = read_in(addr, len);
     if (a.family == AF_UNSPEC) {
+        USNET_TRACE(s, ConnectUnspec);
         disconnect(s, sk);
         ok();
         return 0;
     }
+    const bool had_port = sk->num != 0;
     if (!autobind(s, sk)) return fail(Err::PortsExhausted, "connect", fd);
+    if (!had_port) {
+        if (sk->proto == sock::Proto::Ping) USNET_TRACE(s, AutobindPing, sk->num);
+        else USNET_TRACE(s, Autobind, sk->num);
+    }
+    USNET_TRACE(s, ConnectProto, sk->proto == sock::Proto::Ping ? "ping_prot" : "udp_prot", a.addr, a.port);
+    USNET_TRACE_INDENT(s);
     if (len < sizeof(sockaddr_in)) return fail(Err::AddrLen, "connect", fd);
     if (a.family != AF_INET) return fail(Err::AddrFamily, "connect", fd);
     sk->dst_genid = 0;
     ip::RouteResult rt;
-    if (Err e = sock::connect_route(s, sk, a.addr, &rt); e != Err::None) return fail(e, "connect", fd);
-    if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) return fail(Err::BroadcastDenied, "connect", fd);
-    if (sk->saddr.any()) sk->saddr = rt.src;
+    {
+        USNET_TRACE(s, ConnectRoute, a.addr, sk->saddr, sk->bound_dev_if);
+        USNET_TRACE_INDENT(s);
+        if (Err e = sock::connect_route(s, sk, a.addr, &rt); e != Err::None) return fail(e, "connect", fd);
+    }
+    if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) {
+        USNET_TRACE(s, ConnectBroadcast);
+        return fail(Err::BroadcastDenied, "connect", fd);
+    }
+    if (sk->saddr.any()) {
+        sk->saddr = rt.src;
+        USNET_TRACE(s, ConnectSaddr, rt.src, " (from the route)");
+    }
     if (sk->rcv_saddr.any()) {
         sk->rcv_saddr = rt.src;
         table_of(s, sk).rehash(sk);
+        USNET_TRACE(s, ConnectRcvSaddr, rt.src);
     }
     sk->daddr = rt.dst;
     sk->dport = a.port;
@@ -300,55 +427,122 @@ int Stack::connect(int fd, const sockaddr* addr, socklen_t len) {
     sk->inet_id = uint16_t(s.random());
     sk->dst_cache = rt;
     sk->dst_genid = s.ip.genid;
+    USNET_TRACE(s, ConnectDone, sk->daddr, sk->dport);
     ok();
     return 0;
 }
 
 // inet_getname
-int Stack::getsockname(int fd, sockaddr* addr, socklen_t* len) {
-    DgramSock* sk = impl_->sock_of(fd);
+int sys_getsockname(StackImpl& s, int fd, sockaddr* addr, socklen_t* len) {
+    DgramSock* sk = sock::enter(s, "__sys_getsockname", fd);
     if (!sk) return fail(Err::BadFd, "getsockname", fd);
+    USNET_TRACE(s, GetnameOps, 0);
+    USNET_TRACE_INDENT(s);
     if (!len) return fail(Err::Fault, "getsockname", fd);
     if (int(*len) < 0) return fail(Err::AddrLenNegative, "getsockname", fd);
     if (*len > 0 && !addr) return fail(Err::Fault, "getsockname", fd);
-    write_in(addr, len, sk->rcv_saddr.any() ? sk->saddr : sk->rcv_saddr, sk->num);
+    const bool rcv = !sk->rcv_saddr.any();
+    USNET_TRACE(s, GetnameLocal, rcv ? "inet_rcv_saddr" : "inet_saddr", rcv ? sk->rcv_saddr : sk->saddr, sk->num);
+    USNET_TRACE(s, GetnameCopy, std::min<socklen_t>(*len, sizeof(sockaddr_in)));
+    write_in(addr, len, rcv ? sk->rcv_saddr : sk->saddr, sk->num);
     ok();
     return 0;
 }
 
-int Stack::getpeername(int fd, sockaddr* addr, socklen_t* len) {
-    DgramSock* sk = impl_->sock_of(fd);
+int sys_getpeername(StackImpl& s, int fd, sockaddr* addr, socklen_t* len) {
+    DgramSock* sk = sock::enter(s, "__sys_getpeername", fd);
     if (!sk) return fail(Err::BadFd, "getpeername", fd);
+    USNET_TRACE(s, GetnameOps, 1);
+    USNET_TRACE_INDENT(s);
     // inet_getname refuses first; only then is the user's length read (move_addr_to_user).
-    if (!sk->dport) return fail(Err::NotConnected, "getpeername", fd);
+    if (!sk->dport) {
+        USNET_TRACE(s, GetnameNoPeer);
+        return fail(Err::NotConnected, "getpeername", fd);
+    }
     if (!len) return fail(Err::Fault, "getpeername", fd);
     if (int(*len) < 0) return fail(Err::AddrLenNegative, "getpeername", fd);
     if (*len > 0 && !addr) return fail(Err::Fault, "getpeername", fd);
+    USNET_TRACE(s, GetnamePeer, sk->daddr, sk->dport);
+    USNET_TRACE(s, GetnameCopy, std::min<socklen_t>(*len, sizeof(sockaddr_in)));
     write_in(addr, len, sk->daddr, sk->dport);
     ok();
     return 0;
 }
 
 // inet_shutdown
-int Stack::shutdown(int fd, int how) {
-    DgramSock* sk = impl_->sock_of(fd);
+int sys_shutdown(StackImpl& s, int fd, int how) {
+    DgramSock* sk = sock::enter(s, "__sys_shutdown", fd);
     if (!sk) return fail(Err::BadFd, "shutdown", fd);
     if (how < SHUT_RD || how > SHUT_RDWR) return fail(Err::ShutdownHow, "shutdown", fd);
+    USNET_TRACE(s, ShutdownOps, sock::shutdown_name(how),
+                how == SHUT_RD ? "RCV_SHUTDOWN" : how == SHUT_WR ? "SEND_SHUTDOWN" : "SHUTDOWN_MASK");
     sk->shutdown |= uint8_t(how + 1);
+    s.env->settle_now();  // a reader blocked in another thread wakes (sk_state_change)
     // An unconnected socket is marked all the same (so poll wakes), but the call says ENOTCONN.
-    if (!sk->established) return fail(Err::ShutdownNotConnected, "shutdown", fd);
+    if (!sk->established) {
+        USNET_TRACE_INDENT(s);
+        USNET_TRACE(s, ShutdownNotConn);
+        return fail(Err::ShutdownNotConnected, "shutdown", fd);
+    }
     ok();
     return 0;
 }
 
-int Stack::listen(int fd, int) {
-    if (!impl_->sock_of(fd)) return fail(Err::BadFd, "listen", fd);
-    return fail(Err::NotStream, "listen", fd);
+int stream_only(StackImpl& s, int fd, const char* entry, const char* op, const char* fn, const char* call) {
+    if (!sock::enter(s, entry, fd)) return fail(Err::BadFd, call, fd);
+    USNET_TRACE(s, StreamOnly, op, fn);
+    return fail(Err::NotStream, call, fd);
+}
+
+// The first line's address argument and, after a successful call, the address given back.
+std::string name_head(StackImpl& s, int fd, int r, int e, const sockaddr* addr, const socklen_t* len) {
+    std::string extra;
+    if (r == 0 && addr && len && *len >= sizeof(sockaddr_in)) extra = "(" + sock::sockaddr_arg(addr, sizeof(sockaddr_in)) + ")";
+    return sock::head_str(std::to_string(s.tracer->shown(fd)), r, e, extra);
+}
+
+}  // namespace
+
+int Stack::connect(int fd, const sockaddr* addr, socklen_t len) {
+    return sock::traced(
+        *impl_, "connect", fd, [&] { return sys_connect(*impl_, fd, addr, len); },
+        [&](int r, int e) {
+            return sock::head_str(std::to_string(impl_->tracer->shown(fd)) + ", " + sock::sockaddr_arg(addr, len), r, e);
+        });
+}
+
+int Stack::getsockname(int fd, sockaddr* addr, socklen_t* len) {
+    return sock::traced(
+        *impl_, "getsockname", fd, [&] { return sys_getsockname(*impl_, fd, addr, len); },
+        [&](int r, int e) { return name_head(*impl_, fd, r, e, addr, len); });
+}
+
+int Stack::getpeername(int fd, sockaddr* addr, socklen_t* len) {
+    return sock::traced(
+        *impl_, "getpeername", fd, [&] { return sys_getpeername(*impl_, fd, addr, len); },
+        [&](int r, int e) { return name_head(*impl_, fd, r, e, addr, len); });
+}
+
+int Stack::shutdown(int fd, int how) {
+    return sock::traced(
+        *impl_, "shutdown", fd, [&] { return sys_shutdown(*impl_, fd, how); },
+        [&](int r, int e) {
+            return sock::head_str(std::to_string(impl_->tracer->shown(fd)) + ", " + sock::shutdown_name(how), r, e);
+        });
+}
+
+int Stack::listen(int fd, int backlog) {
+    return sock::traced(
+        *impl_, "listen", fd, [&] { return stream_only(*impl_, fd, "__sys_listen", "listen", "sock_no_listen", "listen"); },
+        [&](int r, int e) {
+            return sock::head_str(std::to_string(impl_->tracer->shown(fd)) + ", " + std::to_string(backlog), r, e);
+        });
 }
 
 int Stack::accept(int fd, sockaddr*, socklen_t*) {
-    if (!impl_->sock_of(fd)) return fail(Err::BadFd, "accept", fd);
-    return fail(Err::NotStream, "accept", fd);
+    return sock::traced(
+        *impl_, "accept", fd, [&] { return stream_only(*impl_, fd, "__sys_accept4", "accept", "sock_no_accept", "accept"); },
+        [&](int r, int e) { return sock::head_str(std::to_string(impl_->tracer->shown(fd)), r, e); });
 }
 
 // ---------------- sending ----------------
@@ -482,7 +676,8 @@ static msghdr user_msghdr(const msghdr* msg) {
 
 // inet_sendmsg -> udp_sendmsg / ping_v4_sendmsg.
 static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, const char* call) {
-    DgramSock* sk = s.sock_of(fd);
+    DgramSock* sk = sock::enter(s, std::string_view(call) == "sendmsg" ? "__sys_sendmsg"
+                                   : std::string_view(call) == "sendmmsg" ? "__sys_sendmmsg" : "__sys_sendto", fd);
     if (!sk) return fail(Err::BadFd, call, fd);
     if (msg->msg_name && (int(msg->msg_namelen) < 0 || msg->msg_namelen > sizeof(sockaddr_storage)))
         return fail(Err::AddrLenRange, call, fd);
@@ -492,8 +687,15 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
     if (msg->msg_controllen && !msg->msg_control) return fail(Err::Fault, call, fd);
     const size_t len = iov_total(msg);
     const bool ping = sk->proto == sock::Proto::Ping;
+    USNET_TRACE(s, SendOps);
+    USNET_TRACE_INDENT(s);
     // inet_send_prepare autobinds before the protocol looks at anything.
+    const bool had_port = sk->num != 0;
     if (!autobind(s, sk)) return fail(Err::PortsExhausted, call, fd);
+    if (!had_port) {
+        if (ping) USNET_TRACE(s, AutobindPing, sk->num);
+        else USNET_TRACE(s, Autobind, sk->num);
+    }
     if (len > 0xffff) return fail(Err::MsgSize, call, fd);
     if (ping) {
         if (len < wire::kIcmpHeaderLen) return fail(Err::InvalidArg, call, fd);
@@ -531,6 +733,13 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         dport = sk->dport;
         connected = true;
     }
+    if (s.tracer) {
+        const char* how = sk->cork && !ping ? "the corked datagram's destination"
+                          : msg->msg_name ? "msg_name" : "connected: inet_daddr, inet_dport";
+        if (ping) USNET_TRACE(s, SendPingProto, len, daddr, how);
+        else USNET_TRACE(s, SendProto, len, daddr, dport, how);
+    }
+    USNET_TRACE_INDENT(s);
     ip::RouteResult rt;
     int ttl_override = -1, tos_override = -1;
     uint16_t gso = ping ? 0 : sk->gso_size;
@@ -560,21 +769,34 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         const bool cacheable = !connected && !daddr.is_multicast();
         if (connected && sk->dst_genid == s.ip.genid) {
             rt = sk->dst_cache;
-        } else if (cacheable && sk->last_genid == s.ip.genid && sk->last_flow.daddr == fl.daddr &&
+            if (s.tracer) USNET_TRACE(s, SendRouteCached, rt.dev->name, rt.src);
+        } else if (cacheable && !s.tracer && sk->last_genid == s.ip.genid && sk->last_flow.daddr == fl.daddr &&
                    sk->last_flow.saddr == fl.saddr && sk->last_flow.oif == fl.oif &&
                    sk->last_flow.onlink == fl.onlink && sk->last_flow.any_src == fl.any_src) {
             // The same destination as the last sendto: its route still stands.
             rt = sk->last_rt;
-            if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) return fail(Err::BroadcastDenied, call, fd);
+            if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) {
+                USNET_TRACE(s, SendBroadcast);
+                return fail(Err::BroadcastDenied, call, fd);
+            }
             daddr = rt.dst;
         } else {
-            if (Err e = s.ip.route_output(fl, &rt); e != Err::None) return fail(e, call, fd);
+            USNET_TRACE(s, SendRoute, fl.daddr, fl.saddr, fl.oif, fl.onlink ? ", RTO_ONLINK" : "");
+            Err e;
+            {
+                USNET_TRACE_INDENT(s);
+                e = s.ip.route_output(fl, &rt);
+            }
+            if (e != Err::None) return fail(e, call, fd);
             if (cacheable) {
                 sk->last_flow = fl;
                 sk->last_rt = rt;
                 sk->last_genid = s.ip.genid;
             }
-            if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) return fail(Err::BroadcastDenied, call, fd);
+            if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) {
+                USNET_TRACE(s, SendBroadcast);
+                return fail(Err::BroadcastDenied, call, fd);
+            }
             daddr = rt.dst;  // 0.0.0.0 means this host (127.0.0.1)
             if (connected) {
                 sk->dst_cache = rt;
@@ -593,6 +815,8 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         const uint32_t pending = sk->cork ? sk->cork->size() : 0;
         if (pending + len + hdr > max - 20) {
             // ip_local_error reports the socket's own peer port (0 when unconnected).
+            USNET_TRACE(s, SendTooBig, pending + len + hdr + 20, rt.mtu,
+                        ignore_df ? "the IPv4 limit" : "IP_MTU_DISCOVER");
             if (sk->recverr)
                 s.udp.queue_error(sk, EMSGSIZE, 1 /*SO_EE_ORIGIN_LOCAL*/, 0, 0, rt.mtu, nullptr, daddr, sk->dport, {});
             sk->cork.reset();
@@ -602,6 +826,7 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         if (!sk->cork && sk->sk_err) {
             const int e = sk->sk_err;
             sk->sk_err = 0;
+            if (s.tracer) USNET_TRACE(s, SendPendingErr, sock::errno_name(e), sock::errno_name(e));
             return fail(pending_error_from_errno(e), call, fd);
         }
         if (!sk->cork && (sk->shutdown & kSendShutdown)) return fail(Err::SendShutdown, call, fd);
@@ -609,6 +834,7 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         if (!corkreq && !sk->cork && gso && len > gso) {
             // UDP_SEGMENT (udp_send_skb): the payload leaves as gso-sized datagrams.
             if (gso + 28u > rt.mtu || len > size_t(gso) * 128 || sk->no_check) return fail(Err::InvalidArg, call, fd);
+            USNET_TRACE(s, SendSegment, gso, len, (len + gso - 1) / gso);
             auto whole = s.pool.alloc(uint32_t(len));
             if (!whole) return fail(Err::NoBufs, call, fd);
             iov_copy_in(whole->put(uint32_t(len)), msg);
@@ -625,6 +851,7 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         }
         if (sk->cork) {
             iov_copy_in(sk->cork->put(uint32_t(len)), msg);
+            USNET_TRACE(s, SendCorked, sk->cork_daddr, sk->cork_dport, sk->cork->size());
         } else {
             auto pkt = s.pool.alloc(corkreq ? 65535 : uint32_t(len));
             if (!pkt) {
@@ -637,7 +864,9 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
                 sk->cork_rt = rt;
                 sk->cork_daddr = daddr;
                 sk->cork_dport = dport;
+                USNET_TRACE(s, SendCork, len);
             } else {
+                USNET_TRACE(s, SendMake, len);
                 Err e = ping ? s.udp.ping_output(sk, std::move(pkt), rt)
                              : s.udp.output(sk, std::move(pkt), rt, daddr, dport, ttl_override, tos_override);
                 s.settle();
@@ -655,45 +884,94 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
     return ssize_t(len);
 }
 
+namespace {
+
+// A message argument as a trace's first line shows it: "{5 bytes, to 10.0.2.2:53}".
+std::string msg_arg(const msghdr* m) {
+    if (!m) return "NULL";
+    std::string s = "{" + (m->msg_iov || !m->msg_iovlen ? std::to_string(iov_total(m)) + " bytes" : std::string("iov NULL"));
+    if (m->msg_name) s += ", name " + sock::sockaddr_arg(static_cast<const sockaddr*>(m->msg_name), m->msg_namelen);
+    if (m->msg_controllen) s += ", " + std::to_string(m->msg_controllen) + " control bytes";
+    return s + "}";
+}
+
+}  // namespace
+
 ssize_t Stack::sendmsg(int fd, const msghdr* msg, int flags) {
-    if (!msg) return fail(Err::Fault, "sendmsg", fd);
-    const msghdr m = user_msghdr(msg);
-    return do_sendmsg(*impl_, fd, &m, flags, "sendmsg");
+    StackImpl& s = *impl_;
+    return sock::traced(
+        s, "sendmsg", fd,
+        [&]() -> ssize_t {
+            if (!msg) return fail(Err::Fault, "sendmsg", fd);
+            const msghdr m = user_msghdr(msg);
+            return do_sendmsg(s, fd, &m, flags, "sendmsg");
+        },
+        [&](ssize_t r, int e) {
+            return sock::head_str(std::to_string(s.tracer->shown(fd)) + ", " + msg_arg(msg) + ", " + sock::msg_flags_name(flags),
+                                  r, e);
+        });
 }
 
 ssize_t Stack::sendto(int fd, const void* buf, size_t len, int flags, const sockaddr* to, socklen_t tolen) {
+    StackImpl& s = *impl_;
     iovec iov{const_cast<void*>(buf), len};
     msghdr m{};
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
     m.msg_name = const_cast<sockaddr*>(to);
     m.msg_namelen = to ? tolen : 0;
-    return do_sendmsg(*impl_, fd, &m, flags, "sendto");
+    return sock::traced(
+        s, "sendto", fd, [&] { return do_sendmsg(s, fd, &m, flags, "sendto"); },
+        [&](ssize_t r, int e) {
+            return sock::head_str(std::to_string(s.tracer->shown(fd)) + ", " + std::to_string(len) + " bytes, " +
+                                      sock::msg_flags_name(flags) + ", " + sock::sockaddr_arg(to, tolen),
+                                  r, e);
+        });
 }
 
 ssize_t Stack::send(int fd, const void* buf, size_t len, int flags) {
+    StackImpl& s = *impl_;
     iovec iov{const_cast<void*>(buf), len};
     msghdr m{};
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
-    return do_sendmsg(*impl_, fd, &m, flags, "send");
+    return sock::traced(
+        s, "send", fd, [&] { return do_sendmsg(s, fd, &m, flags, "send"); },
+        [&](ssize_t r, int e) {
+            return sock::head_str(std::to_string(s.tracer->shown(fd)) + ", " + std::to_string(len) + " bytes, " +
+                                      sock::msg_flags_name(flags),
+                                  r, e);
+        });
 }
 
 int Stack::sendmmsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags) {
-    if (!impl_->sock_of(fd)) return fail(Err::BadFd, "sendmmsg", fd);
-    vlen = std::min(vlen, 1024u);
-    unsigned int n = 0;
-    for (; n < vlen; ++n) {
-        const msghdr m = user_msghdr(&msgs[n].msg_hdr);
-        ssize_t r = do_sendmsg(*impl_, fd, &m, flags, "sendmmsg");
-        if (r < 0) {
-            if (n == 0) return -1;
-            break;
-        }
-        msgs[n].msg_len = unsigned(r);
-    }
-    ok();
-    return int(n);
+    StackImpl& s = *impl_;
+    return sock::traced(
+        s, "sendmmsg", fd,
+        [&]() -> int {
+            if (!s.sock_of(fd)) {
+                sock::enter(s, "__sys_sendmmsg", fd);
+                return fail(Err::BadFd, "sendmmsg", fd);
+            }
+            vlen = std::min(vlen, 1024u);
+            unsigned int n = 0;
+            for (; n < vlen; ++n) {
+                const msghdr m = user_msghdr(&msgs[n].msg_hdr);
+                ssize_t r = do_sendmsg(s, fd, &m, flags, "sendmmsg");
+                if (r < 0) {
+                    if (n == 0) return -1;
+                    break;
+                }
+                msgs[n].msg_len = unsigned(r);
+            }
+            ok();
+            return int(n);
+        },
+        [&](int r, int e) {
+            return sock::head_str(std::to_string(s.tracer->shown(fd)) + ", " + std::to_string(vlen) + " messages, " +
+                                      sock::msg_flags_name(flags),
+                                  r, e);
+        });
 }
 
 // ---------------- receiving ----------------
@@ -753,8 +1031,12 @@ void put_inet_cmsgs(DgramSock* sk, msghdr* msg, size_t* used, int ifindex, Ip4 d
 }
 
 ssize_t recv_error(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, const char* call) {
-    (void)s;
     buf::Packet* e = sk->errq.front();
+    if (s.tracer) {
+        USNET_TRACE(s, RecvErrQueue, e ? sock::errno_name(e->meta.ee_errno) + " from " + e->meta.offender.str() +
+                                             (e->meta.ee_origin == kSoEeOriginIcmp ? " (ICMP)" : " (local)")
+                                       : std::string("queue empty"));
+    }
     if (!e) return fail(Err::ErrQueueEmpty, call, sk->fd);
     const size_t copied = copy_out(*e, msg);
     msg->msg_flags = 0;
@@ -814,10 +1096,14 @@ static bool signal_handlers_restart() {
 }
 
 static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const char* call) {
-    DgramSock* sk = s.sock_of(fd);
+    DgramSock* sk = sock::enter(s, std::string_view(call) == "recvmsg" ? "__sys_recvmsg"
+                                   : std::string_view(call) == "recvmmsg" ? "__sys_recvmmsg" : "__sys_recvfrom", fd);
     if (!sk) return fail(Err::BadFd, call, fd);
     if (msg->msg_iovlen > 1024) return fail(Err::IovTooMany, call, fd);
     if (iov_array_bad(msg)) return fail(Err::Fault, call, fd);
+    const bool udp = sk->proto == sock::Proto::Udp;
+    USNET_TRACE(s, RecvOps, udp ? "udp_recvmsg" : "ping_recvmsg", udp ? "udp_prot" : "ping_prot");
+    USNET_TRACE_INDENT(s);
     s.env->poll_input();  // frames waiting outside the process (a switch's ring) first
     if (flags & MSG_ERRQUEUE) return recv_error(s, sk, msg, flags, call);
     const bool dontwait = sk->nonblock || (flags & MSG_DONTWAIT);
@@ -829,20 +1115,39 @@ static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const ch
         if (sk->sk_err) {
             const int e = sk->sk_err;
             sk->sk_err = 0;
+            if (s.tracer) USNET_TRACE(s, RecvSkErr, sock::errno_name(e), sock::errno_name(e));
             return fail(pending_error_from_errno(e), call, fd);
         }
         if (!sk->rx.empty()) break;
-        if (dontwait || dontwait_t) return fail(Err::WouldBlock, call, fd);
+        if (dontwait || dontwait_t) {
+            USNET_TRACE(s, RecvEmpty, dontwait_t ? "SO_RCVTIMEO is 0" : (flags & MSG_DONTWAIT) ? "MSG_DONTWAIT" : "O_NONBLOCK");
+            return fail(Err::WouldBlock, call, fd);
+        }
         if (sk->shutdown & kRcvShutdown) {
+            USNET_TRACE(s, RecvShutdown);
             msg->msg_flags = 0;
             msg->msg_namelen = 0;
             msg->msg_controllen = 0;
             ok();
             return 0;
         }
-        const bool ready = s.env->run_until(
-            [&] { return !sk->rx.empty() || sk->sk_err || (sk->shutdown & kRcvShutdown) || !s.sock_of(fd); },
-            deadline);
+        USNET_TRACE(s, RecvWait, deadline == kNever ? std::string("no timeout")
+                                                    : "SO_RCVTIMEO " + std::to_string((deadline - s.now()) / kMs) + " ms");
+        bool ready;
+        {
+            USNET_TRACE_INDENT(s);
+            ready = s.env->run_until(
+                [&] { return !sk->rx.empty() || sk->sk_err || (sk->shutdown & kRcvShutdown) || !s.sock_of(fd); },
+                deadline);
+        }
+        if (s.tracer) {
+            const char* why = !s.sock_of(fd) ? "the descriptor was closed"
+                              : !sk->rx.empty() ? "a datagram arrived"
+                              : sk->sk_err ? "an error arrived"
+                              : (sk->shutdown & kRcvShutdown) ? "shut down for reading"
+                              : "no datagram (timeout or signal)";
+            USNET_TRACE(s, RecvWoke, why);
+        }
         if (!s.sock_of(fd)) return fail(Err::BadFd, call, fd);
         if (!ready && s.env->take_interrupt()) {
             // sock_intr_errno: -ERESTARTSYS without SO_RCVTIMEO (the call restarts after a
@@ -869,6 +1174,11 @@ static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const ch
     const size_t copied = copy_out(p, msg);
     msg->msg_flags = 0;
     if (copied < p.size()) msg->msg_flags |= MSG_TRUNC;
+    if (s.tracer) {
+        USNET_TRACE(s, RecvGot, p.size(), p.meta.src, p.meta.sport, (flags & MSG_PEEK) ? " (MSG_PEEK: left queued)" : "");
+        USNET_TRACE(s, RecvCopy, copied, p.size(), copied < p.size() ? ", MSG_TRUNC" : "",
+                    (flags & MSG_TRUNC) ? "; MSG_TRUNC asked: the full length is returned" : "");
+    }
     if (msg->msg_name) {
         socklen_t l = sizeof(sockaddr_in);
         write_in(static_cast<sockaddr*>(msg->msg_name), &l, p.meta.src, p.meta.sport);
@@ -904,12 +1214,34 @@ static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const ch
     return ssize_t((flags & MSG_TRUNC) ? full : copied);
 }
 
-ssize_t Stack::recvmsg(int fd, msghdr* msg, int flags) {
-    if (!msg) return fail(Err::Fault, "recvmsg", fd);
-    return do_recvmsg(*impl_, fd, msg, flags, "recvmsg");
+namespace {
+
+// What a receive gave back, after its result: "from 10.0.2.2:53".
+std::string from_extra(ssize_t r, const msghdr* m) {
+    if (r < 0 || !m || !m->msg_name || m->msg_namelen < sizeof(sockaddr_in)) return "";
+    return "from " + sock::sockaddr_arg(static_cast<const sockaddr*>(m->msg_name), sizeof(sockaddr_in));
 }
 
-ssize_t Stack::recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* from, socklen_t* fromlen) {
+}  // namespace
+
+ssize_t Stack::recvmsg(int fd, msghdr* msg, int flags) {
+    StackImpl& s = *impl_;
+    return sock::traced(
+        s, "recvmsg", fd,
+        [&]() -> ssize_t {
+            if (!msg) return fail(Err::Fault, "recvmsg", fd);
+            return do_recvmsg(s, fd, msg, flags, "recvmsg");
+        },
+        [&](ssize_t r, int e) {
+            const size_t cap = msg && (msg->msg_iov || !msg->msg_iovlen) ? iov_total(msg) : 0;
+            return sock::head_str(std::to_string(s.tracer->shown(fd)) + ", {" + std::to_string(cap) + " bytes}, " +
+                                      sock::msg_flags_name(flags),
+                                  r, e, from_extra(r, msg));
+        });
+}
+
+static ssize_t sys_recvfrom(StackImpl& s, int fd, void* buf, size_t len, int flags, sockaddr* from, socklen_t* fromlen,
+                            const char* call) {
     iovec iov{buf, len};
     msghdr m{};
     m.msg_iov = &iov;
@@ -918,64 +1250,103 @@ ssize_t Stack::recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* from
         sockaddr_in tmp;
         m.msg_name = &tmp;
         m.msg_namelen = sizeof tmp;
-        ssize_t r = do_recvmsg(*impl_, fd, &m, flags, "recvfrom");
+        ssize_t r = do_recvmsg(s, fd, &m, flags, call);
         if (r < 0) return r;
         // move_addr_to_user runs after the datagram is taken: a missing or negative length
         // loses it.
-        if (!fromlen) return fail(Err::Fault, "recvfrom", fd);
-        if (int(*fromlen) < 0) return fail(Err::AddrLenNegative, "recvfrom", fd);
+        if (!fromlen) return fail(Err::Fault, call, fd);
+        if (int(*fromlen) < 0) return fail(Err::AddrLenNegative, call, fd);
         std::memcpy(from, &tmp, std::min<size_t>(*fromlen, m.msg_namelen));
         *fromlen = m.msg_namelen;
         return r;
     }
-    return do_recvmsg(*impl_, fd, &m, flags, "recvfrom");
+    return do_recvmsg(s, fd, &m, flags, call);
 }
 
-ssize_t Stack::recv(int fd, void* buf, size_t len, int flags) { return recvfrom(fd, buf, len, flags, nullptr, nullptr); }
+ssize_t Stack::recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* from, socklen_t* fromlen) {
+    StackImpl& s = *impl_;
+    return sock::traced(
+        s, "recvfrom", fd, [&] { return sys_recvfrom(s, fd, buf, len, flags, from, fromlen, "recvfrom"); },
+        [&](ssize_t r, int e) {
+            std::string extra;
+            if (r >= 0 && from && fromlen && *fromlen >= sizeof(sockaddr_in)) extra = "from " + sock::sockaddr_arg(from, sizeof(sockaddr_in));
+            return sock::head_str(std::to_string(s.tracer->shown(fd)) + ", " + std::to_string(len) + ", " +
+                                      sock::msg_flags_name(flags),
+                                  r, e, extra);
+        });
+}
+
+ssize_t Stack::recv(int fd, void* buf, size_t len, int flags) {
+    StackImpl& s = *impl_;
+    return sock::traced(
+        s, "recv", fd, [&] { return sys_recvfrom(s, fd, buf, len, flags, nullptr, nullptr, "recv"); },
+        [&](ssize_t r, int e) {
+            return sock::head_str(std::to_string(s.tracer->shown(fd)) + ", " + std::to_string(len) + ", " +
+                                      sock::msg_flags_name(flags),
+                                  r, e);
+        });
+}
 
 int Stack::recvmmsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags, timespec* timeout) {
     StackImpl& s = *impl_;
-    if (!s.sock_of(fd)) return fail(Err::BadFd, "recvmmsg", fd);
-    vlen = std::min(vlen, 1024u);
-    const Time deadline = timeout ? s.now() + timeout->tv_sec * kSec + timeout->tv_nsec : kNever;
-    unsigned int n = 0;
-    for (; n < vlen; ++n) {
-        ssize_t r = do_recvmsg(s, fd, &msgs[n].msg_hdr, flags, "recvmmsg");
-        if (r < 0) {
-            if (n == 0) return -1;
-            const int e = errno;
-            if (e != EAGAIN) s.sock_of(fd)->sk_err = e;
-            break;
-        }
-        msgs[n].msg_len = unsigned(r);
-        if (flags & MSG_WAITFORONE) flags |= MSG_DONTWAIT;
-        if (timeout && s.now() >= deadline) {
-            ++n;
-            break;
-        }
-    }
-    ok();
-    return int(n);
+    return sock::traced(
+        s, "recvmmsg", fd,
+        [&]() -> int {
+            if (!s.sock_of(fd)) {
+                sock::enter(s, "__sys_recvmmsg", fd);
+                return fail(Err::BadFd, "recvmmsg", fd);
+            }
+            vlen = std::min(vlen, 1024u);
+            const Time deadline = timeout ? s.now() + timeout->tv_sec * kSec + timeout->tv_nsec : kNever;
+            unsigned int n = 0;
+            for (; n < vlen; ++n) {
+                ssize_t r = do_recvmsg(s, fd, &msgs[n].msg_hdr, flags, "recvmmsg");
+                if (r < 0) {
+                    if (n == 0) return -1;
+                    const int e = errno;
+                    if (e != EAGAIN) s.sock_of(fd)->sk_err = e;
+                    break;
+                }
+                msgs[n].msg_len = unsigned(r);
+                if (flags & MSG_WAITFORONE) flags |= MSG_DONTWAIT;
+                if (timeout && s.now() >= deadline) {
+                    ++n;
+                    break;
+                }
+            }
+            ok();
+            return int(n);
+        },
+        [&](int r, int e) {
+            return sock::head_str(std::to_string(s.tracer->shown(fd)) + ", " + std::to_string(vlen) + " messages, " +
+                                      sock::msg_flags_name(flags),
+                                  r, e);
+        });
 }
 
 // ---------------- control ----------------
 
-int Stack::ioctl(int fd, unsigned long req, void* arg) {
-    DgramSock* sk = impl_->sock_of(fd);
+namespace {
+
+int sys_ioctl(StackImpl& s, int fd, unsigned long req, void* arg) {
+    DgramSock* sk = sock::enter(s, "sock_ioctl", fd);
     if (!sk) return fail(Err::BadFd, "ioctl", fd);
+    const bool udp = sk->proto == sock::Proto::Udp;
     switch (req) {
         case FIONREAD: {  // == SIOCINQ: the first datagram's length (udp_ioctl)
             if (!arg) return fail(Err::Fault, "ioctl", fd);
-            if (sk->proto != sock::Proto::Udp) return fail(Err::IoctlUnknown, "ioctl", fd);
+            if (!udp) return fail(Err::IoctlUnknown, "ioctl", fd);
             int v = sk->rx.empty() ? 0 : int(sk->rx.front()->size());
+            USNET_TRACE(s, IoctlPath, "udp_ioctl", "SIOCINQ = the first queued datagram's length, " + std::to_string(v));
             std::memcpy(arg, &v, sizeof v);
             break;
         }
         case TIOCOUTQ: {  // == SIOCOUTQ: bytes not yet sent (never held here)
             if (!arg) return fail(Err::Fault, "ioctl", fd);
-            if (sk->proto != sock::Proto::Udp) return fail(Err::IoctlUnknown, "ioctl", fd);
+            if (!udp) return fail(Err::IoctlUnknown, "ioctl", fd);
             // sk_wmem_alloc: only a corked datagram is ever held on the send side.
             int v = sk->cork ? int(udp::truesize_for(sk->cork->size()) + 2) : 0;
+            USNET_TRACE(s, IoctlPath, "udp_ioctl", "SIOCOUTQ = sk_wmem_alloc, " + std::to_string(v));
             std::memcpy(arg, &v, sizeof v);
             break;
         }
@@ -984,24 +1355,61 @@ int Stack::ioctl(int fd, unsigned long req, void* arg) {
             int v;
             std::memcpy(&v, arg, sizeof v);
             sk->nonblock = v != 0;
+            USNET_TRACE(s, IoctlGeneric, std::string("FIONBIO: O_NONBLOCK ") + (v ? "set" : "cleared"));
             break;
         }
-        default: return fail(Err::IoctlUnknown, "ioctl", fd);
+        default:
+            USNET_TRACE(s, IoctlPath, udp ? "udp_ioctl" : "ping_ioctl", "not handled (-ENOIOCTLCMD)");
+            return fail(Err::IoctlUnknown, "ioctl", fd);
     }
     ok();
     return 0;
 }
 
-int Stack::fcntl(int fd, int cmd, long arg) {
-    DgramSock* sk = impl_->sock_of(fd);
+int sys_fcntl(StackImpl& s, int fd, int cmd, long arg) {
+    DgramSock* sk = sock::enter(s, "do_fcntl", fd);
     if (!sk) return fail(Err::BadFd, "fcntl", fd);
     switch (cmd) {
-        case F_GETFL: ok(); return O_RDWR | (sk->nonblock ? O_NONBLOCK : 0);
-        case F_SETFL: sk->nonblock = arg & O_NONBLOCK; ok(); return 0;
-        case F_GETFD: ok(); return sk->cloexec ? FD_CLOEXEC : 0;
-        case F_SETFD: sk->cloexec = arg & FD_CLOEXEC; ok(); return 0;
+        case F_GETFL:
+            USNET_TRACE(s, FcntlPath, std::string("F_GETFL: O_RDWR") + (sk->nonblock ? "|O_NONBLOCK" : ""));
+            ok();
+            return O_RDWR | (sk->nonblock ? O_NONBLOCK : 0);
+        case F_SETFL:
+            sk->nonblock = arg & O_NONBLOCK;
+            USNET_TRACE(s, FcntlPath, std::string("F_SETFL -> setfl: O_NONBLOCK ") + (sk->nonblock ? "set" : "cleared"));
+            ok();
+            return 0;
+        case F_GETFD:
+            USNET_TRACE(s, FcntlPath, std::string("F_GETFD: ") + (sk->cloexec ? "FD_CLOEXEC" : "0"));
+            ok();
+            return sk->cloexec ? FD_CLOEXEC : 0;
+        case F_SETFD:
+            sk->cloexec = arg & FD_CLOEXEC;
+            USNET_TRACE(s, FcntlPath, std::string("F_SETFD: close-on-exec ") + (sk->cloexec ? "set" : "cleared"));
+            ok();
+            return 0;
         default: return fail(Err::FcntlCmd, "fcntl", fd);
     }
+}
+
+}  // namespace
+
+int Stack::ioctl(int fd, unsigned long req, void* arg) {
+    return sock::traced(
+        *impl_, "ioctl", fd, [&] { return sys_ioctl(*impl_, fd, req, arg); },
+        [&](int r, int e) {
+            return sock::head_str(std::to_string(impl_->tracer->shown(fd)) + ", " + sock::ioctl_name(req), r, e);
+        });
+}
+
+int Stack::fcntl(int fd, int cmd, long arg) {
+    return sock::traced(
+        *impl_, "fcntl", fd, [&] { return sys_fcntl(*impl_, fd, cmd, arg); },
+        [&](int r, int e) {
+            return sock::head_str(std::to_string(impl_->tracer->shown(fd)) + ", " + sock::fcntl_name(cmd) +
+                                      (cmd == F_SETFL || cmd == F_SETFD ? ", " + std::to_string(arg) : std::string()),
+                                  r, e);
+        });
 }
 
 // datagram_poll / udp_poll
@@ -1017,13 +1425,25 @@ static short poll_mask(StackImpl& s, int fd) {
     return m;
 }
 
+// "POLLIN|POLLOUT" for a trace.
+static std::string poll_mask_name(short m) {
+    static const std::pair<short, const char*> names[] = {{POLLIN, "POLLIN"},   {POLLOUT, "POLLOUT"},
+                                                          {POLLERR, "POLLERR"}, {POLLHUP, "POLLHUP"},
+                                                          {POLLRDHUP, "POLLRDHUP"}, {POLLNVAL, "POLLNVAL"}};
+    std::string s;
+    for (const auto& [bit, name] : names)
+        if (m & bit) s += (s.empty() ? "" : "|") + std::string(name);
+    return s.empty() ? "0" : s;
+}
+
 uint64_t Stack::wakeups(int fd) const {
     const DgramSock* sk = impl_->sock_of(fd);
     return sk ? sk->wakeups : 0;
 }
 
-int Stack::poll(pollfd* fds, nfds_t n, int timeout_ms) {
-    StackImpl& s = *impl_;
+static int sys_poll(StackImpl& s, pollfd* fds, nfds_t n, int timeout_ms) {
+    USNET_TRACE(s, EntryPoll, n, timeout_ms);
+    USNET_TRACE_INDENT(s);
     if (n > nfds_t(s.cfg.max_fds)) return fail(Err::PollNfds, "poll", -1);
     if (n && !fds) return fail(Err::Fault, "poll", -1);
     s.env->poll_input();
@@ -1038,19 +1458,41 @@ int Stack::poll(pollfd* fds, nfds_t n, int timeout_ms) {
         }
         return ready;
     };
+    // Each descriptor's mask as datagram_poll gives it, once before and once after a wait.
+    auto trace_masks = [&]() {
+        if (!s.tracer) return;
+        for (nfds_t i = 0; i < n; ++i)
+            if (fds[i].fd >= 0)
+                USNET_TRACE(s, PollSock, s.tracer->shown(fds[i].fd), poll_mask_name(poll_mask(s, fds[i].fd)));
+    };
     int r = scan();
+    trace_masks();
     if (r || timeout_ms == 0) {
         ok();
         return r;
     }
     const Time deadline = timeout_ms < 0 ? kNever : s.now() + Time(timeout_ms) * kMs;
-    const bool ready = s.env->run_until([&] { return scan() > 0; }, deadline);
+    USNET_TRACE(s, PollWait, timeout_ms < 0 ? std::string("no timeout") : std::to_string(timeout_ms) + " ms");
+    bool ready;
+    {
+        USNET_TRACE_INDENT(s);
+        ready = s.env->run_until([&] { return scan() > 0; }, deadline);
+    }
     r = scan();
+    trace_masks();
     // do_poll: a handler that ran ends the wait with EINTR, SA_RESTART or not.
     if (!ready && r == 0 && s.env->take_interrupt()) return fail(Err::Interrupted, "poll", -1);
     if (!ready && r == 0 && deadline == kNever) return fail(Err::WouldBlockForever, "poll", -1);
     ok();
     return r;
+}
+
+int Stack::poll(pollfd* fds, nfds_t n, int timeout_ms) {
+    return sock::traced(
+        *impl_, "poll", -1, [&] { return sys_poll(*impl_, fds, n, timeout_ms); },
+        [&](int r, int e) {
+            return sock::head_str(std::to_string(n) + " fds, " + std::to_string(timeout_ms), r, e);
+        });
 }
 
 }  // namespace usnet

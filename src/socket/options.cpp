@@ -399,9 +399,43 @@ int sol_ip_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* len)
 
 }  // namespace
 
+namespace {
+
+// The option and its value as a trace shows them: "IP_TTL = 5", "SO_LINGER (8 bytes)".
+std::string option_arg(int level, int name, const void* val, socklen_t len) {
+    std::string o = option_name(level, name);
+    if (val && len == sizeof(int)) {
+        int v;
+        std::memcpy(&v, val, sizeof v);
+        return o + " = " + std::to_string(v);
+    }
+    return o + " (" + std::to_string(int(len)) + " bytes)";
+}
+
+// Which function of the kernel's option code a level goes to.
+void trace_option_path(StackImpl& s, DgramSock* sk, int level, const std::string& what, bool set) {
+    if (!s.tracer) return;
+    const bool ping = sk->proto == Proto::Ping;
+    if (level == SOL_SOCKET) {
+        if (set) USNET_TRACE(s, SockoptSocket, what, "");
+        else USNET_TRACE(s, GetsockoptSocket, what);
+        return;
+    }
+    const char* handler = set ? (ping ? "ping_setsockopt" : "udp_setsockopt") : (ping ? "ping_getsockopt" : "udp_getsockopt");
+    const char* inner = level == SOL_UDP && !ping ? (set ? "udp_lib_setsockopt" : "udp_lib_getsockopt")
+                                                   : (set ? "do_ip_setsockopt" : "do_ip_getsockopt");
+    const char* table = ping ? "ping_prot" : "udp_prot";
+    if (set) USNET_TRACE(s, SockoptProto, handler, table, inner, level_name(level), what);
+    else USNET_TRACE(s, GetsockoptProto, handler, table, inner, level_name(level) + " " + what);
+}
+
+}  // namespace
+
 int do_setsockopt(StackImpl& s, DgramSock* sk, int level, int name, const void* val, socklen_t len) {
     if (int(len) < 0) return fail(Err::OptValue, "setsockopt", sk->fd);
     if (len > 0 && !val) return fail(Err::Fault, "setsockopt", sk->fd);
+    trace_option_path(s, sk, level, s.tracer ? option_arg(level, name, val, len) : std::string(), true);
+    USNET_TRACE_INDENT(s);
     if (level == SOL_SOCKET) return sol_socket_set(s, sk, name, val, len);
     if (level == SOL_IP) return sol_ip_set(s, sk, name, val, len);
     if (level == SOL_UDP && sk->proto == Proto::Udp) {
@@ -436,6 +470,8 @@ int do_getsockopt(StackImpl& s, DgramSock* sk, int level, int name, void* val, s
     if (!len) return fail(Err::Fault, "getsockopt", sk->fd);
     if (int(*len) < 0) return fail(Err::OptValue, "getsockopt", sk->fd);
     if (*len > 0 && !val) return fail(Err::Fault, "getsockopt", sk->fd);
+    trace_option_path(s, sk, level, s.tracer ? option_name(level, name) : std::string(), false);
+    USNET_TRACE_INDENT(s);
     if (level == SOL_SOCKET) return sol_socket_get(s, sk, name, val, len);
     if (level == SOL_IP) return sol_ip_get(s, sk, name, val, len);
     if (level == SOL_UDP && sk->proto == Proto::Udp) {

@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "core/stack_impl.hpp"
+#include "socket/call_names.hpp"
 
 namespace usnet::sock {
 
@@ -13,6 +14,33 @@ inline void succeed() { errno = errno; }
 // Linux's SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF (2048 + sizeof(struct sk_buff), doubled for send).
 constexpr int kMinRcvbuf = 2304;
 constexpr int kMinSndbuf = 4608;
+
+// Runs one socket call. Traced, its steps are framed by the call's first line, which
+// head(r, errno) renders: "getpeername(3) = -1 ENOTCONN". filter_fd(r): the descriptor the
+// call is about, for the descriptor filter (the new one, for socket()).
+template <class F, class H>
+auto traced(StackImpl& s, const char* call, int fd, F&& body, H&& head) -> decltype(body()) {
+    if (__builtin_expect(s.tracer == nullptr, 1)) return body();
+    trace::Tracer& t = *s.tracer;
+    const char* name = trace::t_call_as ? trace::t_call_as : call;
+    trace::t_call_as = nullptr;
+    t.begin_call(name, fd);
+    const auto r = body();
+    const int e = errno;
+    const int about = fd >= 0 ? fd : (std::string_view(call) == "socket" && r >= 0 ? int(r) : -1);
+    t.end_call(std::string(name) + "(" + head(r, e), long(r), about);
+    errno = e;
+    return r;
+}
+
+// The rest of a call's first line after "name(": "args) = result[ extra]".
+inline std::string head_str(const std::string& args, long r, int e, const std::string& extra = "") {
+    return args + ") = " + result_str(r, e) + (extra.empty() ? "" : " " + extra);
+}
+
+// The step every call on a descriptor starts with: the entry function and what the
+// descriptor names. Returns the socket (null: not a socket, EBADF reported).
+DgramSock* enter(StackImpl& s, const char* entry, int fd);
 
 int do_setsockopt(StackImpl& s, DgramSock* sk, int level, int name, const void* val, socklen_t len);
 int do_getsockopt(StackImpl& s, DgramSock* sk, int level, int name, void* val, socklen_t* len);

@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 
 #include "core/stack_impl.hpp"
+#include "wire/bytes.hpp"
 #include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/udp.hpp"
@@ -41,7 +43,18 @@ static int overlap_verdict(const DgramSock* sk, const DgramSock* s, bool ident_m
     return s->reuseport && sk->reuseport ? 1 : 2;
 }
 
-bool PortTable::conflicts(const DgramSock* sk, uint16_t port, bool* join_group) const {
+// How a trace names another socket on the port: "fd 4 (127.0.0.1:7083 SO_REUSEPORT)".
+static void trace_other(trace::Tracer* tr, const DgramSock* s, const char* verdict) {
+    if (!tr) return;
+    tr->step(trace::P::PortSocket, {tr->shown(s->fd), s->rcv_saddr, s->num,
+                                    std::string(s->reuseaddr ? " SO_REUSEADDR" : "") + (s->reuseport ? " SO_REUSEPORT" : ""),
+                                    s->bound_dev_if ? " dev " + std::to_string(s->bound_dev_if) : std::string(), verdict});
+}
+
+static const char* kVerdicts[] = {"no overlap", "both SO_REUSEPORT: the search stops here, free",
+                                  "overlaps -> in use"};
+
+bool PortTable::conflicts(const DgramSock* sk, uint16_t port, bool* join_group, trace::Tracer* tr) const {
     if (!ident_mode && !sk->rcv_saddr.any()) {
         // udp_lib_get_port: a bind to a specific address on a crowded primary slot (more
         // than 10 sockets; inet_use_hash2_on_bind) searches the second hash instead: the
@@ -51,6 +64,8 @@ bool PortTable::conflicts(const DgramSock* sk, uint16_t port, bool* join_group) 
         int count = 0;
         for_port(port, [&](const DgramSock*) { ++count; });
         if (count > 10) {
+            if (tr) tr->step(trace::P::PortSecondary, {count, sk->rcv_saddr, port, port});
+            trace::Indent in2(tr);
             for (const Ip4 want : {sk->rcv_saddr, Ip4()}) {
                 const DgramSock* first = nullptr;
                 for_port(port, [&](const DgramSock* s) {
@@ -58,7 +73,9 @@ bool PortTable::conflicts(const DgramSock* sk, uint16_t port, bool* join_group) 
                     if (!first || s->lookup_seq > first->lookup_seq) first = s;
                 });
                 if (first) {
-                    if (overlap_verdict(sk, first, false) == 2) return true;
+                    const int v = overlap_verdict(sk, first, false);
+                    trace_other(tr, first, kVerdicts[v]);
+                    if (v == 2) return true;
                     *join_group = true;
                     return false;
                 }
@@ -66,9 +83,16 @@ bool PortTable::conflicts(const DgramSock* sk, uint16_t port, bool* join_group) 
             return false;
         }
     }
+    if (tr) {
+        int others = 0;
+        for_port(port, [&](const DgramSock* s) { others += s != sk; });
+        tr->step(trace::P::PortPrimary, {others, port});
+    }
+    trace::Indent in2(tr);
     for (DgramSock* s = buckets_[port & kMask]; s; s = s->port_next) {
         if (s == sk || s->num != port) continue;
         const int v = overlap_verdict(sk, s, ident_mode);
+        trace_other(tr, s, kVerdicts[v]);
         if (v == 0) continue;
         // Both SO_REUSEPORT (same owner): Linux stops looking at the first such socket.
         if (v == 1) {
@@ -99,10 +123,14 @@ void PortTable::insert(DgramSock* sk) {
     sk->reuseport_group = next_group_++;
 }
 
-bool PortTable::get_port(DgramSock* sk, uint16_t snum, uint16_t lo, uint16_t hi, uint64_t rnd) {
+bool PortTable::get_port(DgramSock* sk, uint16_t snum, uint16_t lo, uint16_t hi, uint64_t rnd, trace::Tracer* tr) {
     bool join = false;
     if (snum) {
-        if (conflicts(sk, snum, &join)) return false;
+        if (conflicts(sk, snum, &join, tr)) {
+            if (tr) tr->step(trace::P::PortInUse, {snum});
+            return false;
+        }
+        if (tr) tr->step(trace::P::PortFree, {snum, join ? " (shared under SO_REUSEPORT)" : ""});
         sk->num = snum;
         insert(sk);
         return true;
@@ -146,6 +174,9 @@ void PortTable::unhash(DgramSock* sk) {
 
 // ---- demux ----
 
+// compute_score: 2 for PF_INET, 4 each for a matching peer address, peer port and bound
+// device. Linux adds 1 when the socket last ran on this CPU; with one CPU here that never
+// tells sockets apart.
 static int score(const DgramSock* s, Ip4 saddr, uint16_t sport, int dif) {
     int sc = 2;
     if (!s->daddr.any()) {
@@ -163,6 +194,37 @@ static int score(const DgramSock* s, Ip4 saddr, uint16_t sport, int dif) {
     return sc;
 }
 
+// The trace of a lookup: each chain udp4_lib_lookup2 walks, with every candidate's score.
+static void trace_lookup(StackImpl& st, PortTable& ports, Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, int dif) {
+    trace::Tracer* tr = st.tracer;
+    USNET_TRACE(st, UdpLookup, saddr, sport, daddr, dport, dif);
+    USNET_TRACE_INDENT(st);
+    for (const Ip4 want : {daddr, Ip4()}) {
+        std::string none = " none";
+        ports.for_port(dport, [&](DgramSock* s) { if (s->rcv_saddr == want) none.clear(); });
+        USNET_TRACE(st, UdpLookup2, want, dport, none);
+        USNET_TRACE_INDENT(st);
+        bool any_match = false;
+        ports.for_port(dport, [&](DgramSock* s) {
+            if (s->rcv_saddr != want) return;
+            const int sc = score(s, saddr, sport, dif);
+            any_match = any_match || sc >= 0;
+            std::string desc = s->rcv_saddr.str() + ":" + std::to_string(s->num);
+            if (s->dport) desc += " connected to " + s->daddr.str() + ":" + std::to_string(s->dport);
+            if (s->bound_dev_if) desc += " on device " + std::to_string(s->bound_dev_if);
+            if (s->reuseport) desc += " SO_REUSEPORT";
+            std::string why;
+            if (sc < 0) {
+                if (!s->daddr.any() && s->daddr != saddr) why = " (its peer " + s->daddr.str() + " is not the sender " + saddr.str() + ")";
+                else if (s->dport && s->dport != sport) why = " (its peer port " + std::to_string(s->dport) + " is not the sender's " + std::to_string(sport) + ")";
+                else why = " (bound to device " + std::to_string(s->bound_dev_if) + ", the datagram came in on " + std::to_string(dif) + ")";
+            }
+            tr->step(trace::P::UdpScore, {tr->shown(s->fd), desc, sc, why});
+        });
+        if (any_match && !want.any()) break;  // a match on the address's own chain ends the search
+    }
+}
+
 static uint32_t flow_hash(Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, uint64_t secret) {
     uint64_t x = (uint64_t(saddr.v) << 32 | daddr.v) ^ (uint64_t(sport) << 16 | dport) * 0x9e3779b97f4a7c15ull ^ secret;
     x ^= x >> 33;
@@ -172,6 +234,7 @@ static uint32_t flow_hash(Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, 
 }
 
 DgramSock* Udp::lookup(Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, int dif) {
+    if (s_.tracer) trace_lookup(s_, ports, saddr, sport, daddr, dport, dif);
     // Sockets bound to the destination address first, then wildcard ones (udp4_lib_lookup2).
     for (int pass = 0; pass < 2; ++pass) {
         const Ip4 want = pass == 0 ? daddr : Ip4();
@@ -193,6 +256,7 @@ DgramSock* Udp::lookup(Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, int
                 std::sort(members, members + n, [](auto* a, auto* b) { return a->bind_seq < b->bind_seq; });
                 const uint32_t h = flow_hash(saddr, sport, daddr, dport, s_.cfg.seed);
                 found = members[uint64_t(h) * uint32_t(n) >> 32];
+                if (s_.tracer) USNET_TRACE(s_, UdpReuseport, s_.tracer->shown(found->fd), n);
                 return;
             }
             best = s;
@@ -210,8 +274,12 @@ bool Udp::enqueue(DgramSock* sk, buf::PacketPtr pkt, bool count_udp) {
     const uint32_t rcvbuf = uint32_t(sk->rcvbuf);
     // __udp_enqueue_schedule_skb: drop when it does not fit, but always accept one
     // datagram into an empty queue.
+    if (s_.tracer)
+        USNET_TRACE(s_, UdpEnqueue, s_.tracer->shown(sk->fd), sk->rmem, ts, sk->rmem + ts > rcvbuf ? ">" : "<=", rcvbuf);
+    USNET_TRACE_INDENT(s_);
     if (sk->rmem + ts > rcvbuf && (rcvbuf > uint32_t(INT_MAX >> 1) || sk->rmem)) {
         ++sk->drops;
+        USNET_TRACE(s_, UdpDropped, sk->drops);
         if (count_udp) {
             ++s_.ctr.udp.RcvbufErrors;
             ++s_.ctr.udp.InErrors;
@@ -224,6 +292,7 @@ bool Udp::enqueue(DgramSock* sk, buf::PacketPtr pkt, bool count_udp) {
     sk->rmem += ts;
     sk->rx.push(std::move(pkt));
     ++sk->wakeups;
+    USNET_TRACE(s_, UdpQueued, sk->rx.size());
     return true;
 }
 
@@ -234,14 +303,18 @@ void Udp::input(buf::PacketPtr pkt) {
     switch (wire::UdpRepr::parse(pkt->bytes(), m.src, m.dst, &u, !m.csum_ok)) {
         case wire::UdpError::Ok: break;
         case wire::UdpError::Checksum:
+            USNET_TRACE(s_, UdpBadCsum);
             ++c.InCsumErrors;
             ++c.InErrors;
             s_.drop(DropReason::BadChecksum, m.src, 0, m.dst, 0);
             return;
         default:
+            USNET_TRACE(s_, UdpBadLen);
             ++c.InErrors;
             return;
     }
+    USNET_TRACE(s_, UdpRcv, u.sport, u.dport, u.len, m.csum_ok ? ", checksum not checked (loopback)" : u.checksum ? ", checksum ok" : ", no checksum");
+    USNET_TRACE_INDENT(s_);
     pkt->trim(u.len);
     pkt->pull(wire::kUdpHeaderLen);
     pkt->meta.sport = u.sport;
@@ -252,9 +325,11 @@ void Udp::input(buf::PacketPtr pkt) {
     }
     DgramSock* sk = lookup(m.src, u.sport, m.dst, u.dport, m.ifindex);
     if (sk) {
+        if (s_.tracer) USNET_TRACE(s_, UdpFound, s_.tracer->shown(sk->fd));
         enqueue(sk, std::move(pkt), true);
         return;
     }
+    USNET_TRACE(s_, UdpNoPort);
     ++c.NoPorts;
     {
         bool any = false;  // a socket on the port that only wants another peer
@@ -284,6 +359,13 @@ void Udp::mcast_deliver(buf::PacketPtr pkt) {
         }
         match[n++] = s;
     });
+    if (s_.tracer) {
+        std::string fds;
+        for (int i = n - 1; i >= 0; --i) fds += (fds.empty() ? ": fd " : ", fd ") + std::to_string(s_.tracer->shown(match[i]->fd));
+        if (n) USNET_TRACE(s_, UdpMcast, n, m.dport, fds + ", each a copy");
+        else USNET_TRACE(s_, UdpMcastNone, m.dport);
+    }
+    USNET_TRACE_INDENT(s_);
     if (n == 0) {
         ++s_.ctr.udp.IgnoredMulti;
         return;
@@ -307,6 +389,17 @@ void Udp::mcast_deliver(buf::PacketPtr pkt) {
 }
 
 // ---- errors ----
+
+// The kernel's names of the destination-unreachable codes.
+static std::string icmp_unreach_name(uint8_t code) {
+    static const char* const names[] = {"ICMP_NET_UNREACH",  "ICMP_HOST_UNREACH", "ICMP_PROT_UNREACH",
+                                        "ICMP_PORT_UNREACH", "ICMP_FRAG_NEEDED",  "ICMP_SR_FAILED",
+                                        "ICMP_NET_UNKNOWN",  "ICMP_HOST_UNKNOWN", "ICMP_HOST_ISOLATED",
+                                        "ICMP_NET_ANO",      "ICMP_HOST_ANO",     "ICMP_NET_UNR_TOS",
+                                        "ICMP_HOST_UNR_TOS", "ICMP_PKT_FILTERED", "ICMP_PREC_VIOLATION",
+                                        "ICMP_PREC_CUTOFF"};
+    return code < 16 ? names[code] : std::to_string(code);
+}
 
 struct IcmpErrConv {
     int err;
@@ -372,27 +465,46 @@ void Udp::icmp_error_to_sock(DgramSock* sk, const buf::Packet& icmp, uint8_t typ
             break;
         default: err = EHOSTUNREACH; break;  // time exceeded and unknown types
     }
+    if (s_.tracer) {
+        const std::string what = type == wire::kIcmpDestUnreach ? icmp_unreach_name(code) : "type " + std::to_string(type);
+        USNET_TRACE(s_, IcmpConvert, what, strerrorname_np(err), hard ? ", a hard error" : ", a soft error");
+    }
     if (!sk->recverr) {
         // RFC 1122 4.1.3.3: without IP_RECVERR only hard errors on connected sockets count.
-        if (!hard || !sk->established) return;
+        if (!hard || !sk->established) {
+            USNET_TRACE(s_, IcmpIgnored, !hard ? "a soft error" : "the socket is not connected");
+            return;
+        }
     } else {
+        USNET_TRACE(s_, IcmpQueued);
         queue_error(sk, err, 2 /*SO_EE_ORIGIN_ICMP*/, type, code, info, &icmp.meta, orig_dst, dport, payload);
     }
+    if (s_.tracer) USNET_TRACE(s_, IcmpToSock, strerrorname_np(err));
     sk->sk_err = err;
     ++sk->wakeups;
 }
 
 void Udp::err(const buf::Packet& icmp, uint8_t type, uint8_t code, uint32_t info, Ip4 orig_src, Ip4 orig_dst,
               uint16_t sport, uint16_t dport, std::span<const uint8_t> payload) {
+    USNET_TRACE(s_, IcmpErr, "udp_err", orig_src, sport, orig_dst, dport);
+    USNET_TRACE_INDENT(s_);
     DgramSock* sk = lookup(orig_dst, dport, orig_src, sport, icmp.meta.ifindex);
     if (!sk) {
+        USNET_TRACE(s_, IcmpErrNoSock);
         ++s_.ctr.icmp.InErrors;
         return;
     }
+    if (s_.tracer) USNET_TRACE(s_, IcmpErrSock, s_.tracer->shown(sk->fd));
     icmp_error_to_sock(sk, icmp, type, code, info, orig_dst, dport, payload);
 }
 
 // ---- output ----
+
+static std::string hex16(uint16_t v) {
+    char b[8];
+    std::snprintf(b, sizeof b, "%04x", v);
+    return b;
+}
 
 Err Udp::output(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, Ip4 daddr, uint16_t dport,
                 int ttl_override, int tos_override) {
@@ -401,6 +513,11 @@ Err Udp::output(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, Ip
     wire::UdpRepr u{sk->num, dport, uint16_t(len), 0};
     // Loopback needs no checksum (the kernel leaves it to CHECKSUM_PARTIAL and never checks).
     u.emit(h, rt.src, daddr, sk->no_check || rt.dev->loopback);
+    if (s_.tracer) {
+        if (sk->no_check) USNET_TRACE(s_, SendUdpNoCsum, sk->num, dport, len);
+        else if (rt.dev->loopback) USNET_TRACE(s_, SendUdpPartial, sk->num, dport, len);
+        else USNET_TRACE(s_, SendUdp, sk->num, dport, len, hex16(wire::load16(h + 6)));
+    }
     ip::OutOpts o;
     o.proto = wire::kProtoUdp;
     o.tos = sk->tos;

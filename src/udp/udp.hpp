@@ -4,6 +4,7 @@
 #include <array>
 #include <span>
 
+#include "core/trace.hpp"
 #include "socket/sock.hpp"
 #include "wire/icmp.hpp"
 
@@ -21,7 +22,8 @@ public:
     bool ident_mode = false;
     // udp_lib_get_port: snum 0 picks a random free ephemeral port.
     // Returns false when the port is taken (or, for snum 0, when the range is exhausted).
-    bool get_port(DgramSock* sk, uint16_t snum, uint16_t lo, uint16_t hi, uint64_t rnd);
+    // tr: the tracer, for the steps of a bind to a given port (null: not traced).
+    bool get_port(DgramSock* sk, uint16_t snum, uint16_t lo, uint16_t hi, uint64_t rnd, trace::Tracer* tr = nullptr);
     void unhash(DgramSock* sk);
     // udp_lib_rehash: the socket's address changed; it now ranks first among equals.
     void rehash(DgramSock* sk) { sk->lookup_seq = ++seq_; }
@@ -31,7 +33,7 @@ public:
     }
 
 private:
-    bool conflicts(const DgramSock* sk, uint16_t port, bool* join_group) const;
+    bool conflicts(const DgramSock* sk, uint16_t port, bool* join_group, trace::Tracer* tr = nullptr) const;
     void insert(DgramSock* sk);
     static constexpr uint32_t kBuckets = 1024, kMask = kBuckets - 1;
     std::array<DgramSock*, kBuckets> buckets_{};

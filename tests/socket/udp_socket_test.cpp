@@ -119,7 +119,7 @@ TEST(Describe, SocketStateForExplanations) {
     char b[4];
     EXPECT_EQ(h.recv(p, b, sizeof b, 0), -1);
     EXPECT_EQ(h.explain_last_error(),
-              "recvfrom(fd " + std::to_string(p) + "): EAGAIN: " + reason_of(Err::WouldBlock) + " [" +
+              "recv(fd " + std::to_string(p) + "): EAGAIN: " + reason_of(Err::WouldBlock) + " [" +
                   rule_of(Err::WouldBlock) + "] (UDP socket, unbound, no peer, non-blocking)");
     EXPECT_EQ(h.describe(99), "no socket with that descriptor");
 }
