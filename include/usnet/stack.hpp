@@ -131,6 +131,11 @@ public:
     // Traces every socket call (and frames arriving, timers) into `sink`, one tree each
     // (see usnet/trace.hpp, docs/trace.md). An empty sink turns tracing off.
     void set_tracer(TraceSink sink, TraceOptions opts = {});
+    bool tracing() const;
+    // A call on a usnet socket that the caller answers itself (the shim's dup or epoll),
+    // traced like the stack's own: "head" is the call and its result, e.g. "dup(3) = 5".
+    void trace_shim_call(ShimTrace kind, const char* call, const std::string& head, long ret, int fd,
+                         const std::vector<std::string>& values);
     // The clock and the world that advances it; defaults to a closed world of its own.
     void set_env(Env* env);
     Env& env() const;

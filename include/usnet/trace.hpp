@@ -25,4 +25,17 @@ using TraceSink = std::function<void(const std::string& tree)>;
 // The socket calls a trace can be restricted to (TraceOptions::calls).
 const std::vector<std::string>& trace_call_names();
 
+// The next socket call this thread makes on a traced stack is shown as `call`: the shim's
+// read() is the stack's recv(), and its trace should say read.
+void trace_call_as(const char* call);
+
+// What a caller did itself with a usnet socket (the shim's dup and epoll), for
+// Stack::trace_shim_call.
+enum class ShimTrace {
+    Dup,        // values: the kernel function, the new descriptor, the old one
+    EpollCtl,   // values: the operation, the descriptor, the events
+    EpollWait,  // values: the descriptor reported, its events
+    CloseRef,   // values: the descriptor closed, how many still name the socket
+};
+
 }  // namespace usnet

@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -18,6 +19,7 @@
 
 #include "cli/commands.hpp"
 #include "usnet/sim.hpp"
+#include "usnet/trace.hpp"
 
 namespace usnet::cli {
 
@@ -44,8 +46,51 @@ std::string find_preload() {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: {} run [--explain[=FILE]] [--stat] [--topology FILE] [--addr A/N] [--gateway G|none]\n"
+    "usage: {} run [--explain[=FILE]] [--trace[=FILE|CALL,...]] [--trace-fd N] [--trace-errors]\n"
+    "              [--trace-inbound=on|off] [--stat] [--topology FILE] [--addr A/N] [--gateway G|none]\n"
     "              [--mtu N] [--route 'NET/N via G'] [--switch PATH] [--seed N] -- PROGRAM [ARGS...]\n";
+
+// --trace and its filters, as the shim's USNET_TRACE* variables. --trace=X takes a list of
+// call names (connect,getpeername) as a filter and anything else as the file to write.
+bool trace_option(std::vector<std::string>& cmd, bool* ok) {
+    const std::string o = cmd.front();
+    auto value = [&](const std::string& flag, std::string* v) {
+        if (o == flag && cmd.size() >= 2 && cmd[1] != "--") return *v = cmd[1], cmd.erase(cmd.begin()), true;
+        if (o.rfind(flag + "=", 0) == 0) return *v = o.substr(flag.size() + 1), true;
+        return false;
+    };
+    std::string v;
+    if (o == "--trace") {
+        setenv("USNET_TRACE", "1", 1);
+    } else if (o.rfind("--trace=", 0) == 0) {
+        v = o.substr(8);
+        bool calls = !v.empty();
+        const auto& known = trace_call_names();
+        for (size_t pos = 0; calls && pos <= v.size();) {
+            const size_t end = std::min(v.find(',', pos), v.size());
+            calls = std::find(known.begin(), known.end(), v.substr(pos, end - pos)) != known.end();
+            pos = end + 1;
+        }
+        setenv("USNET_TRACE", "1", 1);
+        setenv(calls ? "USNET_TRACE_CALLS" : "USNET_TRACE_FILE", v.c_str(), 1);
+    } else if (value("--trace-fd", &v)) {
+        setenv("USNET_TRACE", "1", 0);
+        setenv("USNET_TRACE_FD", v.c_str(), 1);
+    } else if (o == "--trace-errors") {
+        setenv("USNET_TRACE", "1", 0);
+        setenv("USNET_TRACE_ERRORS", "1", 1);
+    } else if (value("--trace-inbound", &v)) {
+        if (v != "on" && v != "off") {
+            fmt::print(stderr, "usnet run: --trace-inbound takes on or off\n");
+            return *ok = false, true;
+        }
+        setenv("USNET_TRACE", "1", 0);
+        setenv("USNET_TRACE_INBOUND", v == "off" ? "0" : "1", 1);
+    } else {
+        return false;
+    }
+    return true;
+}
 
 // The world's lines (sim::parse_world): the topology file's, then the flags' in order.
 bool world_option(std::vector<std::string>& cmd, std::string& world, bool* ok) {
@@ -103,7 +148,7 @@ int run_program(const std::vector<std::string>& args, const char* argv0) {
         if (o == "--explain") setenv("USNET_EXPLAIN", "1", 1);
         else if (o.rfind("--explain=", 0) == 0) setenv("USNET_EXPLAIN", o.substr(10).c_str(), 1);
         else if (o == "--stat") setenv("USNET_STAT", "1", 1);
-        else if (!world_option(cmd, world, &ok)) {
+        else if (!trace_option(cmd, &ok) && !world_option(cmd, world, &ok)) {
             fmt::print(stderr, "usnet run: unknown option {}\n", o);
             return 2;
         }

@@ -112,6 +112,23 @@ void Stack::set_tracer(TraceSink sink, TraceOptions opts) {
     impl_->tracer = impl_->tracer_owned.get();
 }
 
+bool Stack::tracing() const { return impl_->tracer != nullptr; }
+
+void Stack::trace_shim_call(ShimTrace kind, const char* call, const std::string& head, long ret, int fd,
+                            const std::vector<std::string>& v) {
+    trace::Tracer* t = impl_->tracer;
+    if (!t) return;
+    t->begin_call(call, fd);
+    auto at = [&](size_t i) { return i < v.size() ? v[i] : std::string(); };
+    switch (kind) {
+        case ShimTrace::Dup: t->step(trace::P::ShimDup, {at(0), at(1), at(2)}); break;
+        case ShimTrace::EpollCtl: t->step(trace::P::ShimEpollCtl, {at(0), at(1), at(2)}); break;
+        case ShimTrace::EpollWait: t->step(trace::P::ShimEpollWait, {at(0), at(1)}); break;
+        case ShimTrace::CloseRef: t->step(trace::P::ShimCloseRef, {at(0), at(1)}); break;
+    }
+    t->end_call(head, ret, fd);
+}
+
 void Stack::set_drop_observer(std::function<void(DropReason, const std::string&)> fn) {
     impl_->drop_observer = std::move(fn);
 }

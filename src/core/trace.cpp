@@ -228,6 +228,8 @@ void Tracer::flush_if_top(State& st) {
 
 namespace usnet {
 
+void trace_call_as(const char* call) { trace::t_call_as = call; }
+
 const std::vector<std::string>& trace_call_names() {
     static const std::vector<std::string> all(std::begin(trace::kCalls), std::end(trace::kCalls));
     return all;

@@ -178,9 +178,10 @@
     X(PollWait, "nothing ready: `poll_schedule_timeout` ({})")                                                          \
     X(StreamOnly, "sock->ops->{} = `{}` [`inet_dgram_ops`] -> -EOPNOTSUPP")                                              \
     /* ---- what the caller's descriptor maps to, in the shim ---- */                                                   \
-    X(ShimDup, "`{}`: descriptor {} names the same socket as {} (`f_dup_file`: one struct file, one more reference)")     \
+    X(ShimDup, "`{}`: descriptor {} names the same socket as descriptor {} (`get_file`, `fd_install`: one struct file)")     \
     X(ShimEpollCtl, "`do_epoll_ctl`({}, fd {}, events {}) -> `ep_insert`/`ep_modify`/`ep_remove` -> `ep_item_poll` -> `sock_poll`") \
-    X(ShimEpollWait, "`do_epoll_wait`: {} ready ({})")                                                                  \
+    X(ShimEpollWait, "`do_epoll_wait` -> `ep_send_events` -> `ep_item_poll`: fd {} ready, events {} (`sock_poll` -> `udp_poll`)") \
+    X(ShimCloseRef, "close({}) -> `fput`: {} other descriptor(s) still name the socket; it stays open")                \
     /* ---- generic: the rule that failed the call, when no step above said so ---- */                                  \
     X(Fail, "`{}` -> -{}: {}")
 

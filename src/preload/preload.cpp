@@ -54,6 +54,7 @@ Runtime& runtime();
 const char* explain_target();
 void write_explain(const std::string& line);
 void print_stats();
+void setup_trace(usnet::Stack& st);
 void start_stat_server();
 void flush_at_exit();
 void start_pump(Runtime& r);
@@ -97,6 +98,7 @@ struct Runtime {
         // --explain also reports each dropped datagram; --stat prints the counters at exit.
         if (explain_target())
             world.host->set_drop_observer([](usnet::DropReason, const std::string& line) { write_explain("usnet: " + line + "\n"); });
+        setup_trace(*world.host);
         if (const char* st = std::getenv("USNET_STAT"); st && *st && std::strcmp(st, "0") != 0) std::atexit(print_stats);
         // fork: hold the lock across it so the child's copy of the stack is consistent; the
         // child then owns that copy (its inherited sockets keep working, apart from the
@@ -369,6 +371,76 @@ void write_explain(const std::string& line) {
     REAL(write);
     (void)!real_write(out, line.data(), line.size());
     errno = saved;
+}
+
+// The descriptor the program passed to the call in progress on this thread, and the usnet
+// socket it names: a trace shows the program's numbers, not the stack's.
+thread_local int t_shown_fd = -1, t_shown_u = -1;
+thread_local int t_new_socket_fd = -1;  // the descriptor socket() is about to return
+std::atomic<bool> g_tracing{false};
+
+// USNET_TRACE=1 (or =FILE, or =CALL,CALL...): the path of each usnet call, as a tree, on
+// stderr or appended to FILE. USNET_TRACE_CALLS, USNET_TRACE_FD, USNET_TRACE_ERRORS and
+// USNET_TRACE_INBOUND=0 narrow it (set by usnet run's --trace* flags).
+void setup_trace(usnet::Stack& st) {
+    const char* v = std::getenv("USNET_TRACE");
+    if (!v || !*v || std::strcmp(v, "0") == 0) return;
+    usnet::TraceOptions o;
+    auto split = [](const char* text, auto add) {
+        std::string cur;
+        for (const char* c = text;; ++c) {
+            if (*c == ',' || !*c) {
+                if (!cur.empty()) add(cur);
+                cur.clear();
+                if (!*c) break;
+            } else {
+                cur += *c;
+            }
+        }
+    };
+    std::string file;
+    if (std::strcmp(v, "1") != 0) {
+        // A list of call names narrows the trace; anything else is the file to write.
+        bool calls = true;
+        const auto& known = usnet::trace_call_names();
+        split(v, [&](const std::string& x) { calls = calls && std::find(known.begin(), known.end(), x) != known.end(); });
+        if (calls) split(v, [&](const std::string& x) { o.calls.push_back(x); });
+        else file = v;
+    }
+    if (const char* c = std::getenv("USNET_TRACE_CALLS")) split(c, [&](const std::string& x) { o.calls.push_back(x); });
+    if (const char* f = std::getenv("USNET_TRACE_FD")) split(f, [&](const std::string& x) { o.fds.push_back(std::atoi(x.c_str())); });
+    if (const char* f = std::getenv("USNET_TRACE_FILE"); f && *f) file = f;
+    const char* e = std::getenv("USNET_TRACE_ERRORS");
+    o.errors_only = e && *e && std::strcmp(e, "0") != 0;
+    const char* in = std::getenv("USNET_TRACE_INBOUND");
+    o.inbound = !(in && (std::strcmp(in, "0") == 0 || std::strcmp(in, "off") == 0));
+    o.shown_fd = [](int u) {
+        if (u == t_shown_u) return t_shown_fd;
+        for (const auto& [real, su] : runtime().fds)
+            if (su == u) return real;
+        return t_new_socket_fd >= 0 ? t_new_socket_fd : u;
+    };
+    int out = STDERR_FILENO;
+    if (!file.empty()) {
+        REAL(open);
+        out = real_open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (out < 0) out = STDERR_FILENO;
+    }
+    st.set_tracer(
+        [out](const std::string& tree) {
+            const int saved = errno;
+            REAL(write);
+            (void)!real_write(out, tree.data(), tree.size());
+            errno = saved;
+        },
+        std::move(o));
+    g_tracing = true;
+}
+
+// The stack's next call on this thread is the program's `call` (read is a recv).
+inline int traced_as(const char* call) {
+    if (g_tracing.load(std::memory_order_relaxed)) usnet::trace_call_as(call);
+    return 0;
 }
 
 template <class R>
@@ -820,6 +892,15 @@ int ep_translate(Runtime& r, int epfd, epoll_event* ev, int k) {
             ev[out].events = rep;
             ev[out].data = e.data;
             ++out;
+            if (g_tracing.load(std::memory_order_relaxed)) {
+                char mask[16];
+                std::snprintf(mask, sizeof mask, "%#x", rep);
+                t_shown_fd = e.fd;
+                t_shown_u = e.u;
+                r.stack().trace_shim_call(usnet::ShimTrace::EpollWait, "epoll_wait",
+                                          "epoll_wait(" + std::to_string(epfd) + ") reports fd " + std::to_string(e.fd) + " " + mask,
+                                          0, e.u, {std::to_string(e.fd), mask});
+            }
         } else if (e.events & EPOLLONESHOT) {
             // A stale token fired the one shot: arm it again, the program has not seen it.
             epoll_event kev{};
@@ -1017,6 +1098,8 @@ bool select_wants_usnet(int n, fd_set* rd, fd_set* wr, fd_set* ex, bool* fault) 
         usnet::Stack& st = r_.stack();                                   \
         const int u = it_->second;                                       \
         t_shim_fault = false;                                            \
+        t_shown_fd = fd;                                                 \
+        t_shown_u = u;                                                   \
         auto ret_ = usnet_call;                                          \
         if (g_signal.load(std::memory_order_relaxed)) sync_signals(r_);  \
         if (t_shim_fault) return explained_fault(ret_, fd, __func__);    \
@@ -1041,13 +1124,25 @@ int socket(int domain, int type, int protocol) {
     if (!is_usnet_socket(domain, type, protocol)) return real_socket(domain, type, protocol);
     Runtime& r = runtime();
     std::lock_guard<std::recursive_mutex> g(r.mu);
-    const int u = r.stack().socket(domain, type, protocol);
-    if (u < 0) return explained(-1, -1);
+    // The descriptor first, so a trace names it; the stack's own checks still decide the
+    // errno before a full descriptor table does (as __sys_socket checks before sock_map_fd).
     const int fd = eventfd(0, EFD_NONBLOCK | ((type & SOCK_CLOEXEC) ? EFD_CLOEXEC : 0));
+    const int fd_err = errno;
+    t_new_socket_fd = fd;
+    const int u = r.stack().socket(domain, type, protocol);
+    t_new_socket_fd = -1;
+    if (u < 0) {
+        if (fd >= 0) {
+            REAL(close);
+            const int e = errno;
+            real_close(fd);
+            errno = e;
+        }
+        return explained(-1, -1);
+    }
     if (fd < 0) {
-        const int e = errno;
         r.stack().close(u);
-        errno = e;
+        errno = fd_err;
         return -1;
     }
     r.fds[fd] = u;
@@ -1075,7 +1170,12 @@ int close(int fd) {
     r.signalled.erase(fd);
     r.woken.erase(fd);
     // The socket goes with the last descriptor naming it, as a file does.
-    if (--r.refs[u] == 0) {
+    t_shown_fd = fd;
+    t_shown_u = u;
+    if (--r.refs[u] != 0 && g_tracing.load(std::memory_order_relaxed))
+        r.stack().trace_shim_call(usnet::ShimTrace::CloseRef, "close", "close(" + std::to_string(fd) + ") = 0", 0, u,
+                                  {std::to_string(fd), std::to_string(r.refs[u])});
+    if (r.refs[u] == 0) {
         r.refs.erase(u);
         r.stack().close(u);
         if (g_epoll_used.load(std::memory_order_relaxed)) ep_forget([u](const EpItem& e) { return e.u == u; });
@@ -1109,6 +1209,16 @@ static int dup_usnet(int oldfd, int newfd_or_min, int how, int flags) {
     ++r.refs[u];
     r.signalled[nfd] = r.signalled[oldfd];  // the same eventfd object, the same token
     r.woken[nfd] = r.woken[oldfd];
+    if (g_tracing.load(std::memory_order_relaxed)) {
+        static const char* const calls[] = {"fcntl", "dup", "dup2", "dup3"};
+        static const char* const fns[] = {"f_dupfd", "ksys_dup", "ksys_dup3", "ksys_dup3"};
+        const std::string head = std::string(calls[how]) + "(" + std::to_string(oldfd) +
+                                 (how == 1 ? "" : ", " + std::to_string(newfd_or_min)) + ") = " + std::to_string(nfd);
+        t_shown_fd = oldfd;
+        t_shown_u = u;
+        r.stack().trace_shim_call(usnet::ShimTrace::Dup, calls[how], head, nfd, u,
+                                  {fns[how], std::to_string(nfd), std::to_string(oldfd)});
+    }
     return nfd;
 }
 
@@ -1174,12 +1284,12 @@ int getsockopt(int fd, int lv, int n, void* v, socklen_t* l) {
 ssize_t read(int fd, void* b, size_t n) {
     REAL(read);
     // sock_read_iter: reading 0 bytes returns 0 and takes nothing.
-    ROUTE(fd, n == 0 ? ssize_t(0) : recv_into(b, n, 0, [&](void* x, size_t m) { return st.recv(u, x, m, 0); }),
+    ROUTE(fd, n == 0 ? ssize_t(0) : recv_into(b, n, 0, [&](void* x, size_t m) { return traced_as("read"), st.recv(u, x, m, 0); }),
           real_read(fd, b, n));
 }
 ssize_t write(int fd, const void* b, size_t n) {
     REAL(write);
-    ROUTE(fd, st.send(u, in_buf(b, n), n, 0), real_write(fd, b, n));
+    ROUTE(fd, (traced_as("write"), st.send(u, in_buf(b, n), n, 0)), real_write(fd, b, n));
 }
 int recvmmsg(int fd, mmsghdr* m, unsigned int v, int f, timespec* t) {
     REAL(recvmmsg);
@@ -1187,11 +1297,11 @@ int recvmmsg(int fd, mmsghdr* m, unsigned int v, int f, timespec* t) {
 }
 ssize_t readv(int fd, const iovec* iov, int n) {
     REAL(readv);
-    ROUTE(fd, rw_iov(st, u, iov, n, true), real_readv(fd, iov, n));
+    ROUTE(fd, (traced_as("readv"), rw_iov(st, u, iov, n, true)), real_readv(fd, iov, n));
 }
 ssize_t writev(int fd, const iovec* iov, int n) {
     REAL(writev);
-    ROUTE(fd, rw_iov(st, u, iov, n, false), real_writev(fd, iov, n));
+    ROUTE(fd, (traced_as("writev"), rw_iov(st, u, iov, n, false)), real_writev(fd, iov, n));
 }
 // Stream calls on a usnet socket get what Linux gives a datagram socket.
 int listen(int fd, int backlog) {
@@ -1403,6 +1513,16 @@ int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
     }
     t.by_tag[tag] = EpItem{epfd, fd, u, ev->events, ev->data};
     g_epoll_used.store(true, std::memory_order_release);
+    if (g_tracing.load(std::memory_order_relaxed)) {
+        const char* opname = op == EPOLL_CTL_ADD ? "EPOLL_CTL_ADD" : "EPOLL_CTL_MOD";
+        char ev_hex[16];
+        std::snprintf(ev_hex, sizeof ev_hex, "%#x", ev->events);
+        t_shown_fd = fd;
+        t_shown_u = u;
+        r.stack().trace_shim_call(usnet::ShimTrace::EpollCtl, "epoll_ctl",
+                                  "epoll_ctl(" + std::to_string(epfd) + ", " + opname + ", " + std::to_string(fd) + ", " + ev_hex + ") = 0",
+                                  0, u, {std::string(opname), std::to_string(fd), ev_hex});
+    }
     return 0;
 }
 
