@@ -48,6 +48,17 @@ int usnet_ioctl(int fd, unsigned long req, void* arg);
 int usnet_fcntl(int fd, int cmd, long arg);
 int usnet_poll(struct pollfd* fds, nfds_t n, int timeout_ms);
 
+/* Tracing (see usnet/trace.hpp and docs/trace.md): each socket call on stack s, and each
+ * frame arriving and timer firing, as one tree of the Linux functions it reproduces, handed
+ * to fn with `user`. calls: comma-separated call names to keep ("connect,getpeername"), or
+ * NULL for all; fd: only calls on this descriptor, or -1; flags: USNET_TRACE_ERRORS_ONLY,
+ * USNET_TRACE_NO_INBOUND. fn NULL turns tracing off. Returns 0, or -1 with errno EINVAL
+ * for an unknown call name. */
+typedef void (*usnet_trace_fn)(const char* tree, void* user);
+#define USNET_TRACE_ERRORS_ONLY 1
+#define USNET_TRACE_NO_INBOUND 2
+int usnet_set_tracer(usnet_stack* s, usnet_trace_fn fn, void* user, const char* calls, int fd, int flags);
+
 /* Why the calling thread's last failing call failed: one sentence, "" after success. */
 const char* usnet_last_error_reason(void);
 

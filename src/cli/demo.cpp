@@ -41,11 +41,12 @@ std::string show_addr(const sockaddr_in& a) {
     return fmt::format("{}:{}", ip, p >= 32768 && p <= 60999 ? "<ephemeral>" : std::to_string(p));
 }
 
-// Returns one line per step: "<result>\t<usnet reason or empty>".
-std::vector<std::string> experiment(const Calls& c, const std::function<std::string()>& reason) {
+// Returns one line per step: "<result>\t<usnet reason or empty>\t<usnet trace or empty>".
+std::vector<std::string> experiment(const Calls& c, const std::function<std::string()>& reason,
+                                    const std::function<std::string()>& trace) {
     std::vector<std::string> out;
     auto rec = [&](long r, const std::string& ok) {
-        out.push_back((r < 0 ? errname(errno) : ok) + "\t" + (r < 0 ? reason() : std::string()));
+        out.push_back((r < 0 ? errname(errno) : ok) + "\t" + (r < 0 ? reason() : std::string()) + "\t" + trace());
     };
     sockaddr_in dst{};
     dst.sin_family = AF_INET;
@@ -100,7 +101,8 @@ const char* kSteps[] = {
 int run_demo() {
     fmt::print("The seed note asks why getpeername() on a UDP socket fails until connect().\n");
     fmt::print("Each step runs on the Linux kernel (in a private network namespace: lo, eth0 10.0.2.15/24,\n");
-    fmt::print("default via 10.0.2.2, nothing leaves it) and on usnet's default world.\n\n");
+    fmt::print("default via 10.0.2.2, nothing leaves it) and on usnet's default world. Under each step,\n");
+    fmt::print("the path the call took through usnet, named after the Linux functions it reproduces.\n\n");
 
     // Kernel side, in its own namespace.
     std::string kout, why;
@@ -112,7 +114,9 @@ int run_demo() {
             if (!net) return std::string("!could not build eth0 and the default route (is iproute2 installed?)");
             Calls k{::socket, ::sendto, ::connect, ::getpeername, ::getsockname};
             std::string text;
-            for (auto& l : experiment(k, [] { return std::string(); })) text += l + "\n";
+            for (auto& l : experiment(k, [] { return std::string(); }, [] { return std::string(); })) {
+                text += l.substr(0, l.find('\t')) + "\n";
+            }
             return text;
         },
         &kout, &why);
@@ -135,19 +139,36 @@ int run_demo() {
             [&](int fd, const sockaddr* a, socklen_t l) { return h.connect(fd, a, l); },
             [&](int fd, sockaddr* a, socklen_t* l) { return h.getpeername(fd, a, l); },
             [&](int fd, sockaddr* a, socklen_t* l) { return h.getsockname(fd, a, l); }};
-    auto mine = experiment(u, [&] { return h.explain_last_error(); });
+    // Each usnet call's path through the stack, in the kernel's terms (docs/trace.md).
+    std::string trees;
+    h.set_tracer([&](const std::string& t) { trees += t; });
+    auto mine = experiment(u, [&] { return h.explain_last_error(); }, [&] {
+        std::string t;
+        t.swap(trees);
+        return t;
+    });
+    h.set_tracer(nullptr);
 
     fmt::print("{:<32} {:<52} {}\n", "call", "kernel", "usnet");
     fmt::print("{:-<32} {:-<52} {:-<52}\n", "", "", "");
     int mismatches = 0;
     for (size_t i = 0; i < mine.size(); ++i) {
-        const std::string ures = mine[i].substr(0, mine[i].find('\t'));
-        const std::string ureason = mine[i].substr(mine[i].find('\t') + 1);
+        const size_t t1 = mine[i].find('\t'), t2 = mine[i].find('\t', t1 + 1);
+        const std::string ures = mine[i].substr(0, t1);
+        const std::string ureason = mine[i].substr(t1 + 1, t2 - t1 - 1);
+        const std::string utrace = mine[i].substr(t2 + 1);
         std::string kres = "(not run)";
         if (i < kernel.size()) kres = kernel[i].substr(0, kernel[i].find('\t'));
         if (i < kernel.size() && kres != ures) ++mismatches;
         fmt::print("{:<32} {:<52} {}{}\n", kSteps[i], kres, ures, i < kernel.size() && kres != ures ? "   <-- differs" : "");
         if (!ureason.empty()) fmt::print("{:<32} {:<52} why: {}\n", "", "", ureason);
+        // The path the call took through usnet (its first line repeats the call), indented.
+        size_t pos = utrace.find('\n');
+        while (pos != std::string::npos && pos + 1 < utrace.size()) {
+            const size_t nl = utrace.find('\n', pos + 1);
+            fmt::print("    {}\n", utrace.substr(pos + 1, nl - pos - 1));
+            pos = nl;
+        }
     }
     fmt::print("\n");
     if (!kernel_ok || kernel.empty())

@@ -29,12 +29,11 @@ const char* const kNameArgs[] = {
     "__sys_getsockopt", "__sys_listen", "__sys_accept4", "sock_ioctl", "do_fcntl", "sock_read_iter",
     "sock_write_iter", "sock_close",
     // protocol tables and their handlers
-    "udp_prot", "ping_prot", "udp_recvmsg", "ping_recvmsg", "udp_setsockopt", "udp_getsockopt", "ping_setsockopt",
-    "ping_getsockopt", "udp_lib_setsockopt", "udp_lib_getsockopt", "ip_setsockopt", "ip_getsockopt",
-    "do_ip_setsockopt", "do_ip_getsockopt", "udp_ioctl", "ping_ioctl", "udp_lib_close", "ping_close", "udp_lib_unhash", "ping_unhash", "udp_err",
+    "udp_prot", "ping_prot", "udp_recvmsg", "ping_recvmsg", "udp_setsockopt", "udp_getsockopt", "udp_lib_setsockopt", "udp_lib_getsockopt", "ip_setsockopt", "ip_getsockopt",
+    "do_ip_setsockopt", "do_ip_getsockopt", "udp_ioctl", "udp_lib_close", "ping_close", "udp_lib_unhash", "ping_unhash", "udp_err",
     "ping_err", "udp_rcv", "icmp_rcv", "igmp_rcv", "sock_no_listen", "sock_no_accept", "close_fd",
     // the shim's descriptor calls
-    "ksys_dup", "ksys_dup3", "f_dupfd",
+    "fget_raw", "ksys_dup3", "f_dupfd",
 };
 
 const char* const kCalls[] = {"socket",  "socketpair", "bind",     "connect",  "getsockname", "getpeername",
@@ -72,6 +71,15 @@ bool listed(std::string_view name) {
 }  // namespace
 
 const PointDef& point(P p) { return kPoints[size_t(p)]; }
+
+std::string event_head(EventKind k, const std::string& what, long n) {
+    switch (k) {
+        case EventKind::Frame: return what + " receives a frame of " + std::to_string(n) + " bytes";
+        case EventKind::Loopback: return "lo delivers " + std::to_string(n) + " bytes (softirq)";
+        case EventKind::Timer: return "timer: " + what;
+    }
+    return what;
+}
 
 const std::vector<std::string>& name_args() {
     static const std::vector<std::string> all = [] {

@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "core/trace_points.hpp"
@@ -91,20 +92,52 @@ private:
     uint64_t id_;  // tells this tracer's per-thread states from those of a tracer that is gone
 };
 
+// The out-of-line half of a trace point: the arguments are built here, so the traced
+// function itself holds only a test and a call (its fast path stays as it was).
+template <class F>
+[[gnu::noinline, gnu::cold]] void cold_step(Tracer* t, P p, F&& args) {
+    args(t, p);
+}
+[[gnu::noinline, gnu::cold]] inline void cold_indent(Tracer* t, int d) {
+    if (d > 0) t->indent();
+    else t->outdent();
+}
+
 // The tracer of the call in progress on this thread (for sock::fail), or null.
 extern thread_local Tracer* t_current;
 
 // The shim's name for the call when it differs from the stack's (read() is a recv).
 extern thread_local const char* t_call_as;
 
-// RAII indentation for the steps of a nested function.
-class Indent {
+// The tracer of the untraced copy of a function (USNET_TRACER): a constant null, so the
+// trace points in that copy are not even compiled.
+struct NoTracer {
+    constexpr operator Tracer*() const { return nullptr; }
+};
+template <class T>
+inline constexpr bool can_trace = !std::is_same_v<std::decay_t<T>, NoTracer>;
+template <bool Tr, class S>
+auto tracer_of(S& s) {
+    if constexpr (Tr) return s.tracer;
+    else return NoTracer{};
+}
+
+// RAII indentation for the steps of a nested function (nothing at all without a tracer).
+template <class T>
+class Indent;
+template <>
+class Indent<NoTracer> {
+public:
+    explicit Indent(NoTracer) {}
+};
+template <>
+class Indent<Tracer*> {
 public:
     explicit Indent(Tracer* t) : t_(t) {
-        if (t_) t_->indent();
+        if (__builtin_expect(t_ != nullptr, 0)) cold_indent(t_, 1);
     }
     ~Indent() {
-        if (t_) t_->outdent();
+        if (__builtin_expect(t_ != nullptr, 0)) cold_indent(t_, -1);
     }
     Indent(const Indent&) = delete;
     Indent& operator=(const Indent&) = delete;
@@ -112,34 +145,69 @@ public:
 private:
     Tracer* t_;
 };
+Indent(NoTracer) -> Indent<NoTracer>;
+Indent(Tracer*) -> Indent<Tracer*>;
 
-// An arriving frame or a timer, as a tree (or subtree) of its own.
-class Event {
+// An arriving frame or a timer, as a tree (or subtree) of its own. Its first line is made
+// from plain values (no closure), so the untraced copy keeps nothing of it.
+enum class EventKind : uint8_t {
+    Frame,     // "<dev> receives a frame of <n> bytes"
+    Loopback,  // "lo delivers <n> bytes (softirq)"
+    Timer,     // "timer: <what>"
+};
+std::string event_head(EventKind k, const std::string& what, long n);
+template <class T>
+class Event;
+template <>
+class Event<NoTracer> {
 public:
-    // head() names the event; it is only called when tracing.
-    template <class F>
-    Event(Tracer* t, F&& head) : t_(t) {
-        if (t_) t_->begin_event(head());
+    Event(NoTracer, EventKind, const std::string&, long) {}
+};
+template <>
+class Event<Tracer*> {
+public:
+    Event(Tracer* t, EventKind k, const std::string& what, long n) : t_(t) {
+        if (__builtin_expect(t_ != nullptr, 0)) begin(t_, k, what, n);
     }
     ~Event() {
-        if (t_) t_->end_event();
+        if (__builtin_expect(t_ != nullptr, 0)) end(t_);
     }
     Event(const Event&) = delete;
     Event& operator=(const Event&) = delete;
 
 private:
+    [[gnu::noinline, gnu::cold]] static void begin(Tracer* t, EventKind k, const std::string& what, long n) {
+        t->begin_event(event_head(k, what, n));
+    }
+    [[gnu::noinline, gnu::cold]] static void end(Tracer* t) { t->end_event(); }
     Tracer* t_;
 };
+Event(NoTracer, EventKind, const std::string&, long) -> Event<NoTracer>;
+Event(Tracer*, EventKind, const std::string&, long) -> Event<Tracer*>;
 
 }  // namespace usnet::trace
 
-// A step at this point of the code; S is the StackImpl. Arguments are only evaluated when
-// tracing.
-#define USNET_TRACE(S, ID, ...)                                                       \
-    do {                                                                              \
-        if (__builtin_expect((S).tracer != nullptr, 0))                               \
-            (S).tracer->step(::usnet::trace::P::ID, {__VA_ARGS__});                   \
+// A step at this point of the code; TR is the tracer (null: not tracing). Arguments are
+// only evaluated when tracing, in a cold function of their own.
+#define USNET_TRACE(TR, ID, ...)                                                                       \
+    do {                                                                                               \
+        if constexpr (::usnet::trace::can_trace<decltype(TR)>) {                                       \
+            if (::usnet::trace::Tracer* const tr_at_ = (TR); __builtin_expect(tr_at_ != nullptr, 0))   \
+                ::usnet::trace::cold_step(tr_at_, ::usnet::trace::P::ID,                               \
+                                          [&](::usnet::trace::Tracer* t_, ::usnet::trace::P p_) {      \
+                                              t_->step(p_, {__VA_ARGS__});                             \
+                                          });                                                          \
+        }                                                                                              \
     } while (0)
 #define USNET_TRACE_CAT2(a, b) a##b
 #define USNET_TRACE_CAT(a, b) USNET_TRACE_CAT2(a, b)
-#define USNET_TRACE_INDENT(S) ::usnet::trace::Indent USNET_TRACE_CAT(usnet_trace_indent_, __LINE__)((S).tracer)
+#define USNET_TRACE_INDENT(TR) ::usnet::trace::Indent USNET_TRACE_CAT(usnet_trace_indent_, __LINE__)(TR)
+// `USNET_IF_TRACING(tr_) { ... }`: code only for tracing, gone from the untraced copy.
+#define USNET_IF_TRACING(TR) if constexpr (::usnet::trace::can_trace<decltype(TR)>) if (TR)
+
+// The datagram path is compiled twice, as template <bool Tr>: in the copy without tracing
+// tr_ is a NoTracer and every trace point in it compiles to nothing; the stack picks the
+// copy once, where a call or a frame enters (USNET_TRACED), and each copy calls the next
+// layer's copy of the same kind.
+#define USNET_TRACER(S) const auto tr_ = ::usnet::trace::tracer_of<Tr>(S)
+#define USNET_TRACED(S, FN, ...) ((S).tracer ? FN<true>(__VA_ARGS__) : FN<false>(__VA_ARGS__))

@@ -120,7 +120,7 @@
     X(UdpLookup, "`__udp4_lib_lookup`({}:{} -> {}:{}, dif {})")                                                        \
     X(UdpLookup2, "`udp4_lib_lookup2` on the {}:{} chain:{}")                                                          \
     X(UdpScore, "fd {} ({}): `compute_score` = {}{}")                                                                   \
-    X(UdpReuseport, "`lookup_reuseport`: `reuseport_select_sock` picks fd {} of {} in the group (flow hash)")           \
+    X(UdpReuseport, "`inet_lookup_reuseport` -> `reuseport_select_sock`: the flow hash picks fd {} of {} in the group")           \
     X(UdpFound, "-> fd {}")                                                                                            \
     X(UdpNoPort, "no socket: `UDP_MIB_NOPORTS` -> `icmp_send`(`ICMP_DEST_UNREACH`, `ICMP_PORT_UNREACH`)")               \
     X(UdpMcast, "`__udp4_lib_mcast_deliver`: {} socket(s) on port {} want it{}")                                        \
@@ -138,8 +138,8 @@
     X(IcmpErrSock, "the quoted flow's socket: fd {}")                                                                 \
     X(IcmpErrNoSock, "the quoted flow has no socket (`ICMP_MIB_INERRORS`)")                                            \
     X(IcmpConvert, "`icmp_err_convert`[{}] -> {}{}")                                                                                  \
-    X(IcmpIgnored, "`inet->recverr` = 0 and {}: RFC 1122 4.1.3.3 -> ignored")                                          \
-    X(IcmpQueued, "`inet->recverr` set -> `ip_icmp_error`: an entry on the error queue")                               \
+    X(IcmpIgnored, "no IP_RECVERR (`inet_test_bit`(`RECVERR`, sk) is 0) and {}: RFC 1122 4.1.3.3 -> ignored")                                          \
+    X(IcmpQueued, "IP_RECVERR set (`inet_test_bit`(`RECVERR`, sk)) -> `ip_icmp_error`: an entry on the error queue")                               \
     X(IcmpToSock, "`sk->sk_err` = {}; `sk_error_report`")                                                              \
     X(IcmpSend, "`icmp_send`({} code {}) to {} about {} -> {}")                                                        \
     X(IcmpSendNot, "`icmp_send`: not sent ({})")                                                                       \
@@ -166,6 +166,7 @@
     X(GetsockoptSocket, "level SOL_SOCKET -> `sk_getsockopt`: {}")                                                      \
     X(GetsockoptProto, "sock->ops->getsockopt = `sock_common_getsockopt` -> sk->sk_prot->getsockopt = `{}` [`{}`] -> `{}`: {}") \
     X(IoctlPath, "`sock_ioctl` -> `sock_do_ioctl` -> sock->ops->ioctl = `inet_ioctl` [`inet_dgram_ops`] -> `{}`: {}")       \
+    X(IoctlNoProto, "`sock_ioctl` -> `sock_do_ioctl` -> sock->ops->ioctl = `inet_ioctl` [`inet_dgram_ops`]: `ping_prot` has no ioctl (-ENOIOCTLCMD)") \
     X(IoctlGeneric, "`do_vfs_ioctl`: {}")                                                                               \
     X(FcntlPath, "`do_fcntl`: {}")                                                                                      \
     X(ShutdownOps, "sock->ops->shutdown = `inet_shutdown` [`inet_dgram_ops`]: how {} -> `sk_shutdown` |= {}")             \

@@ -70,9 +70,9 @@ bool Ip::icmp_rate_allow(Ip4 dst) {
 void Ip::icmp_send_error(const buf::Packet& orig, uint8_t type, uint8_t code, uint32_t info) {
     wire::Ipv4Repr h;
     if (wire::Ipv4Repr::parse(orig.bytes(), &h, false) != wire::Ipv4Error::Ok) return;
-    USNET_TRACE_INDENT(s_);
+    USNET_TRACE_INDENT(s_.tracer);
     // Never about broadcasts, multicasts, later fragments, or ICMP errors (RFC 1122 3.2.2).
-    auto not_sent = [&](const char* why) { USNET_TRACE(s_, IcmpSendNot, why); };
+    auto not_sent = [&](const char* why) { USNET_TRACE(s_.tracer, IcmpSendNot, why); };
     if ((orig.meta.route_flags & (kRtBroadcast | kRtMulticast)) || h.dst.is_multicast() || h.dst.is_lbcast())
         return not_sent("never about a broadcast or multicast, RFC 1122 3.2.2");
     if (h.frag & wire::kIpOffMask) return not_sent("never about a later fragment");
@@ -94,7 +94,7 @@ void Ip::icmp_send_error(const buf::Packet& orig, uint8_t type, uint8_t code, ui
         return not_sent("no route back to the sender");
     }
     if (s_.tracer)
-        USNET_TRACE(s_, IcmpSend, type == wire::kIcmpDestUnreach ? "ICMP_DEST_UNREACH" : type == wire::kIcmpTimeExceeded ? "ICMP_TIME_EXCEEDED" : std::to_string(type),
+        USNET_TRACE(s_.tracer, IcmpSend, type == wire::kIcmpDestUnreach ? "ICMP_DEST_UNREACH" : type == wire::kIcmpTimeExceeded ? "ICMP_TIME_EXCEEDED" : std::to_string(type),
                     code, h.src, h.dst.str() + " (protocol " + std::to_string(h.proto) + ")", "dev " + rt.dev->name);
     // Quote as much of the original as fits in 576 bytes (icmp_send's room).
     const uint32_t quote = std::min<uint32_t>(h.total_len, 576 - 20 - 8);
@@ -119,21 +119,21 @@ void Ip::icmp_input(buf::PacketPtr pkt) {
     ++c.InMsgs;
     wire::IcmpRepr ic;
     if (!wire::IcmpRepr::parse(pkt->bytes(), &ic, !pkt->meta.csum_ok)) {
-        USNET_TRACE(s_, IcmpBad);
+        USNET_TRACE(s_.tracer, IcmpBad);
         if (pkt->size() >= wire::kIcmpHeaderLen) ++c.InCsumErrors;
         ++c.InErrors;
         return;
     }
-    USNET_TRACE(s_, IcmpRcv, ic.type, ic.code, icmp_type_name(ic.type));
-    USNET_TRACE_INDENT(s_);
+    USNET_TRACE(s_.tracer, IcmpRcv, ic.type, ic.code, icmp_type_name(ic.type));
+    USNET_TRACE_INDENT(s_.tracer);
     switch (ic.type) {
         case wire::kIcmpEcho: {
             ++c.InEchos;
             if ((pkt->meta.route_flags & (kRtBroadcast | kRtMulticast)) && s_.cfg.icmp_echo_ignore_broadcasts) {
-                USNET_TRACE(s_, IcmpEchoBcast);
+                USNET_TRACE(s_.tracer, IcmpEchoBcast);
                 return;
             }
-            USNET_TRACE(s_, IcmpEcho, pkt->meta.src);
+            USNET_TRACE(s_.tracer, IcmpEcho, pkt->meta.src);
             Flow fl;
             fl.daddr = pkt->meta.src;
             if (pkt->meta.route_flags & kRtLocal && !(pkt->meta.route_flags & (kRtBroadcast | kRtMulticast)))
@@ -187,7 +187,7 @@ void Ip::icmp_input(buf::PacketPtr pkt) {
         const uint16_t sport = wire::load16(l4.data()), dport = wire::load16(l4.data() + 2);
         s_.udp.err(*pkt, ic.type, ic.code, ic.rest, ih.src, ih.dst, sport, dport, l4.subspan(8));
     } else if (ih.proto == wire::kProtoIcmp) {
-        USNET_TRACE(s_, IcmpErr, "ping_err", ih.src, 0, ih.dst, 0);
+        USNET_TRACE(s_.tracer, IcmpErr, "ping_err", ih.src, 0, ih.dst, 0);
         s_.udp.ping_err(*pkt, ic.type, ic.code, ic.rest, ih.src, ih.dst, l4);
     }
 }

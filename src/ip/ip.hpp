@@ -90,6 +90,13 @@ public:
     void icmp_send_error(const buf::Packet& orig, uint8_t type, uint8_t code, uint32_t info);
     void icmp_input(buf::PacketPtr pkt);
 
+    // The datagram path, compiled with and without its trace points (USNET_TRACED); each
+    // copy calls the next layer's copy of the same kind.
+    template <bool Tr> void input_t(link::Interface& ifc, buf::PacketPtr pkt);
+    template <bool Tr> void local_deliver_t(buf::PacketPtr pkt);
+    template <bool Tr> Err output_t(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o);
+    template <bool Tr> void send_to_dev_t(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop);
+
 private:
     void local_deliver(buf::PacketPtr pkt);
     void forward(buf::PacketPtr pkt, const wire::Ipv4Repr& h);

@@ -12,7 +12,9 @@
 
 namespace usnet::ip {
 
-void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
+template <bool Tr>
+void Ip::input_t(link::Interface& ifc, buf::PacketPtr pkt) {
+    USNET_TRACER(s_);
     auto& c = s_.ctr.ip;
     ++c.InReceives;
     wire::Ipv4Repr h;
@@ -20,27 +22,27 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
         case wire::Ipv4Error::Ok: break;
         case wire::Ipv4Error::TotalLength:
             if (pkt->size() >= wire::kIpv4HeaderLen && wire::load16(pkt->data() + 2) > pkt->size()) {
-                USNET_TRACE(s_, IpTruncated, wire::load16(pkt->data() + 2), pkt->size());
+                USNET_TRACE(tr_, IpTruncated, wire::load16(pkt->data() + 2), pkt->size());
                 ++c.InTruncatedPkts;
                 return;
             }
-            USNET_TRACE(s_, IpBadHdr);
+            USNET_TRACE(tr_, IpBadHdr);
             ++c.InHdrErrors;
             return;
         case wire::Ipv4Error::Checksum:
-            USNET_TRACE(s_, IpBadCsum);
+            USNET_TRACE(tr_, IpBadCsum);
             ++c.InCsumErrors;
             ++c.InHdrErrors;
             s_.drop(DropReason::BadIpHeader, Ip4(), 0, Ip4(), 0);
             return;
         default:
-            USNET_TRACE(s_, IpBadHdr);
+            USNET_TRACE(tr_, IpBadHdr);
             ++c.InHdrErrors;
             return;
     }
-    USNET_TRACE(s_, IpRcv, h.src, h.dst, h.proto == wire::kProtoUdp ? "UDP" : h.proto == wire::kProtoIcmp ? "ICMP" : h.proto == wire::kProtoIgmp ? "IGMP" : std::to_string(h.proto),
+    USNET_TRACE(tr_, IpRcv, h.src, h.dst, h.proto == wire::kProtoUdp ? "UDP" : h.proto == wire::kProtoIcmp ? "ICMP" : h.proto == wire::kProtoIgmp ? "IGMP" : std::to_string(h.proto),
                 h.ttl, h.total_len);
-    USNET_TRACE_INDENT(s_);
+    USNET_TRACE_INDENT(tr_);
     pkt->trim(h.total_len);
     // Martians (ip_route_input_slow / fib_validate_source): dropped without an Ip MIB count
     // (Linux only bumps rt_cache stats). From a real device, zero addresses are accepted only
@@ -49,14 +51,14 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
     // a remote host could reach sockets bound to 127.0.0.1. Looped-back packets keep their
     // output route in Linux and skip these checks.
     if (h.src.is_multicast() || h.src.is_lbcast()) {
-        USNET_TRACE(s_, IpMartian, h.src, h.dst);
+        USNET_TRACE(tr_, IpMartian, h.src, h.dst);
         return;
     }
     if (!ifc.loopback) {
         const bool limited_bcast = h.dst.is_lbcast() || (h.src.any() && h.dst.any());
         if (h.src.is_loopback() || is_local_addr(h.src) ||
             (!limited_bcast && (h.src.is_zeronet() || h.dst.is_zeronet() || h.dst.is_loopback()))) {
-            USNET_TRACE(s_, IpMartian, h.src, h.dst);
+            USNET_TRACE(tr_, IpMartian, h.src, h.dst);
             return;
         }
     }
@@ -65,7 +67,7 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
         flags = kRtBroadcast | kRtLocal;
     } else if (h.dst.is_multicast()) {
         if (!ifc.loopback && !ifc.in_group(h.dst) && h.dst != Ip4(224, 0, 0, 1)) {
-            USNET_TRACE(s_, IpNotJoined, h.dst, ifc.name);
+            USNET_TRACE(tr_, IpNotJoined, h.dst, ifc.name);
             ++c.InAddrErrors;
             s_.drop(DropReason::NotJoined, h.src, 0, h.dst, 0);
             return;
@@ -77,23 +79,23 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
             case RouteType::Broadcast: flags = kRtBroadcast | kRtLocal; break;
             default:
                 if (s_.cfg.ip_forward && !ifc.loopback) {
-                    USNET_TRACE(s_, IpForward, h.src, h.dst);
+                    USNET_TRACE(tr_, IpForward, h.src, h.dst);
                     forward(std::move(pkt), h);
                     return;
                 }
                 // Not ours. With forwarding off (the default) ip_error drops it silently.
-                USNET_TRACE(s_, IpNotOurs, h.dst);
+                USNET_TRACE(tr_, IpNotOurs, h.dst);
                 ++c.InAddrErrors;
                 s_.drop(DropReason::NotForUs, h.src, 0, h.dst, 0);
                 return;
         }
     }
     pkt->meta.route_flags = flags;
-    USNET_TRACE(s_, IpInputRoute, h.dst, (flags & kRtBroadcast) ? "RTN_BROADCAST" : (flags & kRtMulticast) ? "RTN_MULTICAST" : "RTN_LOCAL");
+    USNET_TRACE(tr_, IpInputRoute, h.dst, (flags & kRtBroadcast) ? "RTN_BROADCAST" : (flags & kRtMulticast) ? "RTN_MULTICAST" : "RTN_LOCAL");
     // A looped-back broadcast/multicast is seen as arriving on the device it was sent on.
     pkt->meta.ifindex = pkt->meta.loop_dev ? pkt->meta.loop_dev : ifc.ifindex;
     if (h.is_fragment()) {
-        if (s_.tracer) USNET_TRACE(s_, IpDefrag, h.frag_offset(), h.total_len - h.header_len, h.mf() ? ", more fragments follow" : ", the last");
+        USNET_IF_TRACING(tr_) USNET_TRACE(tr_, IpDefrag, h.frag_offset(), h.total_len - h.header_len, h.mf() ? ", more fragments follow" : ", the last");
         pkt = reassemble(std::move(pkt));
         if (!pkt) return;
         wire::Ipv4Repr::parse(pkt->bytes(), &h, false);
@@ -105,7 +107,11 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
     pkt->meta.ip_id = h.id;
     pkt->meta.l3_off = pkt->head_offset();
     pkt->pull(h.header_len);
-    local_deliver(std::move(pkt));
+    local_deliver_t<Tr>(std::move(pkt));
+}
+
+void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
+    USNET_TRACED(s_, input_t, ifc, std::move(pkt));
 }
 
 // ip_forward (net.ipv4.ip_forward=1): TTL, the route, and ICMP for what cannot go on.
@@ -156,19 +162,21 @@ void Ip::forward(buf::PacketPtr pkt, const wire::Ipv4Repr& h) {
     send_to_dev(std::move(pkt), rt, false);
 }
 
-void Ip::local_deliver(buf::PacketPtr pkt) {
+template <bool Tr>
+void Ip::local_deliver_t(buf::PacketPtr pkt) {
+    USNET_TRACER(s_);
     auto& c = s_.ctr.ip;
     const uint8_t proto = pkt->base()[pkt->meta.l3_off + 9];
-    if (s_.tracer) {
+    USNET_IF_TRACING(tr_) {
         if (proto == wire::kProtoUdp || proto == wire::kProtoIcmp || proto == wire::kProtoIgmp)
-            USNET_TRACE(s_, IpDeliver, proto, proto == wire::kProtoUdp ? "udp_rcv" : proto == wire::kProtoIcmp ? "icmp_rcv" : "igmp_rcv");
+            USNET_TRACE(tr_, IpDeliver, proto, proto == wire::kProtoUdp ? "udp_rcv" : proto == wire::kProtoIcmp ? "icmp_rcv" : "igmp_rcv");
         else
-            USNET_TRACE(s_, IpDeliverNone, proto);
+            USNET_TRACE(tr_, IpDeliverNone, proto);
     }
     switch (proto) {
         case wire::kProtoUdp:
             ++c.InDelivers;
-            s_.udp.input(std::move(pkt));
+            s_.udp.input_t<Tr>(std::move(pkt));
             return;
         case wire::kProtoIcmp:
             ++c.InDelivers;
@@ -186,6 +194,10 @@ void Ip::local_deliver(buf::PacketPtr pkt) {
             }
             return;
     }
+}
+
+void Ip::local_deliver(buf::PacketPtr pkt) {
+    USNET_TRACED(s_, local_deliver_t, std::move(pkt));
 }
 
 // ip_defrag: queues keyed by (src, dst, id, proto), memory bounded by ipfrag_high_thresh,
@@ -294,14 +306,15 @@ void Ip::timers(Time now) {
     for (size_t i = 0; i < frags_.size(); ++i) {
         FragQueue& q = frags_[i];
         if (q.expires > now) continue;
-        trace::Event ev(s_.tracer, [&] { return "timer: reassembly of " + q.src.str() + " -> " + q.dst.str() + " id " + std::to_string(q.id); });
-        USNET_TRACE(s_, ReasmExpire, q.have);
+        trace::Event ev(s_.tracer, trace::EventKind::Timer,
+                        s_.tracer ? "reassembly of " + q.src.str() + " -> " + q.dst.str() + " id " + std::to_string(q.id) : std::string(), 0);
+        USNET_TRACE(s_.tracer, ReasmExpire, q.have);
         ++s_.ctr.ip.ReasmTimeout;
         ++s_.ctr.ip.ReasmFails;
         s_.drop(DropReason::ReassemblyTimeout, q.src, 0, q.dst, 0);
         // ip_expire: time exceeded (fragment reassembly) if the first fragment arrived.
         if (q.first_seen) {
-            USNET_TRACE(s_, ReasmExpireIcmp);
+            USNET_TRACE(s_.tracer, ReasmExpireIcmp);
             buf::Packet& d = *q.data;
             wire::Ipv4Repr fh;
             wire::Ipv4Repr::parse({d.data(), 60}, &fh, false);
@@ -327,5 +340,9 @@ Time Ip::next_deadline() const {
     for (const auto& q : frags_) t = std::min(t, q.expires);
     return t;
 }
+
+// The copies other layers call.
+template void Ip::input_t<true>(link::Interface&, buf::PacketPtr);
+template void Ip::input_t<false>(link::Interface&, buf::PacketPtr);
 
 }  // namespace usnet::ip

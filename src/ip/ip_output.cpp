@@ -17,7 +17,9 @@ static buf::PacketPtr copy_packet(buf::Pool& pool, const buf::Packet& p) {
     return c;
 }
 
-Err Ip::output(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o) {
+template <bool Tr>
+Err Ip::output_t(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o) {
+    USNET_TRACER(s_);
     const uint32_t total = pkt->size() + wire::kIpv4HeaderLen;
     wire::Ipv4Repr h;
     h.tos = o.tos;
@@ -35,50 +37,60 @@ Err Ip::output(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o) {
     h.emit(pkt->push(wire::kIpv4HeaderLen));
     pkt->meta.csum_ok = false;
     ++s_.ctr.ip.OutRequests;
-    USNET_TRACE(s_, IpOutput, h.src, h.dst, h.proto == wire::kProtoUdp ? "UDP" : h.proto == wire::kProtoIcmp ? "ICMP" : "?",
+    USNET_TRACE(tr_, IpOutput, h.src, h.dst, h.proto == wire::kProtoUdp ? "UDP" : h.proto == wire::kProtoIcmp ? "ICMP" : "?",
                 h.ttl, h.id, total, (h.frag & wire::kIpDF) ? ", DF" : "");
-    USNET_TRACE_INDENT(s_);
+    USNET_TRACE_INDENT(tr_);
     if (!fits) {
         fragment_out(std::move(pkt), rt, o.mc_loop);
         return Err::None;
     }
-    send_to_dev(std::move(pkt), rt, o.mc_loop);
+    send_to_dev_t<Tr>(std::move(pkt), rt, o.mc_loop);
     return Err::None;
 }
 
-void Ip::send_to_dev(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop) {
+Err Ip::output(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o) {
+    return USNET_TRACED(s_, output_t, std::move(pkt), rt, o);
+}
+
+template <bool Tr>
+void Ip::send_to_dev_t(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop) {
+    USNET_TRACER(s_);
     link::Interface& dev = *rt.dev;
     if (dev.loopback && !(rt.flags & (kRtBroadcast | kRtMulticast))) {
-        USNET_TRACE(s_, DevLoopback);
+        USNET_TRACE(tr_, DevLoopback);
         s_.link.loopback_xmit(std::move(pkt), rt.local_dev);
         return;
     }
     if (dev.loopback) {
-        USNET_TRACE(s_, DevLoopback);
+        USNET_TRACE(tr_, DevLoopback);
         s_.link.loopback_xmit(std::move(pkt));
         return;
     }
     if (rt.flags & kRtBroadcast) {
-        USNET_TRACE(s_, DevLoopCopy);
+        USNET_TRACE(tr_, DevLoopCopy);
         if (auto copy = copy_packet(s_.pool, *pkt)) s_.link.loopback_xmit(std::move(copy), dev.ifindex);
-        s_.link.output(dev, rt.nexthop, std::move(pkt), true);
+        s_.link.output_t<Tr>(dev, rt.nexthop, std::move(pkt), true);
         return;
     }
     if (rt.flags & kRtMulticast) {
         if ((rt.flags & kRtLocal) && mc_loop) {
-            USNET_TRACE(s_, DevLoopCopy);
+            USNET_TRACE(tr_, DevLoopCopy);
             if (auto copy = copy_packet(s_.pool, *pkt)) s_.link.loopback_xmit(std::move(copy), dev.ifindex);
         }
         if (pkt->data()[8] == 0) return;  // TTL 0 multicast stays on the host
-        s_.link.output(dev, rt.dst, std::move(pkt), false);
+        s_.link.output_t<Tr>(dev, rt.dst, std::move(pkt), false);
         return;
     }
     if (rt.flags & kRtLocal) {
-        USNET_TRACE(s_, DevLoopback);
+        USNET_TRACE(tr_, DevLoopback);
         s_.link.loopback_xmit(std::move(pkt), rt.local_dev);
         return;
     }
-    s_.link.output(dev, rt.nexthop, std::move(pkt), false);
+    s_.link.output_t<Tr>(dev, rt.nexthop, std::move(pkt), false);
+}
+
+void Ip::send_to_dev(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop) {
+    USNET_TRACED(s_, send_to_dev_t, std::move(pkt), rt, mc_loop);
 }
 
 // ip_fragment: pieces of (mtu - header) rounded down to 8 bytes; each a fresh packet.
@@ -88,8 +100,8 @@ void Ip::fragment_out(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop) {
     const uint32_t hl = h.header_len;
     const uint32_t payload = pkt->size() - hl;
     const uint32_t chunk = ((rt.mtu > hl + 8 ? rt.mtu : hl + 8) - hl) & ~7u;
-    USNET_TRACE(s_, IpFragment, pkt->size(), rt.mtu, (payload + chunk - 1) / chunk);
-    USNET_TRACE_INDENT(s_);
+    USNET_TRACE(s_.tracer, IpFragment, pkt->size(), rt.mtu, (payload + chunk - 1) / chunk);
+    USNET_TRACE_INDENT(s_.tracer);
     for (uint32_t off = 0; off < payload; off += chunk) {
         const uint32_t n = std::min(chunk, payload - off);
         auto f = s_.pool.alloc(n + hl);
@@ -108,5 +120,9 @@ void Ip::fragment_out(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop) {
     }
     ++s_.ctr.ip.FragOKs;
 }
+
+// The copies other layers call.
+template Err Ip::output_t<true>(buf::PacketPtr, const RouteResult&, const OutOpts&);
+template Err Ip::output_t<false>(buf::PacketPtr, const RouteResult&, const OutOpts&);
 
 }  // namespace usnet::ip

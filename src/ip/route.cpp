@@ -175,7 +175,7 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
         if (daddr.is_lbcast() || daddr.is_multicast()) {
             if (saddr.any()) saddr = select_addr(dev, Ip4(), Scope::Link);
             type = daddr.is_lbcast() ? RouteType::Broadcast : RouteType::Multicast;
-            USNET_TRACE(s_, RouteOif, fl.oif, dev->name, daddr.is_lbcast() ? "a limited broadcast" : "a multicast", saddr);
+            USNET_TRACE(s_.tracer, RouteOif, fl.oif, dev->name, daddr.is_lbcast() ? "a limited broadcast" : "a multicast", saddr);
             goto make_route;
         }
     }
@@ -185,7 +185,7 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
         if (daddr.any()) daddr = saddr = Ip4(127, 0, 0, 1);
         dev = s_.loopback();
         type = RouteType::Local;
-        USNET_TRACE(s_, RouteZero, saddr);
+        USNET_TRACE(s_.tracer, RouteZero, saddr);
         goto make_route;
     }
     {
@@ -195,16 +195,16 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
             if (fl.oif) {
                 // With an output interface, a destination without a route is assumed on-link.
                 if (saddr.any()) saddr = select_addr(dev, Ip4(), Scope::Link);
-                USNET_TRACE(s_, RouteOif, fl.oif, dev->name, "with no route, the destination", saddr);
+                USNET_TRACE(s_.tracer, RouteOif, fl.oif, dev->name, "with no route, the destination", saddr);
                 goto make_route;
             }
             ++s_.ctr.ip.OutNoRoutes;
-            USNET_TRACE(s_, RouteNone, daddr);
+            USNET_TRACE(s_.tracer, RouteNone, daddr);
             return Err::NetUnreachable;
         }
         if (Err e = route_error(r->spec.type); e != Err::None) {
             if (e == Err::RouteUnreachable) ++s_.ctr.ip.OutNoRoutes;
-            if (s_.tracer) USNET_TRACE(s_, RouteType, daddr, rtn_name(r->spec.type), strerrorname_np(to_errno(e)));
+            if (s_.tracer) USNET_TRACE(s_.tracer, RouteType, daddr, rtn_name(r->spec.type), strerrorname_np(to_errno(e)));
             return e;
         }
         type = r->spec.type;
@@ -213,7 +213,7 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
             dev = s_.loopback();
             // The packet is seen as arriving on the device that owns the local route (orig_oif).
             local_dev = r->spec.ifindex;
-            USNET_TRACE(s_, RouteLocal, daddr, saddr);
+            USNET_TRACE(s_.tracer, RouteLocal, daddr, saddr);
             goto make_route;
         }
         if (!dev) dev = s_.iface(r->spec.ifindex);
@@ -226,7 +226,7 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
         if (s_.tracer) {
             const std::string prefix = r->spec.prefix_len == 0 ? std::string("default")
                                                                 : r->spec.dst.str() + "/" + std::to_string(r->spec.prefix_len);
-            USNET_TRACE(s_, RouteFound, prefix, gw.any() ? std::string("scope link") : "via " + gw.str(),
+            USNET_TRACE(s_.tracer, RouteFound, prefix, gw.any() ? std::string("scope link") : "via " + gw.str(),
                         "dev " + dev->name, saddr, std::min<uint32_t>(dev->mtu, 0xffff));
         }
     }

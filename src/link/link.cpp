@@ -47,50 +47,58 @@ void Link::loopback_xmit(buf::PacketPtr pkt, int dev_ifindex) {
     backlog_.push(std::move(pkt));
 }
 
-void Link::run_backlog() {
+template <bool Tr>
+void Link::run_backlog_t() {
+    USNET_TRACER(s_);
     if (draining_ || backlog_.empty()) return;  // an inner call: the outer loop picks up what it queues
     draining_ = true;
     Interface* lo = s_.loopback();
     while (auto pkt = backlog_.pop()) {
         if (!lo) continue;
-        trace::Event ev(s_.tracer, [&] { return "lo delivers " + std::to_string(pkt->size()) + " bytes (softirq)"; });
-        USNET_TRACE(s_, RxBacklog);
+        trace::Event ev(tr_, trace::EventKind::Loopback, lo->name, long(pkt->size()));
+        USNET_TRACE(tr_, RxBacklog);
         pkt->meta.ifindex = lo->ifindex;
-        s_.ip.input(*lo, std::move(pkt));
+        s_.ip.input_t<Tr>(*lo, std::move(pkt));
     }
     draining_ = false;
 }
 
-void Link::output(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broadcast) {
+void Link::run_backlog_now() {
+    USNET_TRACED(s_, run_backlog_t, );
+}
+
+template <bool Tr>
+void Link::output_t(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broadcast) {
+    USNET_TRACER(s_);
     if (ifc.loopback) {
         loopback_xmit(std::move(pkt));
         return;
     }
     if (!ifc.up || !ifc.port) {
-        USNET_TRACE(s_, DevDown, ifc.name);
+        USNET_TRACE(tr_, DevDown, ifc.name);
         return;
     }
     if (l2_broadcast) {
-        USNET_TRACE(s_, DevBroadcast, ifc.name);
+        USNET_TRACE(tr_, DevBroadcast, ifc.name);
         frame_out(ifc, Mac::broadcast(), wire::kEthIpv4, std::move(pkt));
         return;
     }
     if (nexthop.is_multicast()) {
-        USNET_TRACE(s_, DevMulticast, nexthop, multicast_mac(nexthop).str(), ifc.name);
+        USNET_TRACE(tr_, DevMulticast, nexthop, multicast_mac(nexthop).str(), ifc.name);
         frame_out(ifc, multicast_mac(nexthop), wire::kEthIpv4, std::move(pkt));
         return;
     }
-    USNET_TRACE(s_, NeighOutput, ifc.name, nexthop);
-    USNET_TRACE_INDENT(s_);
+    USNET_TRACE(tr_, NeighOutput, ifc.name, nexthop);
+    USNET_TRACE_INDENT(tr_);
     const Time now = s_.now();
     for (auto& n : ifc.neigh) {
         if (n.ip != nexthop) continue;
         n.used = now;
         if (n.state == NeighState::Reachable || n.state == NeighState::Stale || n.state == NeighState::Delay ||
             n.state == NeighState::Probe) {
-            if (s_.tracer) {
-                if (n.state == NeighState::Stale) USNET_TRACE(s_, NeighStale, nexthop, n.mac.str());
-                else USNET_TRACE(s_, NeighHit, nexthop, nud_name(n.state), n.mac.str(), ifc.name);
+            USNET_IF_TRACING(tr_) {
+                if (n.state == NeighState::Stale) USNET_TRACE(tr_, NeighStale, nexthop, n.mac.str());
+                else USNET_TRACE(tr_, NeighHit, nexthop, nud_name(n.state), n.mac.str(), ifc.name);
             }
             if (n.state == NeighState::Stale) {
                 // __neigh_event_send: a used STALE entry enters DELAY (probing starts after
@@ -104,8 +112,8 @@ void Link::output(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broad
             frame_out(ifc, n.mac, wire::kEthIpv4, std::move(pkt));
             return;
         }
-        if (s_.tracer)
-            USNET_TRACE(s_, NeighQueue, nexthop, nud_name(n.state), n.pending.size() + 1,
+        USNET_IF_TRACING(tr_)
+            USNET_TRACE(tr_, NeighQueue, nexthop, nud_name(n.state), n.pending.size() + 1,
                         n.state == NeighState::Failed ? "; a new resolution starts" : "; resolution in progress");
         if (n.state == NeighState::Failed) {
             // A fresh attempt, as a new neighbour lookup would start.
@@ -132,9 +140,13 @@ void Link::output(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broad
     n.used = now;
     n.pending_bytes = pkt->size();
     n.pending.push(std::move(pkt));
-    USNET_TRACE(s_, NeighNew, nexthop);
-    USNET_TRACE(s_, NeighQueue, nexthop, "NUD_INCOMPLETE", 1, "");
+    USNET_TRACE(tr_, NeighNew, nexthop);
+    USNET_TRACE(tr_, NeighQueue, nexthop, "NUD_INCOMPLETE", 1, "");
     arp_send(ifc, wire::kArpRequest, nexthop, Mac(), Mac::broadcast(), Ip4());
+}
+
+void Link::output(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broadcast) {
+    USNET_TRACED(s_, output_t, ifc, nexthop, std::move(pkt), l2_broadcast);
 }
 
 void Link::arp_send(Interface& ifc, uint16_t op, Ip4 tip, const Mac& tha, const Mac& dst, Ip4 sip) {
@@ -143,23 +155,25 @@ void Link::arp_send(Interface& ifc, uint16_t op, Ip4 tip, const Mac& tha, const 
     if (!pkt) return;
     wire::ArpRepr arp{op, ifc.mac, tha, sip, tip};
     arp.emit(pkt->put(wire::kArpLen));
-    if (op == wire::kArpRequest) USNET_TRACE(s_, ArpSolicit, tip, sip, dst.is_broadcast() ? "broadcast" : dst.str());
+    if (op == wire::kArpRequest) USNET_TRACE(s_.tracer, ArpSolicit, tip, sip, dst.is_broadcast() ? "broadcast" : dst.str());
     if (op == wire::kArpRequest) ++s_.ctr.link.ArpRequestsSent;
     else ++s_.ctr.link.ArpRepliesSent;
     frame_out(ifc, dst, wire::kEthArp, std::move(pkt));
 }
 
-void Link::receive_frame(Interface& ifc, buf::PacketPtr frame) {
+template <bool Tr>
+void Link::receive_frame_t(Interface& ifc, buf::PacketPtr&& frame) {
+    USNET_TRACER(s_);
     ++s_.ctr.link.RxFrames;
-    trace::Event ev(s_.tracer, [&] { return ifc.name + " receives a frame of " + std::to_string(frame->size()) + " bytes"; });
+    trace::Event ev(tr_, trace::EventKind::Frame, ifc.name, long(frame->size()));
     wire::EthernetRepr eth;
     if (!ifc.up || !wire::EthernetRepr::parse(frame->bytes(), &eth)) {
         ++s_.ctr.link.RxDropped;
         return;
     }
-    if (s_.tracer) {
+    USNET_IF_TRACING(tr_) {
         const char* type = eth.ethertype == wire::kEthIpv4 ? "IPv4" : eth.ethertype == wire::kEthArp ? "ARP" : "other";
-        USNET_TRACE(s_, RxFrame, eth.src.str(), eth.dst.str(), type);
+        USNET_TRACE(tr_, RxFrame, eth.src.str(), eth.dst.str(), type);
     }
     // Accept frames for us, broadcast, and multicast groups we joined (224.0.0.1 always).
     if (!(eth.dst == ifc.mac) && !eth.dst.is_broadcast()) {
@@ -169,7 +183,7 @@ void Link::receive_frame(Interface& ifc, buf::PacketPtr frame) {
             for (const auto& m : ifc.mc) ok = ok || eth.dst == multicast_mac(m.group);
         }
         if (!ok) {
-            USNET_TRACE(s_, RxNotForUs, eth.dst.str(), ifc.mac.str());
+            USNET_TRACE(tr_, RxNotForUs, eth.dst.str(), ifc.mac.str());
             ++s_.ctr.link.RxDropped;
             return;
         }
@@ -183,13 +197,17 @@ void Link::receive_frame(Interface& ifc, buf::PacketPtr frame) {
     frame->meta.ifindex = ifc.ifindex;
     frame->meta.src_mac = eth.src;
     if (eth.ethertype == wire::kEthIpv4) {
-        s_.ip.input(ifc, std::move(frame));
-        s_.link.run_backlog();
+        s_.ip.input_t<Tr>(ifc, std::move(frame));
+        run_backlog_t<Tr>();
     } else if (eth.ethertype == wire::kEthArp) {
         arp_input(ifc, std::move(frame));
     } else {
         ++s_.ctr.link.RxDropped;
     }
+}
+
+void Link::receive_frame(Interface& ifc, buf::PacketPtr frame) {
+    USNET_TRACED(s_, receive_frame_t, ifc, std::move(frame));
 }
 
 // arp_process: answer requests for our addresses; learn the sender when the packet is for us
@@ -206,9 +224,9 @@ void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
     // interface's addresses left requests for the host's other addresses unanswered.
     const bool for_us = !arp.tpa.is_loopback() && s_.ip.addr_type(arp.tpa) == RouteType::Local;
     if (s_.tracer)
-        USNET_TRACE(s_, ArpRcv, arp.op == wire::kArpRequest ? "request" : "reply", arp.spa, arp.sha.str(),
+        USNET_TRACE(s_.tracer, ArpRcv, arp.op == wire::kArpRequest ? "request" : "reply", arp.spa, arp.sha.str(),
                     arp.op == wire::kArpRequest ? "who-has " + arp.tpa.str() : arp.spa.str() + " is-at " + arp.sha.str());
-    USNET_TRACE_INDENT(s_);
+    USNET_TRACE_INDENT(s_.tracer);
     const Time now = s_.now();
     Neighbour* n = nullptr;
     for (auto& e : ifc.neigh)
@@ -220,7 +238,7 @@ void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
     }
     if (n && !arp.spa.any()) {
         if (s_.tracer)
-            USNET_TRACE(s_, ArpLearn, arp.spa, arp.sha.str(),
+            USNET_TRACE(s_.tracer, ArpLearn, arp.spa, arp.sha.str(),
                         n->pending.empty() ? std::string() : "; " + std::to_string(n->pending.size()) + " queued skb(s) sent");
         n->mac = arp.sha;
         n->state = NeighState::Reachable;
@@ -230,10 +248,10 @@ void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
         n->pending_bytes = 0;
     }
     if (arp.op == wire::kArpRequest && for_us) {
-        USNET_TRACE(s_, ArpReply, arp.tpa, arp.tpa, ifc.mac.str());
+        USNET_TRACE(s_.tracer, ArpReply, arp.tpa, arp.tpa, ifc.mac.str());
         arp_send(ifc, wire::kArpReply, arp.spa, arp.sha, arp.sha, arp.tpa);
     } else if (!n) {
-        USNET_TRACE(s_, ArpIgnored);
+        USNET_TRACE(s_.tracer, ArpIgnored);
     }
 }
 
@@ -241,8 +259,8 @@ void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
 // addressed to its (local) sender, which reaches the socket through the ICMP error path.
 void Link::neigh_fail(Interface& ifc, Neighbour& n) {
     (void)ifc;
-    USNET_TRACE(s_, NeighFailed, n.pending.size());
-    USNET_TRACE_INDENT(s_);
+    USNET_TRACE(s_.tracer, NeighFailed, n.pending.size());
+    USNET_TRACE_INDENT(s_.tracer);
     n.state = NeighState::Failed;
     // Let the garbage collection below look at it (with kNever a failed entry stayed forever).
     n.timer = s_.now() + kArpGcStale;
@@ -261,12 +279,13 @@ void Link::timers(Time now) {
         for (size_t i = 0; i < v.size(); ++i) {
             Neighbour& n = v[i];
             if (n.timer > now) continue;
-            trace::Event ev(s_.tracer, [&] { return "timer: neighbour " + n.ip.str() + " on " + ifc->name; });
+            trace::Event ev(s_.tracer, trace::EventKind::Timer,
+                            s_.tracer ? "neighbour " + n.ip.str() + " on " + ifc->name : std::string(), 0);
             if (s_.tracer) {
                 const bool retry = n.state == NeighState::Incomplete || n.state == NeighState::Delay || n.state == NeighState::Probe;
-                USNET_TRACE(s_, NeighTimer, n.ip, std::string(nud_name(n.state)) + (retry ? ", " + std::to_string(n.probes) + " probe(s) sent" : ""));
+                USNET_TRACE(s_.tracer, NeighTimer, n.ip, std::string(nud_name(n.state)) + (retry ? ", " + std::to_string(n.probes) + " probe(s) sent" : ""));
             }
-            USNET_TRACE_INDENT(s_);
+            USNET_TRACE_INDENT(s_.tracer);
             if (n.state == NeighState::Incomplete) {
                 if (n.probes >= kArpMcastProbes) {
                     neigh_fail(*ifc, n);
@@ -361,5 +380,9 @@ void Link::mc_leave(Interface& ifc, Ip4 group) {
         return;
     }
 }
+
+// The copies other layers call.
+template void Link::output_t<true>(Interface&, Ip4, buf::PacketPtr, bool);
+template void Link::output_t<false>(Interface&, Ip4, buf::PacketPtr, bool);
 
 }  // namespace usnet::link

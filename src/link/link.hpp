@@ -83,7 +83,9 @@ public:
     // dev_ifindex: the device a looped-back broadcast/multicast copy was sent on (dev_loopback_xmit).
     void loopback_xmit(buf::PacketPtr pkt, int dev_ifindex = 0);
     // Deliver what loopback queued (the kernel's softirq on return from the syscall).
-    void run_backlog();
+    void run_backlog() {
+        if (!draining_ && !backlog_.empty()) run_backlog_now();  // an inner call: the outer loop picks up what it queues
+    }
 
     void timers(Time now);
     Time next_deadline() const;
@@ -93,7 +95,14 @@ public:
     void mc_join(Interface& ifc, Ip4 group);
     void mc_leave(Interface& ifc, Ip4 group);
 
+    // The datagram path, compiled with and without its trace points (USNET_TRACED); each
+    // copy calls the next layer's copy of the same kind.
+    template <bool Tr> void output_t(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broadcast);
+    template <bool Tr> void receive_frame_t(Interface& ifc, buf::PacketPtr&& frame);
+    template <bool Tr> void run_backlog_t();
+
 private:
+    void run_backlog_now();
     void arp_input(Interface& ifc, buf::PacketPtr pkt);
     void arp_send(Interface& ifc, uint16_t op, Ip4 tip, const Mac& tha, const Mac& dst, Ip4 sip);
     void neigh_fail(Interface& ifc, Neighbour& n);

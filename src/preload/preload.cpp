@@ -146,25 +146,12 @@ void print_stats() {
 // commands on the abstract Unix socket "@usnet-stat-PID" of the program's network namespace.
 int g_stat_fd = -1;
 
-// The listening socket is made synchronously and moved to a high descriptor number, so
-// the program's own descriptors are numbered exactly as on the kernel.
-int open_stat_listener() {
-    REAL(socket);
-    REAL(bind);
-    REAL(listen);
+// The shim's own descriptors (the stat listener, the --trace and --explain files) are
+// moved to high numbers, so the program's descriptors are numbered exactly as on the kernel.
+int g_trace_fd = -1, g_explain_fd = -1;
+int park_high(int fd) {
     REAL(close);
     REAL(fcntl);
-    const int fd = real_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) return -1;
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    const std::string name = "usnet-stat-" + std::to_string(getpid());
-    std::memcpy(a.sun_path + 1, name.data(), name.size());
-    const socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-    if (real_bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 || real_listen(fd, 4) != 0) {
-        real_close(fd);
-        return -1;
-    }
     rlimit rl{};
     getrlimit(RLIMIT_NOFILE, &rl);
     const long high = rl.rlim_cur > 64 ? long(rl.rlim_cur) - 32 : 0;
@@ -176,6 +163,27 @@ int open_stat_listener() {
         }
     }
     return fd;
+}
+bool shim_own_fd(long fd) { return fd == g_stat_fd || fd == g_trace_fd || fd == g_explain_fd; }
+
+// The listening socket is made synchronously.
+int open_stat_listener() {
+    REAL(socket);
+    REAL(bind);
+    REAL(listen);
+    REAL(close);
+    const int fd = real_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    const std::string name = "usnet-stat-" + std::to_string(getpid());
+    std::memcpy(a.sun_path + 1, name.data(), name.size());
+    const socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    if (real_bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 || real_listen(fd, 4) != 0) {
+        real_close(fd);
+        return -1;
+    }
+    return park_high(fd);
 }
 
 // One request a connection, a line: "stat" (or nothing) for the counters, "ip ARGS" to
@@ -366,6 +374,7 @@ void write_explain(const std::string& line) {
         const char* where = explain_target();
         const bool to_file = where && std::strcmp(where, "1") != 0;
         out = to_file ? real_open(where, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
+        if (out >= 0) out = g_explain_fd = park_high(out);
         if (out < 0) out = STDERR_FILENO;
     }
     REAL(write);
@@ -424,6 +433,7 @@ void setup_trace(usnet::Stack& st) {
     if (!file.empty()) {
         REAL(open);
         out = real_open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (out >= 0) out = g_trace_fd = park_high(out);
         if (out < 0) out = STDERR_FILENO;
     }
     st.set_tracer(
@@ -963,7 +973,7 @@ int fd_table_size() {
     long hi = -1;
     while (const dirent* e = readdir(d)) {
         const long fd = std::strtol(e->d_name, nullptr, 10);
-        if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd != g_stat_fd && fd != dirfd(d)) hi = std::max(hi, fd);
+        if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && !shim_own_fd(fd) && fd != dirfd(d)) hi = std::max(hi, fd);
     }
     closedir(d);
     if (hi < 64) return 64;
@@ -1211,7 +1221,7 @@ static int dup_usnet(int oldfd, int newfd_or_min, int how, int flags) {
     r.woken[nfd] = r.woken[oldfd];
     if (g_tracing.load(std::memory_order_relaxed)) {
         static const char* const calls[] = {"fcntl", "dup", "dup2", "dup3"};
-        static const char* const fns[] = {"f_dupfd", "ksys_dup", "ksys_dup3", "ksys_dup3"};
+        static const char* const fns[] = {"f_dupfd", "fget_raw", "ksys_dup3", "ksys_dup3"};
         const std::string head = std::string(calls[how]) + "(" + std::to_string(oldfd) +
                                  (how == 1 ? "" : ", " + std::to_string(newfd_or_min)) + ") = " + std::to_string(nfd);
         t_shown_fd = oldfd;

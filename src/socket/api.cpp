@@ -53,22 +53,30 @@ int fail(Err e, const char* call, int fd) {
     return -1;
 }
 
-DgramSock* enter(StackImpl& s, const char* entry, int fd) {
+const char* io_entry(const char* call) {
+    const std::string_view c = call;
+    if (c == "sendmsg") return "__sys_sendmsg";
+    if (c == "sendmmsg") return "__sys_sendmmsg";
+    if (c == "recvmsg") return "__sys_recvmsg";
+    if (c == "recvmmsg") return "__sys_recvmmsg";
+    return c.rfind("send", 0) == 0 ? "__sys_sendto" : "__sys_recvfrom";
+}
+
+DgramSock* enter_traced(StackImpl& s, const char* entry, int fd) {
     DgramSock* sk = s.sock_of(fd);
-    if (__builtin_expect(s.tracer == nullptr, 1)) return sk;
     const int shown = s.tracer->shown(fd);
     if (!sk) {
-        USNET_TRACE(s, NoSocket, entry, shown);
+        USNET_TRACE(s.tracer, NoSocket, entry, shown);
         return nullptr;
     }
     const char* what = sk->proto == Proto::Udp ? "UDP socket" : "ICMP ping socket";
     // read()/write() on a socket reach the same protocol calls through the file's ops.
     const std::string_view call = s.tracer->call_name();
-    if (call == "read") USNET_TRACE(s, EntryRead, shown, what);
-    else if (call == "write") USNET_TRACE(s, EntryWrite, shown, what);
-    else if (call == "readv") USNET_TRACE(s, EntryReadv, shown, what);
-    else if (call == "writev") USNET_TRACE(s, EntryWritev, shown, what);
-    else USNET_TRACE(s, EntryFd, entry, shown, what);
+    if (call == "read") USNET_TRACE(s.tracer, EntryRead, shown, what);
+    else if (call == "write") USNET_TRACE(s.tracer, EntryWrite, shown, what);
+    else if (call == "readv") USNET_TRACE(s.tracer, EntryReadv, shown, what);
+    else if (call == "writev") USNET_TRACE(s.tracer, EntryWritev, shown, what);
+    else USNET_TRACE(s.tracer, EntryFd, entry, shown, what);
     return sk;
 }
 
@@ -135,7 +143,7 @@ void disconnect(StackImpl& s, DgramSock* sk) {
         if (moved && sk->bind_port_lock) table_of(s, sk).rehash(sk);
     }
     if (!sk->bind_port_lock) table_of(s, sk).unhash(sk);
-    USNET_TRACE(s, DisconnectDone, sk->bind_addr_lock ? "kept (bound)" : "reset to 0.0.0.0",
+    USNET_TRACE(s.tracer, DisconnectDone, sk->bind_addr_lock ? "kept (bound)" : "reset to 0.0.0.0",
                 sk->bind_port_lock ? "kept (bound)" : "released");
 }
 
@@ -172,7 +180,7 @@ Err connect_route(StackImpl& s, DgramSock* sk, Ip4 daddr, ip::RouteResult* rt) {
 namespace {
 
 int sys_socket(StackImpl& s, int domain, int type, int protocol) {
-    USNET_TRACE(s, EntrySocket, sock::family_name(domain), sock::type_name(type), sock::protocol_name(protocol));
+    USNET_TRACE(s.tracer, EntrySocket, sock::family_name(domain), sock::type_name(type), sock::protocol_name(protocol));
     const int flags = type & ~0xf;
     if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK)) return fail(Err::SocketTypeInvalid, "socket", -1);
     type &= 0xf;
@@ -182,17 +190,17 @@ int sys_socket(StackImpl& s, int domain, int type, int protocol) {
     if (protocol < 0 || protocol >= IPPROTO_MAX) return fail(Err::SocketProtocolRange, "socket", -1);
     sock::Proto proto = sock::Proto::Udp;
     {
-        USNET_TRACE_INDENT(s);
-        USNET_TRACE(s, CreateFamily);
+        USNET_TRACE_INDENT(s.tracer);
+        USNET_TRACE(s.tracer, CreateFamily);
         if (type != SOCK_DGRAM) return fail(Err::SocketTypeUnsupported, "socket", -1);
         if (protocol == IPPROTO_ICMP) proto = sock::Proto::Ping;
         else if (protocol != 0 && protocol != IPPROTO_UDP) return fail(Err::SocketProtocol, "socket", -1);
-        USNET_TRACE_INDENT(s);
-        USNET_TRACE(s, CreateProto, proto == sock::Proto::Udp ? "IPPROTO_UDP" : "IPPROTO_ICMP",
+        USNET_TRACE_INDENT(s.tracer);
+        USNET_TRACE(s.tracer, CreateProto, proto == sock::Proto::Udp ? "IPPROTO_UDP" : "IPPROTO_ICMP",
                     proto == sock::Proto::Udp ? "udp_prot" : "ping_prot");
         if (proto == sock::Proto::Ping) {
-            USNET_TRACE_INDENT(s);
-            USNET_TRACE(s, CreatePingGroup, s.cfg.gid, s.cfg.ping_group_lo, s.cfg.ping_group_hi);
+            USNET_TRACE_INDENT(s.tracer);
+            USNET_TRACE(s.tracer, CreatePingGroup, s.cfg.gid, s.cfg.ping_group_lo, s.cfg.ping_group_hi);
             if (!ping_gid_ok(s.cfg)) return fail(Err::PingGroup, "socket", -1);
         }
     }
@@ -209,7 +217,7 @@ int sys_socket(StackImpl& s, int domain, int type, int protocol) {
     sk->reuseaddr = proto == sock::Proto::Ping;  // INET_PROTOSW_REUSE for ICMP datagram sockets
     sk->cloexec = flags & SOCK_CLOEXEC;
     s.fds[size_t(fd)] = std::move(sk);
-    if (s.tracer) USNET_TRACE(s, CreateFd, s.tracer->shown(fd), (flags & SOCK_CLOEXEC) ? " (O_CLOEXEC)" : "");
+    if (s.tracer) USNET_TRACE(s.tracer, CreateFd, s.tracer->shown(fd), (flags & SOCK_CLOEXEC) ? " (O_CLOEXEC)" : "");
     ok();
     return fd;
 }
@@ -259,12 +267,12 @@ int Stack::socketpair(int domain, int type, int protocol, int sv[2]) {
     return sock::traced(
         s, "socketpair", -1,
         [&] {
-            USNET_TRACE(s, EntrySocketpair);
-            USNET_TRACE_INDENT(s);
+            USNET_TRACE(s.tracer, EntrySocketpair);
+            USNET_TRACE_INDENT(s.tracer);
             const int fd = socket(domain, type, protocol);
             if (fd < 0) return fd;
             close(fd);
-            USNET_TRACE(s, SocketpairNo);
+            USNET_TRACE(s.tracer, SocketpairNo);
             return fail(Err::NoSocketpair, "socketpair", -1);
         },
         [&](int r, int e) {
@@ -280,18 +288,18 @@ namespace {
 int sys_close(StackImpl& s, int fd) {
     DgramSock* sk = s.sock_of(fd);
     if (!sk) {
-        if (s.tracer) USNET_TRACE(s, NoSocket, "close_fd", s.tracer->shown(fd));
+        if (s.tracer) USNET_TRACE(s.tracer, NoSocket, "close_fd", s.tracer->shown(fd));
         return fail(Err::BadFd, "close", fd);
     }
     if (s.tracer) {
         const bool udp = sk->proto == sock::Proto::Udp;
-        USNET_TRACE(s, EntryClose, s.tracer->shown(fd), udp ? "UDP socket" : "ICMP ping socket");
-        USNET_TRACE_INDENT(s);
-        USNET_TRACE(s, ReleaseOps, udp ? "udp_lib_close" : "ping_close");
-        USNET_TRACE_INDENT(s);
-        if (!sk->mc_list.empty()) USNET_TRACE(s, ReleaseGroups, sk->mc_list.size());
-        if (sk->num) USNET_TRACE(s, ReleasePort, udp ? "udp_lib_unhash" : "ping_unhash", sk->num);
-        if (!sk->rx.empty()) USNET_TRACE(s, ReleaseQueue, sk->rx.size());
+        USNET_TRACE(s.tracer, EntryClose, s.tracer->shown(fd), udp ? "UDP socket" : "ICMP ping socket");
+        USNET_TRACE_INDENT(s.tracer);
+        USNET_TRACE(s.tracer, ReleaseOps, udp ? "udp_lib_close" : "ping_close");
+        USNET_TRACE_INDENT(s.tracer);
+        if (!sk->mc_list.empty()) USNET_TRACE(s.tracer, ReleaseGroups, sk->mc_list.size());
+        if (sk->num) USNET_TRACE(s.tracer, ReleasePort, udp ? "udp_lib_unhash" : "ping_unhash", sk->num);
+        if (!sk->rx.empty()) USNET_TRACE(s.tracer, ReleaseQueue, sk->rx.size());
     }
     sock::drop_memberships(s, sk);
     table_of(s, sk).unhash(sk);
@@ -310,14 +318,14 @@ int sys_bind(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
     if (len > 0 && !addr) return fail(Err::Fault, "bind", fd);
     const bool ping = sk->proto == sock::Proto::Ping;
     const InAddr a = addr ? read_in(addr, len) : InAddr{};
-    if (ping) USNET_TRACE(s, BindPingOps, sock::sockaddr_arg(addr, len));
-    else USNET_TRACE(s, BindOps, a.addr, a.port);
-    USNET_TRACE_INDENT(s);
+    if (ping) USNET_TRACE(s.tracer, BindPingOps, sock::sockaddr_arg(addr, len));
+    else USNET_TRACE(s.tracer, BindOps, a.addr, a.port);
+    USNET_TRACE_INDENT(s.tracer);
     if (len < sizeof(sockaddr_in)) return fail(Err::AddrLen, "bind", fd);
     if (a.family != AF_INET && !(a.family == AF_UNSPEC && a.addr.any()))
         return fail(Err::AddrFamily, "bind", fd);
     RouteType t = s.ip.addr_type(a.addr);
-    USNET_TRACE(s, BindAddrType, a.addr, a.addr.any() ? "INADDR_ANY (any address)" : ip::rtn_name(t));
+    USNET_TRACE(s.tracer, BindAddrType, a.addr, a.addr.any() ? "INADDR_ANY (any address)" : ip::rtn_name(t));
     if (ping) {
         if (a.addr.any()) t = RouteType::Local;
         if (t != RouteType::Local) return fail(Err::BindNotLocal, "bind", fd);
@@ -329,7 +337,7 @@ int sys_bind(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
     if (!ping && a.port && a.port < 1024 && !s.cfg.privileged)
         return fail(Err::BindPrivileged, "bind", fd);
     if (sk->established || sk->num) {
-        USNET_TRACE(s, BindTwice, sk->num);
+        USNET_TRACE(s.tracer, BindTwice, sk->num);
         return fail(Err::BindTwice, "bind", fd);
     }
     sk->rcv_saddr = sk->saddr = a.addr;
@@ -337,22 +345,22 @@ int sys_bind(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
     // IP_BIND_ADDRESS_NO_PORT: with port 0, the port is chosen later (connect or send).
     const bool defer_port = a.port == 0 && sk->bind_address_no_port && !ping;
     if (!defer_port) {
-        if (ping) USNET_TRACE(s, BindPingGetPort, a.port);
-        else USNET_TRACE(s, BindGetPort, a.port);
-        USNET_TRACE_INDENT(s);
+        if (ping) USNET_TRACE(s.tracer, BindPingGetPort, a.port);
+        else USNET_TRACE(s.tracer, BindGetPort, a.port);
+        USNET_TRACE_INDENT(s.tracer);
         if (!table_of(s, sk).get_port(sk, a.port, s.cfg.port_lo, s.cfg.port_hi, s.random(), s.tracer)) {
             sk->rcv_saddr = sk->saddr = Ip4();
             return fail(Err::AddrInUse, "bind", fd);
         }
-        if (a.port == 0) USNET_TRACE(s, PortEphemeral, s.cfg.port_lo, s.cfg.port_hi, sk->num);
+        if (a.port == 0) USNET_TRACE(s.tracer, PortEphemeral, s.cfg.port_lo, s.cfg.port_hi, sk->num);
     }
     sk->bind_addr_lock = !sk->rcv_saddr.any();
     sk->bind_port_lock = a.port != 0;
     sk->daddr = Ip4();
     sk->dport = 0;
     sk->dst_genid = 0;
-    USNET_TRACE(s, BindDone, sk->rcv_saddr, sk->num);
-    USNET_TRACE(s, BindLocks, sk->bind_addr_lock ? "set" : "clear", sk->bind_port_lock ? "set" : "clear");
+    USNET_TRACE(s.tracer, BindDone, sk->rcv_saddr, sk->num);
+    USNET_TRACE(s.tracer, BindLocks, sk->bind_addr_lock ? "set" : "clear", sk->bind_port_lock ? "set" : "clear");
     ok();
     return 0;
 }
@@ -381,12 +389,12 @@ int sys_connect(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
     if (!sk) return fail(Err::BadFd, "connect", fd);
     if (int(len) < 0 || len > sizeof(sockaddr_storage)) return fail(Err::AddrLenRange, "connect", fd);
     if (len > 0 && !addr) return fail(Err::Fault, "connect", fd);
-    USNET_TRACE(s, ConnectOps);
-    USNET_TRACE_INDENT(s);
+    USNET_TRACE(s.tracer, ConnectOps);
+    USNET_TRACE_INDENT(s.tracer);
     if (len < sizeof(sa_family_t)) return fail(Err::AddrLen, "connect", fd);
     const InAddr a = read_in(addr, len);
     if (a.family == AF_UNSPEC) {
-        USNET_TRACE(s, ConnectUnspec);
+        USNET_TRACE(s.tracer, ConnectUnspec);
         disconnect(s, sk);
         ok();
         return 0;
@@ -394,32 +402,32 @@ int sys_connect(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
     const bool had_port = sk->num != 0;
     if (!autobind(s, sk)) return fail(Err::PortsExhausted, "connect", fd);
     if (!had_port) {
-        if (sk->proto == sock::Proto::Ping) USNET_TRACE(s, AutobindPing, sk->num);
-        else USNET_TRACE(s, Autobind, sk->num);
+        if (sk->proto == sock::Proto::Ping) USNET_TRACE(s.tracer, AutobindPing, sk->num);
+        else USNET_TRACE(s.tracer, Autobind, sk->num);
     }
-    USNET_TRACE(s, ConnectProto, sk->proto == sock::Proto::Ping ? "ping_prot" : "udp_prot", a.addr, a.port);
-    USNET_TRACE_INDENT(s);
+    USNET_TRACE(s.tracer, ConnectProto, sk->proto == sock::Proto::Ping ? "ping_prot" : "udp_prot", a.addr, a.port);
+    USNET_TRACE_INDENT(s.tracer);
     if (len < sizeof(sockaddr_in)) return fail(Err::AddrLen, "connect", fd);
     if (a.family != AF_INET) return fail(Err::AddrFamily, "connect", fd);
     sk->dst_genid = 0;
     ip::RouteResult rt;
     {
-        USNET_TRACE(s, ConnectRoute, a.addr, sk->saddr, sk->bound_dev_if);
-        USNET_TRACE_INDENT(s);
+        USNET_TRACE(s.tracer, ConnectRoute, a.addr, sk->saddr, sk->bound_dev_if);
+        USNET_TRACE_INDENT(s.tracer);
         if (Err e = sock::connect_route(s, sk, a.addr, &rt); e != Err::None) return fail(e, "connect", fd);
     }
     if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) {
-        USNET_TRACE(s, ConnectBroadcast);
+        USNET_TRACE(s.tracer, ConnectBroadcast);
         return fail(Err::BroadcastDenied, "connect", fd);
     }
     if (sk->saddr.any()) {
         sk->saddr = rt.src;
-        USNET_TRACE(s, ConnectSaddr, rt.src, " (from the route)");
+        USNET_TRACE(s.tracer, ConnectSaddr, rt.src, " (from the route)");
     }
     if (sk->rcv_saddr.any()) {
         sk->rcv_saddr = rt.src;
         table_of(s, sk).rehash(sk);
-        USNET_TRACE(s, ConnectRcvSaddr, rt.src);
+        USNET_TRACE(s.tracer, ConnectRcvSaddr, rt.src);
     }
     sk->daddr = rt.dst;
     sk->dport = a.port;
@@ -427,7 +435,7 @@ int sys_connect(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
     sk->inet_id = uint16_t(s.random());
     sk->dst_cache = rt;
     sk->dst_genid = s.ip.genid;
-    USNET_TRACE(s, ConnectDone, sk->daddr, sk->dport);
+    USNET_TRACE(s.tracer, ConnectDone, sk->daddr, sk->dport);
     ok();
     return 0;
 }
@@ -436,14 +444,14 @@ int sys_connect(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
 int sys_getsockname(StackImpl& s, int fd, sockaddr* addr, socklen_t* len) {
     DgramSock* sk = sock::enter(s, "__sys_getsockname", fd);
     if (!sk) return fail(Err::BadFd, "getsockname", fd);
-    USNET_TRACE(s, GetnameOps, 0);
-    USNET_TRACE_INDENT(s);
+    USNET_TRACE(s.tracer, GetnameOps, 0);
+    USNET_TRACE_INDENT(s.tracer);
     if (!len) return fail(Err::Fault, "getsockname", fd);
     if (int(*len) < 0) return fail(Err::AddrLenNegative, "getsockname", fd);
     if (*len > 0 && !addr) return fail(Err::Fault, "getsockname", fd);
     const bool rcv = !sk->rcv_saddr.any();
-    USNET_TRACE(s, GetnameLocal, rcv ? "inet_rcv_saddr" : "inet_saddr", rcv ? sk->rcv_saddr : sk->saddr, sk->num);
-    USNET_TRACE(s, GetnameCopy, std::min<socklen_t>(*len, sizeof(sockaddr_in)));
+    USNET_TRACE(s.tracer, GetnameLocal, rcv ? "inet_rcv_saddr" : "inet_saddr", rcv ? sk->rcv_saddr : sk->saddr, sk->num);
+    USNET_TRACE(s.tracer, GetnameCopy, std::min<socklen_t>(*len, sizeof(sockaddr_in)));
     write_in(addr, len, rcv ? sk->rcv_saddr : sk->saddr, sk->num);
     ok();
     return 0;
@@ -452,18 +460,18 @@ int sys_getsockname(StackImpl& s, int fd, sockaddr* addr, socklen_t* len) {
 int sys_getpeername(StackImpl& s, int fd, sockaddr* addr, socklen_t* len) {
     DgramSock* sk = sock::enter(s, "__sys_getpeername", fd);
     if (!sk) return fail(Err::BadFd, "getpeername", fd);
-    USNET_TRACE(s, GetnameOps, 1);
-    USNET_TRACE_INDENT(s);
+    USNET_TRACE(s.tracer, GetnameOps, 1);
+    USNET_TRACE_INDENT(s.tracer);
     // inet_getname refuses first; only then is the user's length read (move_addr_to_user).
     if (!sk->dport) {
-        USNET_TRACE(s, GetnameNoPeer);
+        USNET_TRACE(s.tracer, GetnameNoPeer);
         return fail(Err::NotConnected, "getpeername", fd);
     }
     if (!len) return fail(Err::Fault, "getpeername", fd);
     if (int(*len) < 0) return fail(Err::AddrLenNegative, "getpeername", fd);
     if (*len > 0 && !addr) return fail(Err::Fault, "getpeername", fd);
-    USNET_TRACE(s, GetnamePeer, sk->daddr, sk->dport);
-    USNET_TRACE(s, GetnameCopy, std::min<socklen_t>(*len, sizeof(sockaddr_in)));
+    USNET_TRACE(s.tracer, GetnamePeer, sk->daddr, sk->dport);
+    USNET_TRACE(s.tracer, GetnameCopy, std::min<socklen_t>(*len, sizeof(sockaddr_in)));
     write_in(addr, len, sk->daddr, sk->dport);
     ok();
     return 0;
@@ -474,14 +482,14 @@ int sys_shutdown(StackImpl& s, int fd, int how) {
     DgramSock* sk = sock::enter(s, "__sys_shutdown", fd);
     if (!sk) return fail(Err::BadFd, "shutdown", fd);
     if (how < SHUT_RD || how > SHUT_RDWR) return fail(Err::ShutdownHow, "shutdown", fd);
-    USNET_TRACE(s, ShutdownOps, sock::shutdown_name(how),
+    USNET_TRACE(s.tracer, ShutdownOps, sock::shutdown_name(how),
                 how == SHUT_RD ? "RCV_SHUTDOWN" : how == SHUT_WR ? "SEND_SHUTDOWN" : "SHUTDOWN_MASK");
     sk->shutdown |= uint8_t(how + 1);
     s.env->settle_now();  // a reader blocked in another thread wakes (sk_state_change)
     // An unconnected socket is marked all the same (so poll wakes), but the call says ENOTCONN.
     if (!sk->established) {
-        USNET_TRACE_INDENT(s);
-        USNET_TRACE(s, ShutdownNotConn);
+        USNET_TRACE_INDENT(s.tracer);
+        USNET_TRACE(s.tracer, ShutdownNotConn);
         return fail(Err::ShutdownNotConnected, "shutdown", fd);
     }
     ok();
@@ -490,7 +498,7 @@ int sys_shutdown(StackImpl& s, int fd, int how) {
 
 int stream_only(StackImpl& s, int fd, const char* entry, const char* op, const char* fn, const char* call) {
     if (!sock::enter(s, entry, fd)) return fail(Err::BadFd, call, fd);
-    USNET_TRACE(s, StreamOnly, op, fn);
+    USNET_TRACE(s.tracer, StreamOnly, op, fn);
     return fail(Err::NotStream, call, fd);
 }
 
@@ -560,8 +568,12 @@ struct SendCtl {
 };
 
 // ip_cmsg_send: IP_PKTINFO, IP_TTL, IP_TOS; anything malformed is EINVAL.
-Err parse_send_cmsgs(const msghdr* msg, SendCtl* c) {
+Err parse_send_cmsgs_slow(const msghdr* msg, SendCtl* c);
+inline Err parse_send_cmsgs(const msghdr* msg, SendCtl* c) {
     if (!msg->msg_control || msg->msg_controllen == 0) return Err::None;
+    return parse_send_cmsgs_slow(msg, c);
+}
+Err parse_send_cmsgs_slow(const msghdr* msg, SendCtl* c) {
     for (cmsghdr* cm = CMSG_FIRSTHDR(const_cast<msghdr*>(msg)); cm; cm = CMSG_NXTHDR(const_cast<msghdr*>(msg), cm)) {
         if (cm->cmsg_len < sizeof(cmsghdr) ||
             cm->cmsg_len > msg->msg_controllen - (reinterpret_cast<uint8_t*>(cm) - static_cast<uint8_t*>(msg->msg_control)))
@@ -675,9 +687,10 @@ static msghdr user_msghdr(const msghdr* msg) {
 }
 
 // inet_sendmsg -> udp_sendmsg / ping_v4_sendmsg.
-static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, const char* call) {
-    DgramSock* sk = sock::enter(s, std::string_view(call) == "sendmsg" ? "__sys_sendmsg"
-                                   : std::string_view(call) == "sendmmsg" ? "__sys_sendmmsg" : "__sys_sendto", fd);
+template <bool Tr>
+ssize_t do_sendmsg_t(StackImpl& s, int fd, const msghdr* msg, int flags, const char* call) {
+    USNET_TRACER(s);
+    DgramSock* sk = sock::enter_io(s, tr_, call, fd);
     if (!sk) return fail(Err::BadFd, call, fd);
     if (msg->msg_name && (int(msg->msg_namelen) < 0 || msg->msg_namelen > sizeof(sockaddr_storage)))
         return fail(Err::AddrLenRange, call, fd);
@@ -687,14 +700,14 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
     if (msg->msg_controllen && !msg->msg_control) return fail(Err::Fault, call, fd);
     const size_t len = iov_total(msg);
     const bool ping = sk->proto == sock::Proto::Ping;
-    USNET_TRACE(s, SendOps);
-    USNET_TRACE_INDENT(s);
+    USNET_TRACE(tr_, SendOps);
+    USNET_TRACE_INDENT(tr_);
     // inet_send_prepare autobinds before the protocol looks at anything.
     const bool had_port = sk->num != 0;
     if (!autobind(s, sk)) return fail(Err::PortsExhausted, call, fd);
     if (!had_port) {
-        if (ping) USNET_TRACE(s, AutobindPing, sk->num);
-        else USNET_TRACE(s, Autobind, sk->num);
+        if (ping) USNET_TRACE(tr_, AutobindPing, sk->num);
+        else USNET_TRACE(tr_, Autobind, sk->num);
     }
     if (len > 0xffff) return fail(Err::MsgSize, call, fd);
     if (ping) {
@@ -733,13 +746,13 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         dport = sk->dport;
         connected = true;
     }
-    if (s.tracer) {
+    USNET_IF_TRACING(tr_) {
         const char* how = sk->cork && !ping ? "the corked datagram's destination"
                           : msg->msg_name ? "msg_name" : "connected: inet_daddr, inet_dport";
-        if (ping) USNET_TRACE(s, SendPingProto, len, daddr, how);
-        else USNET_TRACE(s, SendProto, len, daddr, dport, how);
+        if (ping) USNET_TRACE(tr_, SendPingProto, len, daddr, how);
+        else USNET_TRACE(tr_, SendProto, len, daddr, dport, how);
     }
-    USNET_TRACE_INDENT(s);
+    USNET_TRACE_INDENT(tr_);
     ip::RouteResult rt;
     int ttl_override = -1, tos_override = -1;
     uint16_t gso = ping ? 0 : sk->gso_size;
@@ -769,22 +782,22 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         const bool cacheable = !connected && !daddr.is_multicast();
         if (connected && sk->dst_genid == s.ip.genid) {
             rt = sk->dst_cache;
-            if (s.tracer) USNET_TRACE(s, SendRouteCached, rt.dev->name, rt.src);
-        } else if (cacheable && !s.tracer && sk->last_genid == s.ip.genid && sk->last_flow.daddr == fl.daddr &&
+            USNET_IF_TRACING(tr_) USNET_TRACE(tr_, SendRouteCached, rt.dev->name, rt.src);
+        } else if (cacheable && !tr_ && sk->last_genid == s.ip.genid && sk->last_flow.daddr == fl.daddr &&
                    sk->last_flow.saddr == fl.saddr && sk->last_flow.oif == fl.oif &&
                    sk->last_flow.onlink == fl.onlink && sk->last_flow.any_src == fl.any_src) {
             // The same destination as the last sendto: its route still stands.
             rt = sk->last_rt;
             if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) {
-                USNET_TRACE(s, SendBroadcast);
+                USNET_TRACE(tr_, SendBroadcast);
                 return fail(Err::BroadcastDenied, call, fd);
             }
             daddr = rt.dst;
         } else {
-            USNET_TRACE(s, SendRoute, fl.daddr, fl.saddr, fl.oif, fl.onlink ? ", RTO_ONLINK" : "");
+            USNET_TRACE(tr_, SendRoute, fl.daddr, fl.saddr, fl.oif, fl.onlink ? ", RTO_ONLINK" : "");
             Err e;
             {
-                USNET_TRACE_INDENT(s);
+                USNET_TRACE_INDENT(tr_);
                 e = s.ip.route_output(fl, &rt);
             }
             if (e != Err::None) return fail(e, call, fd);
@@ -794,7 +807,7 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
                 sk->last_genid = s.ip.genid;
             }
             if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) {
-                USNET_TRACE(s, SendBroadcast);
+                USNET_TRACE(tr_, SendBroadcast);
                 return fail(Err::BroadcastDenied, call, fd);
             }
             daddr = rt.dst;  // 0.0.0.0 means this host (127.0.0.1)
@@ -815,7 +828,7 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         const uint32_t pending = sk->cork ? sk->cork->size() : 0;
         if (pending + len + hdr > max - 20) {
             // ip_local_error reports the socket's own peer port (0 when unconnected).
-            USNET_TRACE(s, SendTooBig, pending + len + hdr + 20, rt.mtu,
+            USNET_TRACE(tr_, SendTooBig, pending + len + hdr + 20, rt.mtu,
                         ignore_df ? "the IPv4 limit" : "IP_MTU_DISCOVER");
             if (sk->recverr)
                 s.udp.queue_error(sk, EMSGSIZE, 1 /*SO_EE_ORIGIN_LOCAL*/, 0, 0, rt.mtu, nullptr, daddr, sk->dport, {});
@@ -826,7 +839,7 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         if (!sk->cork && sk->sk_err) {
             const int e = sk->sk_err;
             sk->sk_err = 0;
-            if (s.tracer) USNET_TRACE(s, SendPendingErr, sock::errno_name(e), sock::errno_name(e));
+            USNET_IF_TRACING(tr_) USNET_TRACE(tr_, SendPendingErr, sock::errno_name(e), sock::errno_name(e));
             return fail(pending_error_from_errno(e), call, fd);
         }
         if (!sk->cork && (sk->shutdown & kSendShutdown)) return fail(Err::SendShutdown, call, fd);
@@ -834,7 +847,7 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         if (!corkreq && !sk->cork && gso && len > gso) {
             // UDP_SEGMENT (udp_send_skb): the payload leaves as gso-sized datagrams.
             if (gso + 28u > rt.mtu || len > size_t(gso) * 128 || sk->no_check) return fail(Err::InvalidArg, call, fd);
-            USNET_TRACE(s, SendSegment, gso, len, (len + gso - 1) / gso);
+            USNET_TRACE(tr_, SendSegment, gso, len, (len + gso - 1) / gso);
             auto whole = s.pool.alloc(uint32_t(len));
             if (!whole) return fail(Err::NoBufs, call, fd);
             iov_copy_in(whole->put(uint32_t(len)), msg);
@@ -851,7 +864,7 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
         }
         if (sk->cork) {
             iov_copy_in(sk->cork->put(uint32_t(len)), msg);
-            USNET_TRACE(s, SendCorked, sk->cork_daddr, sk->cork_dport, sk->cork->size());
+            USNET_TRACE(tr_, SendCorked, sk->cork_daddr, sk->cork_dport, sk->cork->size());
         } else {
             auto pkt = s.pool.alloc(corkreq ? 65535 : uint32_t(len));
             if (!pkt) {
@@ -864,11 +877,11 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
                 sk->cork_rt = rt;
                 sk->cork_daddr = daddr;
                 sk->cork_dport = dport;
-                USNET_TRACE(s, SendCork, len);
+                USNET_TRACE(tr_, SendCork, len);
             } else {
-                USNET_TRACE(s, SendMake, len);
+                USNET_TRACE(tr_, SendMake, len);
                 Err e = ping ? s.udp.ping_output(sk, std::move(pkt), rt)
-                             : s.udp.output(sk, std::move(pkt), rt, daddr, dport, ttl_override, tos_override);
+                             : s.udp.output_t<Tr>(sk, std::move(pkt), rt, daddr, dport, ttl_override, tos_override);
                 s.settle();
                 if (e != Err::None) return fail(e, call, fd);
                 ok();
@@ -882,6 +895,10 @@ static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, co
     }
     ok();
     return ssize_t(len);
+}
+
+static ssize_t do_sendmsg(StackImpl& s, int fd, const msghdr* msg, int flags, const char* call) {
+    return USNET_TRACED(s, do_sendmsg_t, s, fd, msg, flags, call);
 }
 
 namespace {
@@ -920,8 +937,9 @@ ssize_t Stack::sendto(int fd, const void* buf, size_t len, int flags, const sock
     m.msg_iovlen = 1;
     m.msg_name = const_cast<sockaddr*>(to);
     m.msg_namelen = to ? tolen : 0;
-    return sock::traced(
-        s, "sendto", fd, [&] { return do_sendmsg(s, fd, &m, flags, "sendto"); },
+    if (__builtin_expect(s.tracer == nullptr, 1)) return do_sendmsg_t<false>(s, fd, &m, flags, "sendto");
+    return sock::traced_call(
+        s, "sendto", fd, [&] { return do_sendmsg_t<true>(s, fd, &m, flags, "sendto"); },
         [&](ssize_t r, int e) {
             return sock::head_str(std::to_string(s.tracer->shown(fd)) + ", " + std::to_string(len) + " bytes, " +
                                       sock::msg_flags_name(flags) + ", " + sock::sockaddr_arg(to, tolen),
@@ -935,8 +953,9 @@ ssize_t Stack::send(int fd, const void* buf, size_t len, int flags) {
     msghdr m{};
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
-    return sock::traced(
-        s, "send", fd, [&] { return do_sendmsg(s, fd, &m, flags, "send"); },
+    if (__builtin_expect(s.tracer == nullptr, 1)) return do_sendmsg_t<false>(s, fd, &m, flags, "send");
+    return sock::traced_call(
+        s, "send", fd, [&] { return do_sendmsg_t<true>(s, fd, &m, flags, "send"); },
         [&](ssize_t r, int e) {
             return sock::head_str(std::to_string(s.tracer->shown(fd)) + ", " + std::to_string(len) + " bytes, " +
                                       sock::msg_flags_name(flags),
@@ -950,7 +969,7 @@ int Stack::sendmmsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags) {
         s, "sendmmsg", fd,
         [&]() -> int {
             if (!s.sock_of(fd)) {
-                sock::enter(s, "__sys_sendmmsg", fd);
+                sock::enter_io(s, s.tracer, "sendmmsg", fd);
                 return fail(Err::BadFd, "sendmmsg", fd);
             }
             vlen = std::min(vlen, 1024u);
@@ -1033,7 +1052,7 @@ void put_inet_cmsgs(DgramSock* sk, msghdr* msg, size_t* used, int ifindex, Ip4 d
 ssize_t recv_error(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, const char* call) {
     buf::Packet* e = sk->errq.front();
     if (s.tracer) {
-        USNET_TRACE(s, RecvErrQueue, e ? sock::errno_name(e->meta.ee_errno) + " from " + e->meta.offender.str() +
+        USNET_TRACE(s.tracer, RecvErrQueue, e ? sock::errno_name(e->meta.ee_errno) + " from " + e->meta.offender.str() +
                                              (e->meta.ee_origin == kSoEeOriginIcmp ? " (ICMP)" : " (local)")
                                        : std::string("queue empty"));
     }
@@ -1095,15 +1114,16 @@ static bool signal_handlers_restart() {
     return true;
 }
 
-static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const char* call) {
-    DgramSock* sk = sock::enter(s, std::string_view(call) == "recvmsg" ? "__sys_recvmsg"
-                                   : std::string_view(call) == "recvmmsg" ? "__sys_recvmmsg" : "__sys_recvfrom", fd);
+template <bool Tr>
+ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* call) {
+    USNET_TRACER(s);
+    DgramSock* sk = sock::enter_io(s, tr_, call, fd);
     if (!sk) return fail(Err::BadFd, call, fd);
     if (msg->msg_iovlen > 1024) return fail(Err::IovTooMany, call, fd);
     if (iov_array_bad(msg)) return fail(Err::Fault, call, fd);
     const bool udp = sk->proto == sock::Proto::Udp;
-    USNET_TRACE(s, RecvOps, udp ? "udp_recvmsg" : "ping_recvmsg", udp ? "udp_prot" : "ping_prot");
-    USNET_TRACE_INDENT(s);
+    USNET_TRACE(tr_, RecvOps, udp ? "udp_recvmsg" : "ping_recvmsg", udp ? "udp_prot" : "ping_prot");
+    USNET_TRACE_INDENT(tr_);
     s.env->poll_input();  // frames waiting outside the process (a switch's ring) first
     if (flags & MSG_ERRQUEUE) return recv_error(s, sk, msg, flags, call);
     const bool dontwait = sk->nonblock || (flags & MSG_DONTWAIT);
@@ -1115,38 +1135,38 @@ static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const ch
         if (sk->sk_err) {
             const int e = sk->sk_err;
             sk->sk_err = 0;
-            if (s.tracer) USNET_TRACE(s, RecvSkErr, sock::errno_name(e), sock::errno_name(e));
+            USNET_IF_TRACING(tr_) USNET_TRACE(tr_, RecvSkErr, sock::errno_name(e), sock::errno_name(e));
             return fail(pending_error_from_errno(e), call, fd);
         }
         if (!sk->rx.empty()) break;
         if (dontwait || dontwait_t) {
-            USNET_TRACE(s, RecvEmpty, dontwait_t ? "SO_RCVTIMEO is 0" : (flags & MSG_DONTWAIT) ? "MSG_DONTWAIT" : "O_NONBLOCK");
+            USNET_TRACE(tr_, RecvEmpty, dontwait_t ? "SO_RCVTIMEO is 0" : (flags & MSG_DONTWAIT) ? "MSG_DONTWAIT" : "O_NONBLOCK");
             return fail(Err::WouldBlock, call, fd);
         }
         if (sk->shutdown & kRcvShutdown) {
-            USNET_TRACE(s, RecvShutdown);
+            USNET_TRACE(tr_, RecvShutdown);
             msg->msg_flags = 0;
             msg->msg_namelen = 0;
             msg->msg_controllen = 0;
             ok();
             return 0;
         }
-        USNET_TRACE(s, RecvWait, deadline == kNever ? std::string("no timeout")
+        USNET_TRACE(tr_, RecvWait, deadline == kNever ? std::string("no timeout")
                                                     : "SO_RCVTIMEO " + std::to_string((deadline - s.now()) / kMs) + " ms");
         bool ready;
         {
-            USNET_TRACE_INDENT(s);
+            USNET_TRACE_INDENT(tr_);
             ready = s.env->run_until(
                 [&] { return !sk->rx.empty() || sk->sk_err || (sk->shutdown & kRcvShutdown) || !s.sock_of(fd); },
                 deadline);
         }
-        if (s.tracer) {
+        USNET_IF_TRACING(tr_) {
             const char* why = !s.sock_of(fd) ? "the descriptor was closed"
                               : !sk->rx.empty() ? "a datagram arrived"
                               : sk->sk_err ? "an error arrived"
                               : (sk->shutdown & kRcvShutdown) ? "shut down for reading"
                               : "no datagram (timeout or signal)";
-            USNET_TRACE(s, RecvWoke, why);
+            USNET_TRACE(tr_, RecvWoke, why);
         }
         if (!s.sock_of(fd)) return fail(Err::BadFd, call, fd);
         if (!ready && s.env->take_interrupt()) {
@@ -1174,9 +1194,9 @@ static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const ch
     const size_t copied = copy_out(p, msg);
     msg->msg_flags = 0;
     if (copied < p.size()) msg->msg_flags |= MSG_TRUNC;
-    if (s.tracer) {
-        USNET_TRACE(s, RecvGot, p.size(), p.meta.src, p.meta.sport, (flags & MSG_PEEK) ? " (MSG_PEEK: left queued)" : "");
-        USNET_TRACE(s, RecvCopy, copied, p.size(), copied < p.size() ? ", MSG_TRUNC" : "",
+    USNET_IF_TRACING(tr_) {
+        USNET_TRACE(tr_, RecvGot, p.size(), p.meta.src, p.meta.sport, (flags & MSG_PEEK) ? " (MSG_PEEK: left queued)" : "");
+        USNET_TRACE(tr_, RecvCopy, copied, p.size(), copied < p.size() ? ", MSG_TRUNC" : "",
                     (flags & MSG_TRUNC) ? "; MSG_TRUNC asked: the full length is returned" : "");
     }
     if (msg->msg_name) {
@@ -1214,6 +1234,10 @@ static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const ch
     return ssize_t((flags & MSG_TRUNC) ? full : copied);
 }
 
+static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const char* call) {
+    return USNET_TRACED(s, do_recvmsg_t, s, fd, msg, flags, call);
+}
+
 namespace {
 
 // What a receive gave back, after its result: "from 10.0.2.2:53".
@@ -1240,8 +1264,9 @@ ssize_t Stack::recvmsg(int fd, msghdr* msg, int flags) {
         });
 }
 
-static ssize_t sys_recvfrom(StackImpl& s, int fd, void* buf, size_t len, int flags, sockaddr* from, socklen_t* fromlen,
-                            const char* call) {
+template <bool Tr>
+ssize_t sys_recvfrom(StackImpl& s, int fd, void* buf, size_t len, int flags, sockaddr* from, socklen_t* fromlen,
+                     const char* call) {
     iovec iov{buf, len};
     msghdr m{};
     m.msg_iov = &iov;
@@ -1250,7 +1275,7 @@ static ssize_t sys_recvfrom(StackImpl& s, int fd, void* buf, size_t len, int fla
         sockaddr_in tmp;
         m.msg_name = &tmp;
         m.msg_namelen = sizeof tmp;
-        ssize_t r = do_recvmsg(s, fd, &m, flags, call);
+        ssize_t r = do_recvmsg_t<Tr>(s, fd, &m, flags, call);
         if (r < 0) return r;
         // move_addr_to_user runs after the datagram is taken: a missing or negative length
         // loses it.
@@ -1260,13 +1285,14 @@ static ssize_t sys_recvfrom(StackImpl& s, int fd, void* buf, size_t len, int fla
         *fromlen = m.msg_namelen;
         return r;
     }
-    return do_recvmsg(s, fd, &m, flags, call);
+    return do_recvmsg_t<Tr>(s, fd, &m, flags, call);
 }
 
 ssize_t Stack::recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* from, socklen_t* fromlen) {
     StackImpl& s = *impl_;
-    return sock::traced(
-        s, "recvfrom", fd, [&] { return sys_recvfrom(s, fd, buf, len, flags, from, fromlen, "recvfrom"); },
+    if (__builtin_expect(s.tracer == nullptr, 1)) return sys_recvfrom<false>(s, fd, buf, len, flags, from, fromlen, "recvfrom");
+    return sock::traced_call(
+        s, "recvfrom", fd, [&] { return sys_recvfrom<true>(s, fd, buf, len, flags, from, fromlen, "recvfrom"); },
         [&](ssize_t r, int e) {
             std::string extra;
             if (r >= 0 && from && fromlen && *fromlen >= sizeof(sockaddr_in)) extra = "from " + sock::sockaddr_arg(from, sizeof(sockaddr_in));
@@ -1278,8 +1304,9 @@ ssize_t Stack::recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* from
 
 ssize_t Stack::recv(int fd, void* buf, size_t len, int flags) {
     StackImpl& s = *impl_;
-    return sock::traced(
-        s, "recv", fd, [&] { return sys_recvfrom(s, fd, buf, len, flags, nullptr, nullptr, "recv"); },
+    if (__builtin_expect(s.tracer == nullptr, 1)) return sys_recvfrom<false>(s, fd, buf, len, flags, nullptr, nullptr, "recv");
+    return sock::traced_call(
+        s, "recv", fd, [&] { return sys_recvfrom<true>(s, fd, buf, len, flags, nullptr, nullptr, "recv"); },
         [&](ssize_t r, int e) {
             return sock::head_str(std::to_string(s.tracer->shown(fd)) + ", " + std::to_string(len) + ", " +
                                       sock::msg_flags_name(flags),
@@ -1293,7 +1320,7 @@ int Stack::recvmmsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags, timespe
         s, "recvmmsg", fd,
         [&]() -> int {
             if (!s.sock_of(fd)) {
-                sock::enter(s, "__sys_recvmmsg", fd);
+                sock::enter_io(s, s.tracer, "recvmmsg", fd);
                 return fail(Err::BadFd, "recvmmsg", fd);
             }
             vlen = std::min(vlen, 1024u);
@@ -1335,18 +1362,24 @@ int sys_ioctl(StackImpl& s, int fd, unsigned long req, void* arg) {
     switch (req) {
         case FIONREAD: {  // == SIOCINQ: the first datagram's length (udp_ioctl)
             if (!arg) return fail(Err::Fault, "ioctl", fd);
-            if (!udp) return fail(Err::IoctlUnknown, "ioctl", fd);
+            if (!udp) {
+                USNET_TRACE(s.tracer, IoctlNoProto);
+                return fail(Err::IoctlUnknown, "ioctl", fd);
+            }
             int v = sk->rx.empty() ? 0 : int(sk->rx.front()->size());
-            USNET_TRACE(s, IoctlPath, "udp_ioctl", "SIOCINQ = the first queued datagram's length, " + std::to_string(v));
+            USNET_TRACE(s.tracer, IoctlPath, "udp_ioctl", "SIOCINQ = the first queued datagram's length, " + std::to_string(v));
             std::memcpy(arg, &v, sizeof v);
             break;
         }
         case TIOCOUTQ: {  // == SIOCOUTQ: bytes not yet sent (never held here)
             if (!arg) return fail(Err::Fault, "ioctl", fd);
-            if (!udp) return fail(Err::IoctlUnknown, "ioctl", fd);
+            if (!udp) {
+                USNET_TRACE(s.tracer, IoctlNoProto);
+                return fail(Err::IoctlUnknown, "ioctl", fd);
+            }
             // sk_wmem_alloc: only a corked datagram is ever held on the send side.
             int v = sk->cork ? int(udp::truesize_for(sk->cork->size()) + 2) : 0;
-            USNET_TRACE(s, IoctlPath, "udp_ioctl", "SIOCOUTQ = sk_wmem_alloc, " + std::to_string(v));
+            USNET_TRACE(s.tracer, IoctlPath, "udp_ioctl", "SIOCOUTQ = sk_wmem_alloc, " + std::to_string(v));
             std::memcpy(arg, &v, sizeof v);
             break;
         }
@@ -1355,11 +1388,12 @@ int sys_ioctl(StackImpl& s, int fd, unsigned long req, void* arg) {
             int v;
             std::memcpy(&v, arg, sizeof v);
             sk->nonblock = v != 0;
-            USNET_TRACE(s, IoctlGeneric, std::string("FIONBIO: O_NONBLOCK ") + (v ? "set" : "cleared"));
+            USNET_TRACE(s.tracer, IoctlGeneric, std::string("FIONBIO: O_NONBLOCK ") + (v ? "set" : "cleared"));
             break;
         }
         default:
-            USNET_TRACE(s, IoctlPath, udp ? "udp_ioctl" : "ping_ioctl", "not handled (-ENOIOCTLCMD)");
+            if (udp) USNET_TRACE(s.tracer, IoctlPath, "udp_ioctl", "not handled (-ENOIOCTLCMD)");
+            else USNET_TRACE(s.tracer, IoctlNoProto);
             return fail(Err::IoctlUnknown, "ioctl", fd);
     }
     ok();
@@ -1371,21 +1405,21 @@ int sys_fcntl(StackImpl& s, int fd, int cmd, long arg) {
     if (!sk) return fail(Err::BadFd, "fcntl", fd);
     switch (cmd) {
         case F_GETFL:
-            USNET_TRACE(s, FcntlPath, std::string("F_GETFL: O_RDWR") + (sk->nonblock ? "|O_NONBLOCK" : ""));
+            USNET_TRACE(s.tracer, FcntlPath, std::string("F_GETFL: O_RDWR") + (sk->nonblock ? "|O_NONBLOCK" : ""));
             ok();
             return O_RDWR | (sk->nonblock ? O_NONBLOCK : 0);
         case F_SETFL:
             sk->nonblock = arg & O_NONBLOCK;
-            USNET_TRACE(s, FcntlPath, std::string("F_SETFL -> setfl: O_NONBLOCK ") + (sk->nonblock ? "set" : "cleared"));
+            USNET_TRACE(s.tracer, FcntlPath, std::string("F_SETFL -> setfl: O_NONBLOCK ") + (sk->nonblock ? "set" : "cleared"));
             ok();
             return 0;
         case F_GETFD:
-            USNET_TRACE(s, FcntlPath, std::string("F_GETFD: ") + (sk->cloexec ? "FD_CLOEXEC" : "0"));
+            USNET_TRACE(s.tracer, FcntlPath, std::string("F_GETFD: ") + (sk->cloexec ? "FD_CLOEXEC" : "0"));
             ok();
             return sk->cloexec ? FD_CLOEXEC : 0;
         case F_SETFD:
             sk->cloexec = arg & FD_CLOEXEC;
-            USNET_TRACE(s, FcntlPath, std::string("F_SETFD: close-on-exec ") + (sk->cloexec ? "set" : "cleared"));
+            USNET_TRACE(s.tracer, FcntlPath, std::string("F_SETFD: close-on-exec ") + (sk->cloexec ? "set" : "cleared"));
             ok();
             return 0;
         default: return fail(Err::FcntlCmd, "fcntl", fd);
@@ -1442,8 +1476,8 @@ uint64_t Stack::wakeups(int fd) const {
 }
 
 static int sys_poll(StackImpl& s, pollfd* fds, nfds_t n, int timeout_ms) {
-    USNET_TRACE(s, EntryPoll, n, timeout_ms);
-    USNET_TRACE_INDENT(s);
+    USNET_TRACE(s.tracer, EntryPoll, n, timeout_ms);
+    USNET_TRACE_INDENT(s.tracer);
     if (n > nfds_t(s.cfg.max_fds)) return fail(Err::PollNfds, "poll", -1);
     if (n && !fds) return fail(Err::Fault, "poll", -1);
     s.env->poll_input();
@@ -1463,7 +1497,7 @@ static int sys_poll(StackImpl& s, pollfd* fds, nfds_t n, int timeout_ms) {
         if (!s.tracer) return;
         for (nfds_t i = 0; i < n; ++i)
             if (fds[i].fd >= 0)
-                USNET_TRACE(s, PollSock, s.tracer->shown(fds[i].fd), poll_mask_name(poll_mask(s, fds[i].fd)));
+                USNET_TRACE(s.tracer, PollSock, s.tracer->shown(fds[i].fd), poll_mask_name(poll_mask(s, fds[i].fd)));
     };
     int r = scan();
     trace_masks();
@@ -1472,10 +1506,10 @@ static int sys_poll(StackImpl& s, pollfd* fds, nfds_t n, int timeout_ms) {
         return r;
     }
     const Time deadline = timeout_ms < 0 ? kNever : s.now() + Time(timeout_ms) * kMs;
-    USNET_TRACE(s, PollWait, timeout_ms < 0 ? std::string("no timeout") : std::to_string(timeout_ms) + " ms");
+    USNET_TRACE(s.tracer, PollWait, timeout_ms < 0 ? std::string("no timeout") : std::to_string(timeout_ms) + " ms");
     bool ready;
     {
-        USNET_TRACE_INDENT(s);
+        USNET_TRACE_INDENT(s.tracer);
         ready = s.env->run_until([&] { return scan() > 0; }, deadline);
     }
     r = scan();

@@ -1,6 +1,8 @@
 // The C API: thin forwarding to the current Stack.
 #include "usnet/usnet.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,6 +48,34 @@ usnet_stack* usnet_world_host(usnet_world* w) { return reinterpret_cast<usnet_st
 usnet_stack* usnet_world_gateway(usnet_world* w) { return reinterpret_cast<usnet_stack*>(w->w.gateway); }
 void usnet_use(usnet_stack* s) { g_current = reinterpret_cast<usnet::Stack*>(s); }
 usnet_stack* usnet_current(void) { return reinterpret_cast<usnet_stack*>(&cur()); }
+
+int usnet_set_tracer(usnet_stack* s, usnet_trace_fn fn, void* user, const char* calls, int fd, int flags) {
+    auto& st = *reinterpret_cast<usnet::Stack*>(s);
+    if (!fn) {
+        st.set_tracer(nullptr);
+        return 0;
+    }
+    usnet::TraceOptions o;
+    if (calls) {
+        const auto& known = usnet::trace_call_names();
+        std::string all = calls;
+        for (size_t pos = 0; pos <= all.size();) {
+            const size_t end = std::min(all.find(',', pos), all.size());
+            const std::string name = all.substr(pos, end - pos);
+            if (std::find(known.begin(), known.end(), name) == known.end()) {
+                errno = EINVAL;
+                return -1;
+            }
+            o.calls.push_back(name);
+            pos = end + 1;
+        }
+    }
+    if (fd >= 0) o.fds.push_back(fd);
+    o.errors_only = flags & USNET_TRACE_ERRORS_ONLY;
+    o.inbound = !(flags & USNET_TRACE_NO_INBOUND);
+    st.set_tracer([fn, user](const std::string& tree) { fn(tree.c_str(), user); }, std::move(o));
+    return 0;
+}
 
 int usnet_socket(int d, int t, int p) { return cur().socket(d, t, p); }
 int usnet_bind(int fd, const sockaddr* a, socklen_t l) { return cur().bind(fd, a, l); }

@@ -417,16 +417,17 @@ void trace_option_path(StackImpl& s, DgramSock* sk, int level, const std::string
     if (!s.tracer) return;
     const bool ping = sk->proto == Proto::Ping;
     if (level == SOL_SOCKET) {
-        if (set) USNET_TRACE(s, SockoptSocket, what, "");
-        else USNET_TRACE(s, GetsockoptSocket, what);
+        if (set) USNET_TRACE(s.tracer, SockoptSocket, what, "");
+        else USNET_TRACE(s.tracer, GetsockoptSocket, what);
         return;
     }
-    const char* handler = set ? (ping ? "ping_setsockopt" : "udp_setsockopt") : (ping ? "ping_getsockopt" : "udp_getsockopt");
+    // ping_prot has no handlers of its own: its options are ip_setsockopt's.
+    const char* handler = set ? (ping ? "ip_setsockopt" : "udp_setsockopt") : (ping ? "ip_getsockopt" : "udp_getsockopt");
     const char* inner = level == SOL_UDP && !ping ? (set ? "udp_lib_setsockopt" : "udp_lib_getsockopt")
                                                    : (set ? "do_ip_setsockopt" : "do_ip_getsockopt");
     const char* table = ping ? "ping_prot" : "udp_prot";
-    if (set) USNET_TRACE(s, SockoptProto, handler, table, inner, level_name(level), what);
-    else USNET_TRACE(s, GetsockoptProto, handler, table, inner, level_name(level) + " " + what);
+    if (set) USNET_TRACE(s.tracer, SockoptProto, handler, table, inner, level_name(level), what);
+    else USNET_TRACE(s.tracer, GetsockoptProto, handler, table, inner, level_name(level) + " " + what);
 }
 
 }  // namespace
@@ -435,7 +436,7 @@ int do_setsockopt(StackImpl& s, DgramSock* sk, int level, int name, const void* 
     if (int(len) < 0) return fail(Err::OptValue, "setsockopt", sk->fd);
     if (len > 0 && !val) return fail(Err::Fault, "setsockopt", sk->fd);
     trace_option_path(s, sk, level, s.tracer ? option_arg(level, name, val, len) : std::string(), true);
-    USNET_TRACE_INDENT(s);
+    USNET_TRACE_INDENT(s.tracer);
     if (level == SOL_SOCKET) return sol_socket_set(s, sk, name, val, len);
     if (level == SOL_IP) return sol_ip_set(s, sk, name, val, len);
     if (level == SOL_UDP && sk->proto == Proto::Udp) {
@@ -471,7 +472,7 @@ int do_getsockopt(StackImpl& s, DgramSock* sk, int level, int name, void* val, s
     if (int(*len) < 0) return fail(Err::OptValue, "getsockopt", sk->fd);
     if (*len > 0 && !val) return fail(Err::Fault, "getsockopt", sk->fd);
     trace_option_path(s, sk, level, s.tracer ? option_name(level, name) : std::string(), false);
-    USNET_TRACE_INDENT(s);
+    USNET_TRACE_INDENT(s.tracer);
     if (level == SOL_SOCKET) return sol_socket_get(s, sk, name, val, len);
     if (level == SOL_IP) return sol_ip_get(s, sk, name, val, len);
     if (level == SOL_UDP && sk->proto == Proto::Udp) {

@@ -16,11 +16,10 @@ constexpr int kMinRcvbuf = 2304;
 constexpr int kMinSndbuf = 4608;
 
 // Runs one socket call. Traced, its steps are framed by the call's first line, which
-// head(r, errno) renders: "getpeername(3) = -1 ENOTCONN". filter_fd(r): the descriptor the
-// call is about, for the descriptor filter (the new one, for socket()).
+// head(r, errno) renders: "getpeername(3) = -1 ENOTCONN". (socket() is filtered by the
+// descriptor it returns.)
 template <class F, class H>
-auto traced(StackImpl& s, const char* call, int fd, F&& body, H&& head) -> decltype(body()) {
-    if (__builtin_expect(s.tracer == nullptr, 1)) return body();
+[[gnu::noinline, gnu::cold]] auto traced_call(StackImpl& s, const char* call, int fd, F&& body, H&& head) -> decltype(body()) {
     trace::Tracer& t = *s.tracer;
     const char* name = trace::t_call_as ? trace::t_call_as : call;
     trace::t_call_as = nullptr;
@@ -32,6 +31,11 @@ auto traced(StackImpl& s, const char* call, int fd, F&& body, H&& head) -> declt
     errno = e;
     return r;
 }
+template <class F, class H>
+inline auto traced(StackImpl& s, const char* call, int fd, F&& body, H&& head) -> decltype(body()) {
+    if (__builtin_expect(s.tracer == nullptr, 1)) return body();
+    return traced_call(s, call, fd, body, head);
+}
 
 // The rest of a call's first line after "name(": "args) = result[ extra]".
 inline std::string head_str(const std::string& args, long r, int e, const std::string& extra = "") {
@@ -40,7 +44,17 @@ inline std::string head_str(const std::string& args, long r, int e, const std::s
 
 // The step every call on a descriptor starts with: the entry function and what the
 // descriptor names. Returns the socket (null: not a socket, EBADF reported).
-DgramSock* enter(StackImpl& s, const char* entry, int fd);
+DgramSock* enter_traced(StackImpl& s, const char* entry, int fd);
+inline DgramSock* enter(StackImpl& s, const char* entry, int fd) {
+    if (__builtin_expect(s.tracer != nullptr, 0)) return enter_traced(s, entry, fd);
+    return s.sock_of(fd);
+}
+// The same for a send or receive call, whose entry function follows from its name.
+const char* io_entry(const char* call);
+inline DgramSock* enter_io(StackImpl& s, trace::Tracer* tr, const char* call, int fd) {
+    if (__builtin_expect(tr != nullptr, 0)) return enter_traced(s, io_entry(call), fd);
+    return s.sock_of(fd);
+}
 
 int do_setsockopt(StackImpl& s, DgramSock* sk, int level, int name, const void* val, socklen_t len);
 int do_getsockopt(StackImpl& s, DgramSock* sk, int level, int name, void* val, socklen_t* len);

@@ -13,7 +13,7 @@ namespace usnet::udp {
 Err Udp::ping_output(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt) {
     uint8_t* p = pkt->data();
     wire::store16(p + 4, sk->num);  // the identifier is the socket's "port"
-    USNET_TRACE(s_, SendPing, sk->num);
+    USNET_TRACE(s_.tracer, SendPing, sk->num);
     wire::IcmpRepr ic{p[0], p[1], 0, wire::load32(p + 4)};
     ic.emit(p, pkt->size() - wire::kIcmpHeaderLen);
     ip::OutOpts o;
@@ -40,8 +40,8 @@ static DgramSock* ping_lookup(PortTable& t, uint16_t ident, Ip4 daddr, int dif) 
 
 void Udp::ping_reply(buf::PacketPtr pkt, const wire::IcmpRepr& ic) {
     DgramSock* sk = ping_lookup(idents, ic.id(), pkt->meta.dst, pkt->meta.ifindex);
-    if (s_.tracer) USNET_TRACE(s_, IcmpReply, ic.id(), sk ? "fd " + std::to_string(s_.tracer->shown(sk->fd)) : std::string("no socket -> dropped"));
-    USNET_TRACE_INDENT(s_);
+    if (s_.tracer) USNET_TRACE(s_.tracer, IcmpReply, ic.id(), sk ? "fd " + std::to_string(s_.tracer->shown(sk->fd)) : std::string("no socket -> dropped"));
+    USNET_TRACE_INDENT(s_.tracer);
     if (!sk) return;
     pkt->meta.sport = 0;
     enqueue(sk, std::move(pkt), false);
@@ -52,12 +52,12 @@ void Udp::ping_err(const buf::Packet& icmp, uint8_t type, uint8_t code, uint32_t
     if (quoted.size() < 8 || quoted[0] != wire::kIcmpEcho) return;
     const uint16_t ident = wire::load16(quoted.data() + 4);
     DgramSock* sk = ping_lookup(idents, ident, orig_src, icmp.meta.ifindex);
-    USNET_TRACE_INDENT(s_);
+    USNET_TRACE_INDENT(s_.tracer);
     if (!sk) {
-        USNET_TRACE(s_, IcmpErrNoSock);
+        USNET_TRACE(s_.tracer, IcmpErrNoSock);
         return;
     }
-    if (s_.tracer) USNET_TRACE(s_, IcmpErrSock, s_.tracer->shown(sk->fd));
+    if (s_.tracer) USNET_TRACE(s_.tracer, IcmpErrSock, s_.tracer->shown(sk->fd));
     icmp_error_to_sock(sk, icmp, type, code, info, orig_dst, 0, quoted);
 }
 

@@ -197,13 +197,13 @@ static int score(const DgramSock* s, Ip4 saddr, uint16_t sport, int dif) {
 // The trace of a lookup: each chain udp4_lib_lookup2 walks, with every candidate's score.
 static void trace_lookup(StackImpl& st, PortTable& ports, Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, int dif) {
     trace::Tracer* tr = st.tracer;
-    USNET_TRACE(st, UdpLookup, saddr, sport, daddr, dport, dif);
-    USNET_TRACE_INDENT(st);
+    USNET_TRACE(st.tracer, UdpLookup, saddr, sport, daddr, dport, dif);
+    USNET_TRACE_INDENT(st.tracer);
     for (const Ip4 want : {daddr, Ip4()}) {
         std::string none = " none";
         ports.for_port(dport, [&](DgramSock* s) { if (s->rcv_saddr == want) none.clear(); });
-        USNET_TRACE(st, UdpLookup2, want, dport, none);
-        USNET_TRACE_INDENT(st);
+        USNET_TRACE(st.tracer, UdpLookup2, want, dport, none);
+        USNET_TRACE_INDENT(st.tracer);
         bool any_match = false;
         ports.for_port(dport, [&](DgramSock* s) {
             if (s->rcv_saddr != want) return;
@@ -233,8 +233,22 @@ static uint32_t flow_hash(Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, 
     return uint32_t(x);
 }
 
-DgramSock* Udp::lookup(Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, int dif) {
-    if (s_.tracer) trace_lookup(s_, ports, saddr, sport, daddr, dport, dif);
+// reuseport_select_sock: a hash of the flow picks one member of s's group, in the order
+// they joined. (Out of line: its array would otherwise weigh on every lookup's frame.)
+[[gnu::noinline]] static DgramSock* reuseport_pick(const PortTable& ports, DgramSock* s, uint32_t hash) {
+    DgramSock* members[64];
+    int n = 0;
+    ports.for_port(s->num, [&](DgramSock* m) {
+        if (m->reuseport_group == s->reuseport_group && n < 64) members[n++] = m;
+    });
+    std::sort(members, members + n, [](auto* a, auto* b) { return a->bind_seq < b->bind_seq; });
+    return members[uint64_t(hash) * uint32_t(n) >> 32];
+}
+
+template <bool Tr>
+DgramSock* Udp::lookup_t(Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, int dif) {
+    USNET_TRACER(s_);
+    USNET_IF_TRACING(tr_) trace_lookup(s_, ports, saddr, sport, daddr, dport, dif);
     // Sockets bound to the destination address first, then wildcard ones (udp4_lib_lookup2).
     for (int pass = 0; pass < 2; ++pass) {
         const Ip4 want = pass == 0 ? daddr : Ip4();
@@ -247,39 +261,43 @@ DgramSock* Udp::lookup(Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, int
             if (sc < badness || sc < 0) return;
             if (sc == badness && best && best->lookup_seq > s->lookup_seq) return;
             if (s->reuseport_group && !s->established) {
-                // reuseport_select_sock: a hash of the flow picks one member of the group.
-                DgramSock* members[64];
-                int n = 0;
-                ports.for_port(dport, [&](DgramSock* m) {
-                    if (m->reuseport_group == s->reuseport_group && n < 64) members[n++] = m;
-                });
-                std::sort(members, members + n, [](auto* a, auto* b) { return a->bind_seq < b->bind_seq; });
-                const uint32_t h = flow_hash(saddr, sport, daddr, dport, s_.cfg.seed);
-                found = members[uint64_t(h) * uint32_t(n) >> 32];
-                if (s_.tracer) USNET_TRACE(s_, UdpReuseport, s_.tracer->shown(found->fd), n);
+                found = reuseport_pick(ports, s, flow_hash(saddr, sport, daddr, dport, s_.cfg.seed));
                 return;
             }
             best = s;
             badness = sc;
         });
-        if (found) return found;
+        if (found) {
+            USNET_IF_TRACING(tr_) {
+                int n = 0;
+                ports.for_port(dport, [&](DgramSock* m) { n += m->reuseport_group == found->reuseport_group; });
+                USNET_TRACE(tr_, UdpReuseport, tr_->shown(found->fd), std::min(n, 64));
+            }
+            return found;
+        }
         if (best) return best;
         if (want.any()) break;
     }
     return nullptr;
 }
 
-bool Udp::enqueue(DgramSock* sk, buf::PacketPtr pkt, bool count_udp) {
+DgramSock* Udp::lookup(Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, int dif) {
+    return USNET_TRACED(s_, lookup_t, saddr, sport, daddr, dport, dif);
+}
+
+template <bool Tr>
+bool Udp::enqueue_t(DgramSock* sk, buf::PacketPtr pkt, bool count_udp) {
+    USNET_TRACER(s_);
     const uint32_t ts = pkt->meta.truesize ? pkt->meta.truesize : truesize_for(pkt->size());
     const uint32_t rcvbuf = uint32_t(sk->rcvbuf);
     // __udp_enqueue_schedule_skb: drop when it does not fit, but always accept one
     // datagram into an empty queue.
-    if (s_.tracer)
-        USNET_TRACE(s_, UdpEnqueue, s_.tracer->shown(sk->fd), sk->rmem, ts, sk->rmem + ts > rcvbuf ? ">" : "<=", rcvbuf);
-    USNET_TRACE_INDENT(s_);
+    USNET_IF_TRACING(tr_)
+        USNET_TRACE(tr_, UdpEnqueue, tr_->shown(sk->fd), sk->rmem, ts, sk->rmem + ts > rcvbuf ? ">" : "<=", rcvbuf);
+    USNET_TRACE_INDENT(tr_);
     if (sk->rmem + ts > rcvbuf && (rcvbuf > uint32_t(INT_MAX >> 1) || sk->rmem)) {
         ++sk->drops;
-        USNET_TRACE(s_, UdpDropped, sk->drops);
+        USNET_TRACE(tr_, UdpDropped, sk->drops);
         if (count_udp) {
             ++s_.ctr.udp.RcvbufErrors;
             ++s_.ctr.udp.InErrors;
@@ -292,29 +310,35 @@ bool Udp::enqueue(DgramSock* sk, buf::PacketPtr pkt, bool count_udp) {
     sk->rmem += ts;
     sk->rx.push(std::move(pkt));
     ++sk->wakeups;
-    USNET_TRACE(s_, UdpQueued, sk->rx.size());
+    USNET_TRACE(tr_, UdpQueued, sk->rx.size());
     return true;
 }
 
-void Udp::input(buf::PacketPtr pkt) {
+bool Udp::enqueue(DgramSock* sk, buf::PacketPtr pkt, bool count_udp) {
+    return USNET_TRACED(s_, enqueue_t, sk, std::move(pkt), count_udp);
+}
+
+template <bool Tr>
+void Udp::input_t(buf::PacketPtr pkt) {
+    USNET_TRACER(s_);
     auto& c = s_.ctr.udp;
     wire::UdpRepr u;
     const auto& m = pkt->meta;
     switch (wire::UdpRepr::parse(pkt->bytes(), m.src, m.dst, &u, !m.csum_ok)) {
         case wire::UdpError::Ok: break;
         case wire::UdpError::Checksum:
-            USNET_TRACE(s_, UdpBadCsum);
+            USNET_TRACE(tr_, UdpBadCsum);
             ++c.InCsumErrors;
             ++c.InErrors;
             s_.drop(DropReason::BadChecksum, m.src, 0, m.dst, 0);
             return;
         default:
-            USNET_TRACE(s_, UdpBadLen);
+            USNET_TRACE(tr_, UdpBadLen);
             ++c.InErrors;
             return;
     }
-    USNET_TRACE(s_, UdpRcv, u.sport, u.dport, u.len, m.csum_ok ? ", checksum not checked (loopback)" : u.checksum ? ", checksum ok" : ", no checksum");
-    USNET_TRACE_INDENT(s_);
+    USNET_TRACE(tr_, UdpRcv, u.sport, u.dport, u.len, m.csum_ok ? ", checksum not checked (loopback)" : u.checksum ? ", checksum ok" : ", no checksum");
+    USNET_TRACE_INDENT(tr_);
     pkt->trim(u.len);
     pkt->pull(wire::kUdpHeaderLen);
     pkt->meta.sport = u.sport;
@@ -323,13 +347,13 @@ void Udp::input(buf::PacketPtr pkt) {
         mcast_deliver(std::move(pkt));
         return;
     }
-    DgramSock* sk = lookup(m.src, u.sport, m.dst, u.dport, m.ifindex);
+    DgramSock* sk = lookup_t<Tr>(m.src, u.sport, m.dst, u.dport, m.ifindex);
     if (sk) {
-        if (s_.tracer) USNET_TRACE(s_, UdpFound, s_.tracer->shown(sk->fd));
-        enqueue(sk, std::move(pkt), true);
+        USNET_IF_TRACING(tr_) USNET_TRACE(tr_, UdpFound, tr_->shown(sk->fd));
+        enqueue_t<Tr>(sk, std::move(pkt), true);
         return;
     }
-    USNET_TRACE(s_, UdpNoPort);
+    USNET_TRACE(tr_, UdpNoPort);
     ++c.NoPorts;
     {
         bool any = false;  // a socket on the port that only wants another peer
@@ -338,6 +362,10 @@ void Udp::input(buf::PacketPtr pkt) {
     }
     pkt->set_head(pkt->meta.l3_off);
     s_.ip.icmp_send_error(*pkt, wire::kIcmpDestUnreach, wire::kIcmpPortUnreach, 0);
+}
+
+void Udp::input(buf::PacketPtr pkt) {
+    USNET_TRACED(s_, input_t, std::move(pkt));
 }
 
 // __udp4_lib_mcast_deliver: a copy to every socket that matches (__udp_is_mcast_sock).
@@ -362,10 +390,10 @@ void Udp::mcast_deliver(buf::PacketPtr pkt) {
     if (s_.tracer) {
         std::string fds;
         for (int i = n - 1; i >= 0; --i) fds += (fds.empty() ? ": fd " : ", fd ") + std::to_string(s_.tracer->shown(match[i]->fd));
-        if (n) USNET_TRACE(s_, UdpMcast, n, m.dport, fds + ", each a copy");
-        else USNET_TRACE(s_, UdpMcastNone, m.dport);
+        if (n) USNET_TRACE(s_.tracer, UdpMcast, n, m.dport, fds + ", each a copy");
+        else USNET_TRACE(s_.tracer, UdpMcastNone, m.dport);
     }
-    USNET_TRACE_INDENT(s_);
+    USNET_TRACE_INDENT(s_.tracer);
     if (n == 0) {
         ++s_.ctr.udp.IgnoredMulti;
         return;
@@ -467,34 +495,34 @@ void Udp::icmp_error_to_sock(DgramSock* sk, const buf::Packet& icmp, uint8_t typ
     }
     if (s_.tracer) {
         const std::string what = type == wire::kIcmpDestUnreach ? icmp_unreach_name(code) : "type " + std::to_string(type);
-        USNET_TRACE(s_, IcmpConvert, what, strerrorname_np(err), hard ? ", a hard error" : ", a soft error");
+        USNET_TRACE(s_.tracer, IcmpConvert, what, strerrorname_np(err), hard ? ", a hard error" : ", a soft error");
     }
     if (!sk->recverr) {
         // RFC 1122 4.1.3.3: without IP_RECVERR only hard errors on connected sockets count.
         if (!hard || !sk->established) {
-            USNET_TRACE(s_, IcmpIgnored, !hard ? "a soft error" : "the socket is not connected");
+            USNET_TRACE(s_.tracer, IcmpIgnored, !hard ? "a soft error" : "the socket is not connected");
             return;
         }
     } else {
-        USNET_TRACE(s_, IcmpQueued);
+        USNET_TRACE(s_.tracer, IcmpQueued);
         queue_error(sk, err, 2 /*SO_EE_ORIGIN_ICMP*/, type, code, info, &icmp.meta, orig_dst, dport, payload);
     }
-    if (s_.tracer) USNET_TRACE(s_, IcmpToSock, strerrorname_np(err));
+    if (s_.tracer) USNET_TRACE(s_.tracer, IcmpToSock, strerrorname_np(err));
     sk->sk_err = err;
     ++sk->wakeups;
 }
 
 void Udp::err(const buf::Packet& icmp, uint8_t type, uint8_t code, uint32_t info, Ip4 orig_src, Ip4 orig_dst,
               uint16_t sport, uint16_t dport, std::span<const uint8_t> payload) {
-    USNET_TRACE(s_, IcmpErr, "udp_err", orig_src, sport, orig_dst, dport);
-    USNET_TRACE_INDENT(s_);
+    USNET_TRACE(s_.tracer, IcmpErr, "udp_err", orig_src, sport, orig_dst, dport);
+    USNET_TRACE_INDENT(s_.tracer);
     DgramSock* sk = lookup(orig_dst, dport, orig_src, sport, icmp.meta.ifindex);
     if (!sk) {
-        USNET_TRACE(s_, IcmpErrNoSock);
+        USNET_TRACE(s_.tracer, IcmpErrNoSock);
         ++s_.ctr.icmp.InErrors;
         return;
     }
-    if (s_.tracer) USNET_TRACE(s_, IcmpErrSock, s_.tracer->shown(sk->fd));
+    if (s_.tracer) USNET_TRACE(s_.tracer, IcmpErrSock, s_.tracer->shown(sk->fd));
     icmp_error_to_sock(sk, icmp, type, code, info, orig_dst, dport, payload);
 }
 
@@ -506,17 +534,19 @@ static std::string hex16(uint16_t v) {
     return b;
 }
 
-Err Udp::output(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, Ip4 daddr, uint16_t dport,
+template <bool Tr>
+Err Udp::output_t(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, Ip4 daddr, uint16_t dport,
                 int ttl_override, int tos_override) {
+    USNET_TRACER(s_);
     const uint32_t len = pkt->size() + wire::kUdpHeaderLen;
     uint8_t* h = pkt->push(wire::kUdpHeaderLen);
     wire::UdpRepr u{sk->num, dport, uint16_t(len), 0};
     // Loopback needs no checksum (the kernel leaves it to CHECKSUM_PARTIAL and never checks).
     u.emit(h, rt.src, daddr, sk->no_check || rt.dev->loopback);
-    if (s_.tracer) {
-        if (sk->no_check) USNET_TRACE(s_, SendUdpNoCsum, sk->num, dport, len);
-        else if (rt.dev->loopback) USNET_TRACE(s_, SendUdpPartial, sk->num, dport, len);
-        else USNET_TRACE(s_, SendUdp, sk->num, dport, len, hex16(wire::load16(h + 6)));
+    USNET_IF_TRACING(tr_) {
+        if (sk->no_check) USNET_TRACE(tr_, SendUdpNoCsum, sk->num, dport, len);
+        else if (rt.dev->loopback) USNET_TRACE(tr_, SendUdpPartial, sk->num, dport, len);
+        else USNET_TRACE(tr_, SendUdp, sk->num, dport, len, hex16(wire::load16(h + 6)));
     }
     ip::OutOpts o;
     o.proto = wire::kProtoUdp;
@@ -532,7 +562,18 @@ Err Udp::output(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, Ip
         o.id = ++sk->inet_id;
     }
     ++s_.ctr.udp.OutDatagrams;
-    return s_.ip.output(std::move(pkt), rt, o);
+    return s_.ip.output_t<Tr>(std::move(pkt), rt, o);
 }
+
+Err Udp::output(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, Ip4 daddr, uint16_t dport,
+                int ttl_override, int tos_override) {
+    return USNET_TRACED(s_, output_t, sk, std::move(pkt), rt, daddr, dport, ttl_override, tos_override);
+}
+
+// The copies other layers call.
+template Err Udp::output_t<true>(DgramSock*, buf::PacketPtr, const ip::RouteResult&, Ip4, uint16_t, int, int);
+template Err Udp::output_t<false>(DgramSock*, buf::PacketPtr, const ip::RouteResult&, Ip4, uint16_t, int, int);
+template void Udp::input_t<true>(buf::PacketPtr);
+template void Udp::input_t<false>(buf::PacketPtr);
 
 }  // namespace usnet::udp

@@ -77,6 +77,14 @@ public:
     void icmp_error_to_sock(DgramSock* sk, const buf::Packet& icmp, uint8_t type, uint8_t code, uint32_t info,
                             Ip4 orig_dst, uint16_t dport, std::span<const uint8_t> payload);
 
+    // The datagram path, compiled with and without its trace points (USNET_TRACED); each
+    // copy calls the next layer's copy of the same kind.
+    template <bool Tr> DgramSock* lookup_t(Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, int dif);
+    template <bool Tr> bool enqueue_t(DgramSock* sk, buf::PacketPtr pkt, bool count_udp);
+    template <bool Tr> void input_t(buf::PacketPtr pkt);
+    template <bool Tr> Err output_t(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, Ip4 daddr, uint16_t dport,
+                                    int ttl_override, int tos_override);
+
 private:
     void mcast_deliver(buf::PacketPtr pkt);
     StackImpl& s_;

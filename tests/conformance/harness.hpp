@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+namespace usnet {
+class Stack;
+}
+
 namespace conformance {
 
 enum Host { kHost = 0, kGw = 1 };
@@ -109,6 +113,13 @@ bool run_on_kernel(const Scenario& s, std::vector<std::string>* trace, std::stri
 // "" when the network namespace whose /proc/net is given holds no UDP, ICMP, raw or TCP
 // socket; else what it holds, e.g. "1 udp".
 std::string namespace_sockets(const std::string& proc_net);
-void run_on_usnet(const Scenario& s, std::vector<std::string>* trace);
+// How to run on usnet: with the stack's own defaults instead of this machine's /proc
+// values (so what is printed does not depend on the machine), and a hook given the host
+// stack before the scenario starts (to trace it, say).
+struct UsnetRun {
+    bool fixed_config = false;
+    std::function<void(usnet::Stack&)> on_host;
+};
+void run_on_usnet(const Scenario& s, std::vector<std::string>* trace, const UsnetRun& how = {});
 
 }  // namespace conformance

@@ -55,8 +55,9 @@ private:
 
 }  // namespace
 
-void run_on_usnet(const Scenario& s, std::vector<std::string>* trace) {
-    auto w = usnet::sim::make_default_world(42, usnet::config_from_host());
+void run_on_usnet(const Scenario& s, std::vector<std::string>* trace, const UsnetRun& how) {
+    auto w = usnet::sim::make_default_world(42, how.fixed_config ? usnet::StackConfig{} : usnet::config_from_host());
+    if (how.on_host) how.on_host(*w.host);
     UsnetApi api(w);
     T t(api);
     s.fn(t);
