@@ -36,6 +36,8 @@ enum class ShimTrace {
     EpollCtl,   // values: the operation, the descriptor, the events
     EpollWait,  // values: the descriptor reported, its events
     CloseRef,   // values: the descriptor closed, how many still name the socket
+    PollMixed,  // values: how many usnet and kernel descriptors, the usnet ones' masks
+    ReadZero,   // values: (none): a read of 0 bytes takes nothing
 };
 
 }  // namespace usnet

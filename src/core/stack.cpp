@@ -125,6 +125,8 @@ void Stack::trace_shim_call(ShimTrace kind, const char* call, const std::string&
         case ShimTrace::EpollCtl: t->step(trace::P::ShimEpollCtl, {at(0), at(1), at(2)}); break;
         case ShimTrace::EpollWait: t->step(trace::P::ShimEpollWait, {at(0), at(1)}); break;
         case ShimTrace::CloseRef: t->step(trace::P::ShimCloseRef, {at(0), at(1)}); break;
+        case ShimTrace::PollMixed: t->step(trace::P::ShimPollMixed, {at(0), at(1), at(2)}); break;
+        case ShimTrace::ReadZero: t->step(trace::P::ShimReadZero, {}); break;
     }
     t->end_call(head, ret, fd);
 }

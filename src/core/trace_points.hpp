@@ -183,6 +183,8 @@
     X(ShimEpollCtl, "`do_epoll_ctl`({}, fd {}, events {}) -> `ep_insert`/`ep_modify`/`ep_remove` -> `ep_item_poll` -> `sock_poll`") \
     X(ShimEpollWait, "`do_epoll_wait` -> `ep_send_events` -> `ep_item_poll`: fd {} ready, events {} (`sock_poll` -> `udp_poll`)") \
     X(ShimCloseRef, "close({}) -> `fput`: {} other descriptor(s) still name the socket; it stays open")                \
+    X(ShimPollMixed, "`do_sys_poll` -> `do_poll`: {} usnet and {} kernel descriptors, the kernel waiting on all (a usnet socket through its eventfd); `sock_poll` -> `udp_poll` -> `datagram_poll` for the usnet ones: {}") \
+    X(ShimReadZero, "`sock_read_iter`: nothing to read (0 bytes) -> 0; no datagram is taken")                           \
     /* ---- generic: the rule that failed the call, when no step above said so ---- */                                  \
     X(Fail, "`{}` -> -{}: {}")
 

@@ -425,8 +425,11 @@ void setup_trace(usnet::Stack& st) {
     o.inbound = !(in && (std::strcmp(in, "0") == 0 || std::strcmp(in, "off") == 0));
     o.shown_fd = [](int u) {
         if (u == t_shown_u) return t_shown_fd;
+        // (A socket named by several descriptors, after dup, shows as the lowest.)
+        int best = -1;
         for (const auto& [real, su] : runtime().fds)
-            if (su == u) return real;
+            if (su == u && (best < 0 || real < best)) best = real;
+        if (best >= 0) return best;
         return t_new_socket_fd >= 0 ? t_new_socket_fd : u;
     };
     int out = STDERR_FILENO;
@@ -450,6 +453,14 @@ void setup_trace(usnet::Stack& st) {
 // The stack's next call on this thread is the program's `call` (read is a recv).
 inline int traced_as(const char* call) {
     if (g_tracing.load(std::memory_order_relaxed)) usnet::trace_call_as(call);
+    return 0;
+}
+
+// read(fd, buf, 0) on a socket: sock_read_iter returns 0 at once (a recv of 0 bytes would
+// take a datagram).
+inline ssize_t read_nothing(usnet::Stack& st, int fd, int u) {
+    if (g_tracing.load(std::memory_order_relaxed))
+        st.trace_shim_call(usnet::ShimTrace::ReadZero, "read", "read(" + std::to_string(fd) + ", 0) = 0", 0, u, {});
     return 0;
 }
 
@@ -1222,8 +1233,10 @@ static int dup_usnet(int oldfd, int newfd_or_min, int how, int flags) {
     if (g_tracing.load(std::memory_order_relaxed)) {
         static const char* const calls[] = {"fcntl", "dup", "dup2", "dup3"};
         static const char* const fns[] = {"f_dupfd", "fget_raw", "ksys_dup3", "ksys_dup3"};
-        const std::string head = std::string(calls[how]) + "(" + std::to_string(oldfd) +
-                                 (how == 1 ? "" : ", " + std::to_string(newfd_or_min)) + ") = " + std::to_string(nfd);
+        const std::string mid = how == 0 ? (flags == F_DUPFD_CLOEXEC ? ", F_DUPFD_CLOEXEC, " : ", F_DUPFD, ")
+                                : how == 1 ? "" : ", ";
+        const std::string head = std::string(calls[how]) + "(" + std::to_string(oldfd) + mid +
+                                 (how == 1 ? "" : std::to_string(newfd_or_min)) + ") = " + std::to_string(nfd);
         t_shown_fd = oldfd;
         t_shown_u = u;
         r.stack().trace_shim_call(usnet::ShimTrace::Dup, calls[how], head, nfd, u,
@@ -1294,7 +1307,7 @@ int getsockopt(int fd, int lv, int n, void* v, socklen_t* l) {
 ssize_t read(int fd, void* b, size_t n) {
     REAL(read);
     // sock_read_iter: reading 0 bytes returns 0 and takes nothing.
-    ROUTE(fd, n == 0 ? ssize_t(0) : recv_into(b, n, 0, [&](void* x, size_t m) { return traced_as("read"), st.recv(u, x, m, 0); }),
+    ROUTE(fd, n == 0 ? read_nothing(st, fd, u) : recv_into(b, n, 0, [&](void* x, size_t m) { return traced_as("read"), st.recv(u, x, m, 0); }),
           real_read(fd, b, n));
 }
 ssize_t write(int fd, const void* b, size_t n) {
@@ -1419,13 +1432,29 @@ int poll(pollfd* fds, nfds_t n, int timeout) {
         int ready = 0;
         {
             std::lock_guard<std::recursive_mutex> g(r.mu);
+            int mine = 0, theirs = 0;
+            std::string masks;
             for (nfds_t i = 0; i < n; ++i) {
                 if (fds[i].fd < 0) continue;
                 const int u = usnet_fd(fds[i].fd);
-                if (u >= 0) fds[i].revents = short(usnet_mask(r.stack(), u) & (fds[i].events | POLLERR | POLLHUP | POLLNVAL));
+                if (u >= 0) {
+                    fds[i].revents = short(usnet_mask(r.stack(), u) & (fds[i].events | POLLERR | POLLHUP | POLLNVAL));
+                    ++mine;
+                    if (g_tracing.load(std::memory_order_relaxed)) {
+                        char m[16];
+                        std::snprintf(m, sizeof m, "%#x", unsigned(usnet_mask(r.stack(), u)));
+                        masks += (masks.empty() ? "fd " : ", fd ") + std::to_string(fds[i].fd) + " " + m;
+                    }
+                } else {
+                    ++theirs;
+                }
                 if (fds[i].revents) ++ready;
             }
             sync_signals(r);
+            if ((ready || waited == 0) && g_tracing.load(std::memory_order_relaxed))
+                r.stack().trace_shim_call(usnet::ShimTrace::PollMixed, "poll",
+                                          "poll(" + std::to_string(n) + " fds, " + std::to_string(timeout) + ") = " + std::to_string(ready),
+                                          ready, -1, {std::to_string(mine), std::to_string(theirs), masks});
         }
         if (ready || waited == 0) return ready;
     }

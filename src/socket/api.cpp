@@ -230,7 +230,7 @@ int Stack::socket(int domain, int type, int protocol) {
         [&](int r, int e) {
             return sock::head_str(sock::family_name(domain) + ", " + sock::type_name(type) + ", " +
                                       sock::protocol_name(protocol),
-                                  r, e);
+                                  r >= 0 ? impl_->tracer->shown(r) : r, e);
         });
 }
 

@@ -172,7 +172,7 @@ TEST(Trace, FilterByDescriptorAsShown) {
     t.h().close(a);
     t.h().close(b);
     ASSERT_EQ(t.trees.size(), 2u) << t.all();
-    EXPECT_EQ(t.trees[0].substr(0, t.trees[0].find('\n')), "socket(AF_INET, SOCK_DGRAM, 0) = 4");
+    EXPECT_EQ(t.trees[0].substr(0, t.trees[0].find('\n')), "socket(AF_INET, SOCK_DGRAM, 0) = 104");
     EXPECT_NE(t.trees[0].find("sock_map_fd -> descriptor 104"), std::string::npos) << t.trees[0];
     EXPECT_EQ(t.trees[1].substr(0, t.trees[1].find('\n')), "close(104) = 0");
 }
