@@ -1,5 +1,6 @@
 // Stack: construction, interface/address/route configuration, and the driving loop.
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <type_traits>
 
@@ -91,6 +92,20 @@ void StackImpl::report_drop(DropReason r, Ip4 src, uint16_t sport, Ip4 dst, uint
                        (dport ? ":" + std::to_string(dport) : "") + ": " + drop_text(r) + " (" + drop_name(r) + ", " +
                        std::to_string(ctr.drops[size_t(r)]) + " so far)";
     drop_observer(r, line);
+}
+
+void StackImpl::drop_frame(DropReason r, const uint8_t* frame, uint32_t len) {
+    ++ctr.drops[size_t(r)];
+    if (!drop_observer) return;
+    std::string who = "a frame";
+    if (len >= 12) {
+        Mac dst, src;
+        std::memcpy(dst.b.data(), frame, 6);
+        std::memcpy(src.b.data(), frame + 6, 6);
+        who = "frame " + src.str() + " -> " + dst.str();
+    }
+    drop_observer(r, "drop: " + who + " (" + std::to_string(len) + " bytes): " + drop_text(r) + " (" + drop_name(r) +
+                         ", " + std::to_string(ctr.drops[size_t(r)]) + " so far)");
 }
 
 std::string counters_text(const Counters& c) {

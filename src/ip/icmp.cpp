@@ -37,6 +37,16 @@ bool Ip::icmp_rate_allow(Ip4 dst) {
     Bucket* b = nullptr;
     for (auto& x : peer_buckets_)
         if (x.peer == dst) b = &x;
+    if (!b && peer_buckets_.size() >= kMaxPeerBuckets) {
+        // The inet_peer pool is bounded too: the peer idle longest makes room (its next error
+        // starts from a full burst, as a peer aged out of inet_peer would).
+        b = &*std::min_element(peer_buckets_.begin(), peer_buckets_.end(),
+                               [](const Bucket& x, const Bucket& y) { return x.last < y.last; });
+        *b = Bucket{};
+        b->peer = dst;
+        b->tokens = 6 * timeout;
+        b->last = now;
+    }
     if (!b) {
         b = &peer_buckets_.emplace_back();
         b->peer = dst;
@@ -98,15 +108,20 @@ void Ip::icmp_input(buf::PacketPtr pkt) {
     auto& c = s_.ctr.icmp;
     ++c.InMsgs;
     wire::IcmpRepr ic;
+    auto bad = [&](DropReason r) { s_.drop(r, pkt->meta.src, 0, pkt->meta.dst, 0); };
     if (!wire::IcmpRepr::parse(pkt->bytes(), &ic, !pkt->meta.csum_ok)) {
         if (pkt->size() >= wire::kIcmpHeaderLen) ++c.InCsumErrors;
         ++c.InErrors;
+        bad(DropReason::BadIcmp);
         return;
     }
     switch (ic.type) {
         case wire::kIcmpEcho: {
             ++c.InEchos;
-            if ((pkt->meta.route_flags & (kRtBroadcast | kRtMulticast)) && s_.cfg.icmp_echo_ignore_broadcasts) return;
+            if ((pkt->meta.route_flags & (kRtBroadcast | kRtMulticast)) && s_.cfg.icmp_echo_ignore_broadcasts) {
+                bad(DropReason::EchoIgnored);
+                return;
+            }
             Flow fl;
             fl.daddr = pkt->meta.src;
             if (pkt->meta.route_flags & kRtLocal && !(pkt->meta.route_flags & (kRtBroadcast | kRtMulticast)))
@@ -137,18 +152,20 @@ void Ip::icmp_input(buf::PacketPtr pkt) {
         case wire::kIcmpParamProb: ++c.InParmProbs; break;
         case wire::kIcmpSourceQuench: ++c.InSrcQuenchs; break;
         case wire::kIcmpRedirect: ++c.InRedirects; break;
-        default: return;
+        default: bad(DropReason::IcmpUnhandled); return;
     }
     // An error: it must quote the original header and 8 bytes of its payload.
     auto inner = pkt->bytes().subspan(wire::kIcmpHeaderLen);
     wire::Ipv4Repr ih;
     if (inner.size() < wire::kIpv4HeaderLen) {
         ++c.InErrors;
+        bad(DropReason::BadIcmp);
         return;
     }
     const uint32_t ihl = uint32_t(inner[0] & 15) * 4;
     if ((inner[0] >> 4) != 4 || ihl < 20 || inner.size() < ihl + 8) {
         ++c.InErrors;
+        bad(DropReason::BadIcmp);
         return;
     }
     ih.header_len = uint8_t(ihl);
@@ -161,6 +178,8 @@ void Ip::icmp_input(buf::PacketPtr pkt) {
         s_.udp.err(*pkt, ic.type, ic.code, ic.rest, ih.src, ih.dst, sport, dport, l4.subspan(8));
     } else if (ih.proto == wire::kProtoIcmp) {
         s_.udp.ping_err(*pkt, ic.type, ic.code, ic.rest, ih.src, ih.dst, l4);
+    } else {
+        bad(DropReason::IcmpNoSocket);  // about a protocol with no sockets here
     }
 }
 

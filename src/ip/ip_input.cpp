@@ -16,22 +16,29 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
     auto& c = s_.ctr.ip;
     ++c.InReceives;
     wire::Ipv4Repr h;
+    // The addresses, when there are enough bytes to hold them, name a bad datagram.
+    const bool addressed = pkt->size() >= wire::kIpv4HeaderLen;
+    const Ip4 raw_src = addressed ? Ip4(wire::load32(pkt->data() + 12)) : Ip4();
+    const Ip4 raw_dst = addressed ? Ip4(wire::load32(pkt->data() + 16)) : Ip4();
     switch (wire::Ipv4Repr::parse(pkt->bytes(), &h, !pkt->meta.csum_ok)) {
         case wire::Ipv4Error::Ok: break;
         case wire::Ipv4Error::TotalLength:
-            if (pkt->size() >= wire::kIpv4HeaderLen && wire::load16(pkt->data() + 2) > pkt->size()) {
+            if (addressed && wire::load16(pkt->data() + 2) > pkt->size()) {
                 ++c.InTruncatedPkts;
+                s_.drop(DropReason::TruncatedIp, raw_src, 0, raw_dst, 0);
                 return;
             }
             ++c.InHdrErrors;
+            s_.drop(DropReason::BadIpHeader, raw_src, 0, raw_dst, 0);
             return;
         case wire::Ipv4Error::Checksum:
             ++c.InCsumErrors;
             ++c.InHdrErrors;
-            s_.drop(DropReason::BadIpHeader, Ip4(), 0, Ip4(), 0);
+            s_.drop(DropReason::BadIpHeader, raw_src, 0, raw_dst, 0);
             return;
         default:
             ++c.InHdrErrors;
+            s_.drop(DropReason::BadIpHeader, raw_src, 0, raw_dst, 0);
             return;
     }
     pkt->trim(h.total_len);
@@ -41,12 +48,17 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
     // zero-network destination is a martian (route_localnet=0); that check was missing, so
     // a remote host could reach sockets bound to 127.0.0.1. Looped-back packets keep their
     // output route in Linux and skip these checks.
-    if (h.src.is_multicast() || h.src.is_lbcast()) return;
+    if (h.src.is_multicast() || h.src.is_lbcast()) {
+        s_.drop(DropReason::Martian, h.src, 0, h.dst, 0);
+        return;
+    }
     if (!ifc.loopback) {
         const bool limited_bcast = h.dst.is_lbcast() || (h.src.any() && h.dst.any());
         if (h.src.is_loopback() || is_local_addr(h.src) ||
-            (!limited_bcast && (h.src.is_zeronet() || h.dst.is_zeronet() || h.dst.is_loopback())))
+            (!limited_bcast && (h.src.is_zeronet() || h.dst.is_zeronet() || h.dst.is_loopback()))) {
+            s_.drop(DropReason::Martian, h.src, 0, h.dst, 0);
             return;
+        }
     }
     uint8_t flags = 0;
     if (h.dst.is_lbcast() || (h.dst.any() && !ifc.loopback)) {
@@ -157,6 +169,7 @@ void Ip::local_deliver(buf::PacketPtr pkt) {
             return;
         default:
             ++c.InUnknownProtos;
+            s_.drop(DropReason::UnknownProtocol, pkt->meta.src, 0, pkt->meta.dst, 0);
             if (!(pkt->meta.route_flags & (kRtBroadcast | kRtMulticast))) {
                 pkt->set_head(pkt->meta.l3_off);
                 icmp_send_error(*pkt, wire::kIcmpDestUnreach, wire::kIcmpProtUnreach, 0);
@@ -176,9 +189,13 @@ buf::PacketPtr Ip::reassemble(buf::PacketPtr pkt) {
     const uint32_t off = h.frag_offset();
     const uint32_t len = pkt->size() - hl;
     const uint32_t end = off + len;
+    auto bad = [&](DropReason r) {
+        s_.drop(r, h.src, 0, h.dst, 0);
+        return buf::PacketPtr();
+    };
     if (end > 65535 - hl || (h.mf() && (len == 0 || (len & 7)))) {
         ++c.ReasmFails;
-        return {};
+        return bad(DropReason::BadFragment);
     }
     FragQueue* q = nullptr;
     for (auto& f : frags_)
@@ -187,12 +204,12 @@ buf::PacketPtr Ip::reassemble(buf::PacketPtr pkt) {
     if (!q) {
         if (frag_mem_ + ts > s_.cfg.ipfrag_high_thresh) {
             ++c.ReasmFails;
-            return {};
+            return bad(DropReason::ReassemblyMemory);
         }
         auto data = s_.pool.alloc(65536, buf::kHeadroom);
         if (!data) {
             ++c.ReasmFails;
-            return {};
+            return bad(DropReason::ReassemblyMemory);
         }
         frags_.push_back(FragQueue{h.src, h.dst, h.id, h.proto, std::move(data), 0, 0, 0, false,
                                    s_.now() + s_.cfg.ipfrag_time, {}});
@@ -214,23 +231,23 @@ buf::PacketPtr Ip::reassemble(buf::PacketPtr pkt) {
     if (!h.mf()) {
         if ((q->total && q->total != end) || end < max_end) {
             drop_queue();
-            return {};
+            return bad(DropReason::BadFragment);
         }
         q->total = end;
     } else if (q->total && end > q->total) {
         drop_queue();
-        return {};
+        return bad(DropReason::BadFragment);
     }
     for (const auto& r : q->ranges) {
         if (off < r.second && end > r.first) {
-            if (off == r.first && end == r.second) return {};  // exact duplicate: ignore
+            if (off == r.first && end == r.second) return bad(DropReason::BadFragment);  // exact duplicate: ignore
             drop_queue();
-            return {};
+            return bad(DropReason::BadFragment);
         }
     }
     if (q->ranges.size() >= 64) {
         drop_queue();
-        return {};
+        return bad(DropReason::BadFragment);
     }
     uint8_t* base = q->data->data();
     if (off == 0) {

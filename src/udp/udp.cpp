@@ -208,6 +208,7 @@ void Udp::input(buf::PacketPtr pkt) {
             return;
         default:
             ++c.InErrors;
+            s_.drop(DropReason::BadUdpHeader, m.src, 0, m.dst, 0);
             return;
     }
     pkt->trim(u.len);
@@ -254,6 +255,7 @@ void Udp::mcast_deliver(buf::PacketPtr pkt) {
     });
     if (n == 0) {
         ++s_.ctr.udp.IgnoredMulti;
+        s_.drop(DropReason::IgnoredMulti, m.src, m.sport, m.dst, m.dport);
         return;
     }
     // Oldest socket first, like the kernel's chain walk; each but the last gets a copy.
@@ -355,6 +357,7 @@ void Udp::err(const buf::Packet& icmp, uint8_t type, uint8_t code, uint32_t info
     DgramSock* sk = lookup(orig_dst, dport, orig_src, sport, icmp.meta.ifindex);
     if (!sk) {
         ++s_.ctr.icmp.InErrors;
+        s_.drop(DropReason::IcmpNoSocket, icmp.meta.src, 0, icmp.meta.dst, 0);
         return;
     }
     icmp_error_to_sock(sk, icmp, type, code, info, orig_dst, dport, payload);
