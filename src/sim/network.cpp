@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/stack_impl.hpp"
+#include "link/pcap.hpp"
 #include "link/shm.hpp"
 #include "usnet/sim.hpp"
 
@@ -70,29 +70,6 @@ private:
     sigset_t old_;
 };
 
-class PcapWriter {
-public:
-    bool open(const std::string& path) {
-        out_.open(path, std::ios::binary | std::ios::trunc);
-        if (!out_) return false;
-        // Classic pcap, nanosecond timestamps, LINKTYPE_ETHERNET.
-        const uint32_t hdr[6] = {0xa1b23c4d, 0x00040002, 0, 0, 262144, 1};
-        out_.write(reinterpret_cast<const char*>(hdr), sizeof hdr);
-        return bool(out_);
-    }
-    void write(Time t, const uint8_t* p, uint32_t n) {
-        if (!out_) return;
-        const uint32_t rec[4] = {uint32_t(t / kSec), uint32_t(t % kSec), n, n};
-        out_.write(reinterpret_cast<const char*>(rec), sizeof rec);
-        out_.write(reinterpret_cast<const char*>(p), n);
-        out_.flush();
-    }
-    bool is_open() const { return out_.is_open(); }
-
-private:
-    std::ofstream out_;
-};
-
 }  // namespace
 
 struct Port;
@@ -101,7 +78,7 @@ struct Segment {
     std::string name;
     LinkParams params;
     std::vector<Port*> ports;
-    PcapWriter pcap;
+    link::PcapWriter pcap;
 };
 
 struct Port : link::Port {
