@@ -57,6 +57,7 @@ struct Interface {
     Mac mac;
     std::vector<IfAddr> addrs;  // first is primary
     Port* port = nullptr;       // null for loopback
+    bool tx_csum_offload = false;  // the port completes UDP checksums (meta.csum_partial)
     std::unique_ptr<Port> owned_port;
     std::vector<Neighbour> neigh;
     uint64_t pending_mem = 0;   // buffer bytes of every neighbour's pending packets

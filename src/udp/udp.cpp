@@ -371,7 +371,14 @@ Err Udp::output(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, Ip
     uint8_t* h = pkt->push(wire::kUdpHeaderLen);
     wire::UdpRepr u{sk->num, dport, uint16_t(len), 0};
     // Loopback needs no checksum (the kernel leaves it to CHECKSUM_PARTIAL and never checks).
-    u.emit(h, rt.src, daddr, sk->no_check || rt.dev->loopback);
+    // A device that finishes checksums (a TAP with a virtio header) gets the pseudo-header
+    // sum only, as udp4_hwcsum leaves it; a datagram that will be fragmented gets it all.
+    if (rt.dev->tx_csum_offload && !sk->no_check && len + wire::kIpv4HeaderLen <= rt.mtu) {
+        u.emit_partial(h, rt.src, daddr);
+        pkt->meta.csum_partial = true;
+    } else {
+        u.emit(h, rt.src, daddr, sk->no_check || rt.dev->loopback);
+    }
     ip::OutOpts o;
     o.proto = wire::kProtoUdp;
     o.tos = sk->tos;
