@@ -17,10 +17,14 @@ struct TapOptions {
     // Queues to attach: more than one needs a multi_queue device (one that was created
     // multi_queue is attached that way whatever this says). Each queue is read in turn.
     uint32_t queues = 1;
-    // IFF_VNET_HDR with checksum offload: the kernel hands over datagrams whose UDP
-    // checksum it did not compute (it vouches for them), and usnet leaves its own to the
-    // kernel, as a virtio NIC does.
+    // IFF_VNET_HDR with checksum offload: the kernel hands over its own datagrams without
+    // computing their UDP checksum (it vouches for them, as for its local sockets).
     bool vnet_hdr = true;
+    // With vnet_hdr, usnet leaves its UDP checksums to the kernel too (CHECKSUM_PARTIAL, as
+    // a virtio guest does), which saves computing them twice. Off by default: Linux then
+    // quotes such a datagram in an ICMP error with the checksum unfinished, as it does for
+    // its own offloaded traffic, and a capture shows that as a bad checksum.
+    bool tx_checksum_offload = false;
     // usnet's address on the link; zero: derived from the device name and the host's
     // first address, so a program gets the same one every run (and neighbours' caches hold).
     Mac mac{};

@@ -6,6 +6,7 @@
 #include "core/stack_impl.hpp"
 #include "ip/ip.hpp"
 #include "wire/bytes.hpp"
+#include "wire/checksum.hpp"
 #include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/udp.hpp"
@@ -92,6 +93,14 @@ void Ip::icmp_send_error(const buf::Packet& orig, uint8_t type, uint8_t code, ui
     if (!pkt) return;
     uint8_t* p = pkt->put(wire::kIcmpHeaderLen + quote);
     std::memcpy(p + wire::kIcmpHeaderLen, orig.data(), std::min<uint32_t>(quote, orig.size()));
+    if (orig.meta.csum_partial && h.proto == wire::kProtoUdp && quote >= h.header_len + wire::kUdpHeaderLen) {
+        // The kernel left this datagram's checksum to us (NEEDS_CSUM on a TAP): quote it
+        // finished, as it would have been on a wire.
+        const uint8_t* udp = orig.data() + h.header_len;
+        const uint32_t ulen = std::min<uint32_t>(wire::load16(udp + 4), orig.size() - h.header_len);
+        const uint16_t c = wire::checksum(udp, ulen);  // the field holds the pseudo-header sum
+        wire::store16(p + wire::kIcmpHeaderLen + h.header_len + 6, c ? c : 0xffff);
+    }
     wire::IcmpRepr ic{type, code, 0, info};
     ic.emit(p, quote);
     ++s_.ctr.icmp.OutMsgs;

@@ -144,6 +144,11 @@ void Ip::forward(buf::PacketPtr pkt, const wire::Ipv4Repr& h) {
     wire::store16(p + 10, uint16_t(sum));
     ++c.ForwDatagrams;
     pkt->meta.csum_ok = false;
+    if (pkt->meta.csum_partial) {
+        // Leaving the host: the checksum the kernel left to us is finished first.
+        wire::complete_partial_checksum(pkt->data(), pkt->size(), h.header_len, 6);
+        pkt->meta.csum_partial = false;
+    }
     if (h.total_len > rt.mtu) {
         fragment_out(std::move(pkt), rt, false);
         return;

@@ -94,13 +94,6 @@ uint32_t udp_csum_start(const uint8_t* frame, uint32_t len) {
 
 }  // namespace
 
-void complete_partial_checksum(uint8_t* frame, uint32_t len, uint32_t start, uint32_t offset) {
-    if (start + offset + 2 > len) return;
-    uint16_t c = wire::checksum(frame + start, len - start);
-    if (c == 0) c = 0xffff;  // RFC 768: a computed zero is sent as all ones
-    wire::store16(frame + start + offset, c);
-}
-
 std::unique_ptr<TapDevice> TapDevice::open(const TapOptions& o, std::string* err, int* code) {
     auto fail = [&](int e, const std::string& why) {
         if (code) *code = e;
@@ -173,7 +166,7 @@ void TapDevice::capture(const uint8_t* frame, uint32_t len, bool partial) {
     const uint32_t start = partial ? udp_csum_start(frame, len) : 0;
     if (start && len <= sizeof copy) {
         std::memcpy(copy, frame, len);
-        complete_partial_checksum(copy, len, start, 6);
+        wire::complete_partial_checksum(copy, len, start, 6);
         frame = copy;
     }
     pcap_.write(wall_clock(), frame, len);
@@ -212,6 +205,7 @@ uint32_t TapDevice::receive(buf::Pool& pool, uint32_t max_frame, FnRef<void(buf:
                 // vouches for it, as it does for its own sockets.
                 partial = h.flags & kVnetNeedsCsum;
                 p->meta.csum_ok = (h.flags & (kVnetNeedsCsum | kVnetDataValid)) != 0;
+                p->meta.csum_partial = partial;
             }
             if (pcap_.is_open()) capture(p->data(), p->size(), partial);
             f(std::move(p), false);

@@ -81,9 +81,4 @@ private:
     PcapWriter pcap_;
 };
 
-// Completes a checksum the kernel or usnet left partial (the virtio NEEDS_CSUM contract):
-// the 16-bit field at start+offset holds the pseudo-header sum; the result covers
-// [start, len). UDP's zero becomes 0xffff.
-void complete_partial_checksum(uint8_t* frame, uint32_t len, uint32_t start, uint32_t offset);
-
 }  // namespace usnet::link

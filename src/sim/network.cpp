@@ -627,7 +627,7 @@ int Network::attach_tap(Stack& host, const TapOptions& o, const std::string& ifn
         for (char c : o.name + "/" + addr.str()) h = (h ^ uint8_t(c)) * 16777619u;
         ifc->mac = Mac{{0x02, 0x75, 0x74, uint8_t(h >> 16), uint8_t(h >> 8), uint8_t(h)}};
     }
-    ifc->tx_csum_offload = link->dev->vnet_hdr();
+    ifc->tx_csum_offload = link->dev->vnet_hdr() && o.tx_checksum_offload;
     ifc->port = link.get();
     TapLink* raw = link.get();
     ifc->owned_port = std::move(link);

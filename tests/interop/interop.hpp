@@ -104,23 +104,59 @@ inline std::string run_cmd(const std::string& cmd, int* status = nullptr, bool q
     return out;
 }
 
-// tshark reads the capture with IP and UDP checksum validation on (ICMP and IGMP always
-// validate): at least min_frames frames, none malformed, no expert error or warning.
-inline testing::AssertionResult capture_is_clean(const std::string& path, int min_frames) {
-    if (::system("command -v tshark >/dev/null 2>&1") != 0) return testing::AssertionSuccess() << "(no tshark)";
-    const std::string prefs = " -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE";
+// tshark's view of a capture with IP and UDP checksum validation on (ICMP and IGMP always
+// validate): how many frames, and the numbers of those with an expert warning or error
+// (bad checksums, malformed packets).
+struct CaptureVerdict {
+    bool readable = false;
+    int frames = 0;
+    std::vector<int> problems;
+    std::string report;
+};
+inline CaptureVerdict tshark_verdict(const std::string& path) {
+    CaptureVerdict v;
+    const std::string base = "tshark -n -r " + path + " -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE";
     int st = 0;
-    const std::string frames = run_cmd("tshark -n -r " + path + prefs + " -T fields -e frame.number", &st, true);
-    if (st != 0) return testing::AssertionFailure() << "tshark could not read " << path << ": " << run_cmd("tshark -r " + path);
-    int n = 0;
-    for (char c : frames) n += c == '\n';
-    if (n < min_frames) return testing::AssertionFailure() << path << " holds " << n << " frames, expected " << min_frames;
+    const std::string frames = run_cmd(base + " -T fields -e frame.number", &st, true);
+    if (st != 0) {
+        v.report = run_cmd(base);
+        return v;
+    }
+    v.readable = true;
+    for (char c : frames) v.frames += c == '\n';
     const std::string bad =
-        run_cmd("tshark -n -r " + path + prefs + " -Y '_ws.expert.severity >= warning || _ws.malformed'", &st, true);
-    if (st != 0 || !bad.empty())
-        return testing::AssertionFailure() << "tshark finds problems in " << path << ":\n"
-                                           << bad << run_cmd("tshark -n -r " + path + prefs + " -q -z expert,warn", nullptr, true);
+        run_cmd(base + " -Y '_ws.expert.severity >= warning || _ws.malformed' -T fields -e frame.number", &st, true);
+    for (size_t i = 0; i < bad.size();) {
+        v.problems.push_back(std::atoi(bad.c_str() + i));
+        i = bad.find('\n', i);
+        if (i == std::string::npos) break;
+        ++i;
+    }
+    if (!v.problems.empty()) v.report = run_cmd(base + " -q -z expert,warn", nullptr, true) + run_cmd(base, nullptr, true);
+    return v;
+}
+
+inline bool have_tshark() { return ::system("command -v tshark >/dev/null 2>&1") == 0; }
+
+// At least min_frames frames, none with a problem.
+inline testing::AssertionResult capture_is_clean(const std::string& path, int min_frames) {
+    if (!have_tshark()) return testing::AssertionSuccess() << "(no tshark)";
+    const CaptureVerdict v = tshark_verdict(path);
+    if (!v.readable) return testing::AssertionFailure() << "tshark cannot read " << path << ": " << v.report;
+    if (v.frames < min_frames)
+        return testing::AssertionFailure() << path << " holds " << v.frames << " frames, expected " << min_frames;
+    if (!v.problems.empty()) return testing::AssertionFailure() << "tshark finds problems in " << path << ":\n" << v.report;
     return testing::AssertionSuccess();
+}
+
+// The frames tshark selects with a display filter (their count).
+inline int tshark_count(const std::string& path, const std::string& filter) {
+    const std::string out = run_cmd("tshark -n -r " + path + " -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -Y '" +
+                                        filter + "' -T fields -e frame.number",
+                                    nullptr, true);
+    int n = 0;
+    for (char c : out) n += c == '\n';
+    return n;
 }
 
 }  // namespace usnet::test
