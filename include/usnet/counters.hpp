@@ -54,7 +54,8 @@ namespace usnet {
     X(EchoIgnored, "an echo request to a broadcast or multicast address (net.ipv4.icmp_echo_ignore_broadcasts)") \
     X(IcmpNoSocket, "an ICMP error or echo reply that matches no socket of this host")            \
     X(NeighTableFull, "the neighbour table is full (gc_thresh3: 1024 entries an interface) and none could be reclaimed") \
-    X(ArpQueueFull, "too much is waiting for ARP (unres_qlen_bytes a neighbour, 4 MiB an interface); the oldest went")
+    X(ArpQueueFull, "too much is waiting for ARP (unres_qlen_bytes a neighbour, 4 MiB an interface); the oldest went") \
+    X(NoRouteBack, "an echo request from a sender this host has no route to: no reply can be sent (icmp_reply)")
 
 enum class DropReason : uint8_t {
 #define USNET_DROP_ENUM(name, text) name,

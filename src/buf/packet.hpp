@@ -127,6 +127,8 @@ public:
     // Pre-populate so that the first datagrams do not allocate either.
     void reserve(uint32_t small, uint32_t large);
     uint64_t heap_allocations() const { return heap_allocs_; }
+    // Bytes the pool holds (it never gives memory back: the peak of what was in use).
+    uint64_t bytes() const { return bytes_; }
     uint32_t in_use() const { return in_use_; }
 
 private:
@@ -134,6 +136,7 @@ private:
     Packet* free_[2] = {nullptr, nullptr};
     std::vector<void*> chunks_;
     uint64_t heap_allocs_ = 0;
+    uint64_t bytes_ = 0;
     uint32_t in_use_ = 0;
 };
 

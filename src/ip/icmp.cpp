@@ -136,7 +136,10 @@ void Ip::icmp_input(buf::PacketPtr pkt) {
             if (pkt->meta.route_flags & kRtLocal && !(pkt->meta.route_flags & (kRtBroadcast | kRtMulticast)))
                 fl.saddr = pkt->meta.dst;
             RouteResult rt;
-            if (route_output(fl, &rt) != Err::None) return;
+            if (route_output(fl, &rt) != Err::None) {
+                bad(DropReason::NoRouteBack);
+                return;
+            }
             // Reply in place: same identifier, sequence and payload.
             uint8_t* p = pkt->data();
             wire::IcmpRepr rep{wire::kIcmpEchoReply, 0, 0, ic.rest};
