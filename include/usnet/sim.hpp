@@ -49,6 +49,12 @@ public:
     // Ports whose hosts live in other processes (the hosts of a `usnet switch`): frames
     // the segment delivers to one go to its deliver(); frames it sent come in by inject().
     int add_external(int segment, const Mac& mac, ExternalPort* out);
+    // A port for a link to another segment (a TAP, a VXLAN remote): the segment becomes a
+    // learning bridge. Unicast frames for a MAC no host here has go to the uplink that MAC
+    // was last seen behind, or to every uplink while unknown; broadcasts reach uplinks too.
+    // Uplinks of one non-zero horizon (a VXLAN mesh) never forward to each other. Frames
+    // from it come in by inject(local_only false); local_only frames still reach uplinks.
+    int add_uplink(int segment, ExternalPort* out, int horizon = 0);
     void remove_external(int id);
     // local_only: reach this process's hosts only (the sender reached the others itself).
     void inject(int id, const uint8_t* frame, uint32_t len, bool local_only);
@@ -156,10 +162,16 @@ struct SwitchOptions {
     Ip4 gateway = Ip4(10, 0, 2, 2);    // the gateway host's address (0: no gateway)
     int prefix = 24;
     uint64_t seed = 1;
+    // Links to outside the segment: "tap:NAME" (a TAP device of this network namespace) or
+    // "vxlan:REMOTE[:PORT],vni=N[,local=[ADDR][:PORT]]" (RFC 7348 over UDP; one remote a
+    // spec, several specs with one local endpoint share its socket). The segment's MTU is
+    // the smallest they carry (a VXLAN underlay's less 50 bytes); hosts may not exceed it.
+    std::vector<std::string> uplinks;
 };
 // Serves until stop becomes true (looked at least every 100 ms). Returns false with *err
-// set if it cannot start. log gets one line per event (start, a host attached or left).
+// set if it cannot start (*uplink_failed: because an uplink could not be opened). log gets
+// one line per event (start, a host attached or left, each uplink's counters at the end).
 bool run_switch(const SwitchOptions& opt, const std::atomic<bool>& stop, std::string* err,
-                const std::function<void(const std::string&)>& log);
+                const std::function<void(const std::string&)>& log, bool* uplink_failed = nullptr);
 
 }  // namespace usnet::sim

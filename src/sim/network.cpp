@@ -1,5 +1,6 @@
 // The simulated network: an event queue of frames in flight on a virtual clock.
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -76,11 +77,37 @@ private:
 
 struct Port;
 
+// A learning bridge's forwarding database for the MACs behind a segment's uplinks: the
+// uplink each was last seen on, aged out after the bridge default of 300 s. Direct-mapped:
+// a MAC whose slot another took is flooded again (never sent to the wrong port), and it
+// never grows.
+struct Fdb {
+    static constexpr size_t kSlots = 4096;
+    static constexpr Time kAgeing = 300 * kSec;
+    struct Entry {
+        Mac mac;
+        Port* port = nullptr;
+        Time seen = 0;
+    };
+    std::array<Entry, kSlots> e{};
+    static size_t slot(const Mac& m) {
+        uint32_t h = 2166136261u;
+        for (uint8_t b : m.b) h = (h ^ b) * 16777619u;
+        return h % kSlots;
+    }
+    void learn(const Mac& m, Port* p, Time now) { e[slot(m)] = Entry{m, p, now}; }
+    Port* find(const Mac& m, Time now) const {
+        const Entry& x = e[slot(m)];
+        return x.port && x.mac == m && now - x.seen < kAgeing ? x.port : nullptr;
+    }
+};
+
 struct Segment {
     std::string name;
     LinkParams params;
     std::vector<Port*> ports;
     link::PcapWriter pcap;
+    std::unique_ptr<Fdb> fdb;  // with uplinks only
 };
 
 struct Port : link::Port {
@@ -89,6 +116,8 @@ struct Port : link::Port {
     StackImpl* host = nullptr;  // null for an external port
     ExternalPort* ext = nullptr;
     bool removed = false;  // an external port whose host left
+    bool uplink = false;   // stands for every MAC behind a link to another segment
+    int horizon = 0;       // uplinks of one non-zero horizon never forward to each other
     int ifindex = 0;
     Mac mac;
     bool cut = false;
@@ -198,11 +227,26 @@ struct Network::Impl {
         const LinkParams& p = seg.params;
         Mac dst;
         std::memcpy(dst.b.data(), frame->data(), 6);
+        // With uplinks the segment is a learning bridge: a unicast MAC no host here has goes
+        // to the uplink it was seen behind, or, unknown, to every uplink.
+        Port* learned = nullptr;
+        bool flood_uplinks = false;
+        if (seg.fdb && frame->size() >= 12) {
+            Mac src;
+            std::memcpy(src.b.data(), frame->data() + 6, 6);
+            if (from->uplink && !src.is_multicast()) seg.fdb->learn(src, from, now);
+            if (!dst.is_multicast() &&
+                std::none_of(seg.ports.begin(), seg.ports.end(), [&](Port* q) { return !q->uplink && q->mac == dst; })) {
+                learned = seg.fdb->find(dst, now);
+                flood_uplinks = !learned;
+            }
+        }
         Port* targets[64];
         int n = 0;
         for (Port* q : seg.ports) {
-            if (q == from || n == 64 || (local_only && q->ext)) continue;
-            if (!dst.is_multicast() && !(q->mac == dst)) continue;
+            if (q == from || n == 64 || (local_only && q->ext && !q->uplink)) continue;
+            if (q->uplink && from->horizon && q->horizon == from->horizon) continue;  // split horizon
+            if (!dst.is_multicast() && (q->uplink ? !(flood_uplinks || q == learned) : !(q->mac == dst))) continue;
             if (q->cut) {
                 // A copy the partition swallowed: count it like the sender-side cut above
                 // and the in-flight cut in deliver_due (it used to vanish uncounted).
@@ -511,6 +555,16 @@ int Network::add_external(int segment, const Mac& mac, ExternalPort* out) {
     impl_->segments[size_t(segment)]->ports.push_back(port.get());
     impl_->externals.push_back(std::move(port));
     return int(impl_->externals.size() - 1);
+}
+
+int Network::add_uplink(int segment, ExternalPort* out, int horizon) {
+    const int id = add_external(segment, Mac{}, out);
+    Port& p = *impl_->externals[size_t(id)];
+    p.uplink = true;
+    p.horizon = horizon;
+    Segment& seg = *impl_->segments[size_t(segment)];
+    if (!seg.fdb) seg.fdb = std::make_unique<Fdb>();
+    return id;
 }
 
 void Network::remove_external(int id) {
