@@ -35,7 +35,27 @@ namespace usnet {
     X(ReassemblyTimeout, "its fragments did not all arrive within 30 s")                           \
     X(ArpFailed, "the next hop did not answer ARP; the sender got EHOSTUNREACH")                   \
     X(TtlExpired, "its TTL ran out here while being forwarded; ICMP time exceeded sent")          \
-    X(Blackhole, "the route to its destination is a blackhole (forwarding)")
+    X(Blackhole, "the route to its destination is a blackhole (forwarding)")                     \
+    X(LinkDown, "it arrived on an interface that is down")                                         \
+    X(RuntFrame, "the frame is shorter than an Ethernet header (eth_type_trans)")                  \
+    X(OtherHost, "the frame is for another Ethernet address: not ours, not broadcast, not a joined group (PACKET_OTHERHOST)") \
+    X(FrameTooLong, "the frame is longer than the interface's MTU allows")                         \
+    X(UnknownEthertype, "the frame carries neither IPv4 nor ARP (no packet handler)")              \
+    X(BadArp, "the ARP packet is malformed, not Ethernet/IPv4, or from a multicast or broadcast sender (arp_rcv, arp_process)") \
+    X(TruncatedIp, "the IPv4 total length is longer than the frame (InTruncatedPkts)")            \
+    X(Martian, "a martian: its source or destination cannot appear on this interface (ip_route_input_slow)") \
+    X(BadFragment, "the fragment overlaps or repeats another, ends beyond 64 KiB, or its queue holds too many (ip_frag_queue)") \
+    X(ReassemblyMemory, "reassembly memory is full (net.ipv4.ipfrag_high_thresh, ip_defrag)")     \
+    X(UnknownProtocol, "no handler for its IP protocol; ICMP protocol unreachable sent")           \
+    X(BadUdpHeader, "the UDP length field does not fit the datagram (__udp4_lib_rcv)")             \
+    X(IgnoredMulti, "a broadcast or multicast datagram for a port no socket listens on (UdpIgnoredMulti)") \
+    X(BadIcmp, "the ICMP message is truncated, quotes no valid header, or its checksum does not match (icmp_rcv)") \
+    X(IcmpUnhandled, "an ICMP type this host does not act on (it answers echo and takes echo replies and errors)") \
+    X(EchoIgnored, "an echo request to a broadcast or multicast address (net.ipv4.icmp_echo_ignore_broadcasts)") \
+    X(IcmpNoSocket, "an ICMP error or echo reply that matches no socket of this host")            \
+    X(NeighTableFull, "the neighbour table is full (gc_thresh3: 1024 entries an interface) and none could be reclaimed") \
+    X(ArpQueueFull, "too much is waiting for ARP (unres_qlen_bytes a neighbour, 4 MiB an interface); the oldest went") \
+    X(NoRouteBack, "an echo request from a sender this host has no route to: no reply can be sent (icmp_reply)")
 
 enum class DropReason : uint8_t {
 #define USNET_DROP_ENUM(name, text) name,

@@ -11,6 +11,7 @@
 
 #include "usnet/env.hpp"
 #include "usnet/stack.hpp"
+#include "usnet/tap.hpp"
 
 namespace usnet::sim {
 
@@ -48,6 +49,12 @@ public:
     // Ports whose hosts live in other processes (the hosts of a `usnet switch`): frames
     // the segment delivers to one go to its deliver(); frames it sent come in by inject().
     int add_external(int segment, const Mac& mac, ExternalPort* out);
+    // A port for a link to another segment (a TAP, a VXLAN remote): the segment becomes a
+    // learning bridge. Unicast frames for a MAC no host here has go to the uplink that MAC
+    // was last seen behind, or to every uplink while unknown; broadcasts reach uplinks too.
+    // Uplinks of one non-zero horizon (a VXLAN mesh) never forward to each other. Frames
+    // from it come in by inject(local_only false); local_only frames still reach uplinks.
+    int add_uplink(int segment, ExternalPort* out, int horizon = 0);
     void remove_external(int id);
     // local_only: reach this process's hosts only (the sender reached the others itself).
     void inject(int id, const uint8_t* frame, uint32_t len, bool local_only);
@@ -58,8 +65,16 @@ public:
     // ifname. Returns the ifindex, or -1 with *err saying why. At most one per network.
     int attach_switch(Stack& host, const std::string& path, const std::string& ifname, uint32_t mtu, Ip4 addr,
                       std::string* err);
-    // Sleep, without the lock, until a frame arrives from the switch or timeout ns pass.
+    // Attach `host` to the TAP device o.name as interface ifname (mtu 0: the device's), a
+    // link to this machine's kernel. The MAC is o.mac, or one derived from the device and
+    // addr. Returns the ifindex, or -1 with *err saying why (missing, busy, not permitted).
+    // At most one switch or TAP per network.
+    int attach_tap(Stack& host, const TapOptions& o, const std::string& ifname, uint32_t mtu, Ip4 addr,
+                   std::string* err);
+    // Sleep, without the lock, until a frame arrives from the switch (or TAP) or timeout ns
+    // pass.
     void wait_switch(Time timeout);
+    // Attached to a switch or a TAP device: a link outside the process.
     bool has_switch() const;
     // In a forked child: the port stays the parent's. The child's switch interface goes
     // down (its sends fail with ENETUNREACH, as with a link down); loopback keeps working.
@@ -107,14 +122,22 @@ DefaultWorld make_default_world(uint64_t seed = 1, StackConfig host_cfg = {});
 //   mtu 1500                   eth0's mtu
 //   route 192.168.0.0/16 via 10.0.2.9 | route 10.9.0.0/16 dev eth0 | route 10.8.0.0/16 blackhole
 //   switch /path/to/socket     attach eth0 to a `usnet switch` instead of a private wire
+//   tap NAME                   attach eth0 to the TAP device NAME (a real link to the kernel)
+//   pcap FILE                  capture eth0's frames (private wire or TAP)
 //   seed 7                     the simulation's seed (ARP/port randomness)
 // '#' starts a comment. Without lines, the default world.
 struct WorldSpec {
-    std::vector<std::pair<Ip4, int>> addrs;  // empty: 10.0.2.15/24
-    Ip4 gateway = Ip4(10, 0, 2, 2);          // 0: none
+    std::vector<std::pair<Ip4, int>> addrs;  // empty: 10.0.2.15/24 (a TAP needs one)
+    // 0: none. On a TAP there is no simulated gateway: the default route goes via gateway
+    // only when it was asked for (gateway_set, which a gateway line sets).
+    Ip4 gateway = Ip4(10, 0, 2, 2);
+    bool gateway_set = false;
     uint32_t mtu = 1500;
+    bool mtu_set = false;                    // on a TAP, without it eth0 takes the device's mtu
     std::vector<RouteSpec> routes;           // ifindex 0 here means eth0
     std::string switch_path;
+    TapOptions tap;                          // tap.name empty: no TAP
+    std::string pcap;
     uint64_t seed = 1;
 };
 // Adds the text's lines to spec; false with *err naming the bad line.
@@ -139,10 +162,16 @@ struct SwitchOptions {
     Ip4 gateway = Ip4(10, 0, 2, 2);    // the gateway host's address (0: no gateway)
     int prefix = 24;
     uint64_t seed = 1;
+    // Links to outside the segment: "tap:NAME" (a TAP device of this network namespace) or
+    // "vxlan:REMOTE[:PORT],vni=N[,local=[ADDR][:PORT]]" (RFC 7348 over UDP; one remote a
+    // spec, several specs with one local endpoint share its socket). The segment's MTU is
+    // the smallest they carry (a VXLAN underlay's less 50 bytes); hosts may not exceed it.
+    std::vector<std::string> uplinks;
 };
 // Serves until stop becomes true (looked at least every 100 ms). Returns false with *err
-// set if it cannot start. log gets one line per event (start, a host attached or left).
+// set if it cannot start (*uplink_failed: because an uplink could not be opened). log gets
+// one line per event (start, a host attached or left, each uplink's counters at the end).
 bool run_switch(const SwitchOptions& opt, const std::atomic<bool>& stop, std::string* err,
-                const std::function<void(const std::string&)>& log);
+                const std::function<void(const std::string&)>& log, bool* uplink_failed = nullptr);
 
 }  // namespace usnet::sim

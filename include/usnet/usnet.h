@@ -23,6 +23,14 @@ usnet_world* usnet_world_new_default(uint64_t seed);
 void usnet_world_free(usnet_world* w);
 usnet_stack* usnet_world_host(usnet_world* w);
 usnet_stack* usnet_world_gateway(usnet_world* w);
+/* A host on the TAP device `tap` (created if missing, which needs CAP_NET_ADMIN; a
+ * persistent TAP of the caller's user works without): address `addr` ("10.7.0.2/24"),
+ * default route via `gateway` (NULL: none). It runs in real time: a blocking call waits
+ * for frames from the TAP. NULL on failure, with the reason in err (errlen bytes). */
+usnet_world* usnet_world_new_tap(const char* tap, const char* addr, const char* gateway, char* err, size_t errlen);
+/* Lets the world run for timeout_ms: frames from a TAP are taken in and answered (ARP,
+ * ping) and timers run, for a program that is about to do something else for a while. */
+void usnet_world_run(usnet_world* w, int timeout_ms);
 /* Make s the stack the calls below act on (process-wide). */
 void usnet_use(usnet_stack* s);
 usnet_stack* usnet_current(void);

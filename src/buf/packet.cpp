@@ -20,6 +20,7 @@ void Pool::grow(int cls, uint32_t count) {
     auto* mem = static_cast<uint8_t*>(std::malloc(size_t(slot) * count));
     if (!mem) return;
     ++heap_allocs_;
+    bytes_ += uint64_t(slot) * count;
     chunks_.push_back(mem);
     for (uint32_t i = 0; i < count; ++i) {
         Packet& p = *new (mem + size_t(i) * slot) Packet{};

@@ -30,6 +30,9 @@ struct Meta {
     uint32_t drops = 0;     // the socket's drop count when this was queued (SO_RXQ_OVFL)
     int loop_dev = 0;       // a looped-back copy of a broadcast/multicast sent on this device
     bool csum_ok = false;   // checksum known good (came through loopback), like CHECKSUM_UNNECESSARY
+    // The UDP checksum holds only the pseudo-header sum; the device finishes it
+    // (CHECKSUM_PARTIAL, for a TAP with a virtio header).
+    bool csum_partial = false;
     // Error-queue entries (IP_RECVERR): the sock_extended_err fields and the offender.
     int ee_errno = 0;
     uint8_t ee_origin = 0, ee_type = 0, ee_code = 0;
@@ -124,6 +127,8 @@ public:
     // Pre-populate so that the first datagrams do not allocate either.
     void reserve(uint32_t small, uint32_t large);
     uint64_t heap_allocations() const { return heap_allocs_; }
+    // Bytes the pool holds (it never gives memory back: the peak of what was in use).
+    uint64_t bytes() const { return bytes_; }
     uint32_t in_use() const { return in_use_; }
 
 private:
@@ -131,6 +136,7 @@ private:
     Packet* free_[2] = {nullptr, nullptr};
     std::vector<void*> chunks_;
     uint64_t heap_allocs_ = 0;
+    uint64_t bytes_ = 0;
     uint32_t in_use_ = 0;
 };
 

@@ -34,6 +34,7 @@ struct SwitchCliOptions {
     double delay_us = 0, jitter_us = 0;
     double loss = 0, duplicate = 0, reorder = 0;
     uint64_t seed = 1;
+    std::vector<std::string> uplinks;
 };
 // `usnet switch`: serves until SIGINT or SIGTERM.
 int run_switch(const SwitchCliOptions& o);

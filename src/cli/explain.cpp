@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "usnet/counters.hpp"
 #include "usnet/errors.hpp"
 
 namespace usnet::cli {
@@ -61,6 +62,13 @@ std::string errors_markdown() {
         for (const auto& [name, list] : errs)
             for (Err e : list) out += fmt::format("| {} | `{}` | {} |\n", name, rule_of(e), reason_of(e));
     }
+    out += "\n## Dropped frames and datagrams\n\n";
+    out += "Every frame or datagram the stack drops is counted under one of these reasons\n";
+    out += "(`usnet stat PID`, `usnet run --stat` print them as `UsnetDropNAME`), and\n";
+    out += "`usnet run --explain` prints a line for each as it happens.\n\n";
+    out += "| reason | why it was dropped |\n|---|---|\n";
+    for (size_t i = 0; i < size_t(DropReason::Count); ++i)
+        out += fmt::format("| {} | {} |\n", drop_name(DropReason(i)), drop_text(DropReason(i)));
     return out;
 }
 

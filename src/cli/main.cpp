@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
     sw->add_option("--reorder", sopt.reorder, "Probability a frame is held back (reordered)")->check(CLI::Range(0.0, 1.0));
     sw->add_option("--pcap", sopt.pcap, "Write every frame to this pcap file");
     sw->add_option("--seed", sopt.seed, "Seed of the fault injection");
+    sw->add_option("--uplink", sopt.uplinks,
+                   "Join the segment to tap:NAME (a TAP device) or vxlan:REMOTE[:PORT],vni=N[,local=[ADDR][:PORT]] "
+                   "(repeat for more)");
     usnet::cli::BenchOptions bopt;
     bench->add_option("what", bopt.what, "What to measure: loopback (one process) or pingpong (two processes, over a usnet switch)")->default_val("loopback");
     bench->add_flag("--json", bopt.json, "Print the figures as JSON");

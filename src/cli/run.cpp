@@ -48,7 +48,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: {} run [--explain[=FILE]] [--trace[=FILE|CALL,...]] [--trace-fd N] [--trace-errors]\n"
     "              [--trace-inbound=on|off] [--stat] [--topology FILE] [--addr A/N] [--gateway G|none]\n"
-    "              [--mtu N] [--route 'NET/N via G'] [--switch PATH] [--seed N] -- PROGRAM [ARGS...]\n";
+    "              [--mtu N] [--route 'NET/N via G'] [--switch PATH | --tap NAME] [--pcap FILE] [--seed N]\n"
+    "              -- PROGRAM [ARGS...]\n";
 
 // --trace and its filters, as the shim's USNET_TRACE* variables. --trace=X takes a list of
 // call names (connect,getpeername) as a filter and anything else as the file to write.
@@ -95,7 +96,8 @@ bool trace_option(std::vector<std::string>& cmd, bool* ok) {
 // The world's lines (sim::parse_world): the topology file's, then the flags' in order.
 bool world_option(std::vector<std::string>& cmd, std::string& world, bool* ok) {
     static const char* const kFlags[][2] = {{"--addr", "addr"},   {"--gateway", "gateway"}, {"--mtu", "mtu"},
-                                            {"--route", "route"}, {"--switch", "switch"},   {"--seed", "seed"}};
+                                            {"--route", "route"}, {"--switch", "switch"},   {"--seed", "seed"},
+                                            {"--tap", "tap"},     {"--pcap", "pcap"}};
     const std::string o = cmd.front();
     for (const auto& [flag, key] : kFlags) {
         const std::string f = flag;
@@ -169,11 +171,13 @@ int run_program(const std::vector<std::string>& args, const char* argv0) {
             fmt::print(stderr, "usnet run: topology {}\n", err);
             return 2;
         }
-        // Built once here on a private wire, so a route the stack refuses is reported now.
+        // Built once here on a private wire, so a route the stack refuses is reported now
+        // (and on the TAP, so a device that is missing, busy or not ours is too).
         sim::WorldSpec dry = spec;
         dry.switch_path.clear();
+        dry.pcap.clear();
         if (!sim::build_world(dry, {}, &err).net) {
-            fmt::print(stderr, "usnet run: topology: {}\n", err);
+            fmt::print(stderr, "usnet run: {}{}\n", spec.tap.name.empty() ? "topology: " : "", err);
             return 2;
         }
         if (!spec.switch_path.empty() && !switch_listening(spec.switch_path)) {

@@ -25,6 +25,7 @@ int run_switch(const SwitchCliOptions& o) {
     opt.params.loss = o.loss;
     opt.params.duplicate = o.duplicate;
     opt.params.reorder = o.reorder;
+    opt.uplinks = o.uplinks;
     if (o.gateway == "none") {
         opt.gateway = Ip4();
     } else {
@@ -43,13 +44,17 @@ int run_switch(const SwitchCliOptions& o) {
     sigaction(SIGTERM, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
     std::string err;
-    const bool ok = sim::run_switch(opt, g_stop, &err, [](const std::string& line) {
-        fmt::print(stderr, "{}\n", line);
-        std::fflush(stderr);
-    });
+    bool uplink_failed = false;
+    const bool ok = sim::run_switch(
+        opt, g_stop, &err,
+        [](const std::string& line) {
+            fmt::print(stderr, "{}\n", line);
+            std::fflush(stderr);
+        },
+        &uplink_failed);
     if (!ok) {
         fmt::print(stderr, "usnet switch: {}\n", err);
-        return 1;
+        return uplink_failed ? 2 : 1;  // a device missing, busy or not ours is a usage error
     }
     return 0;
 }

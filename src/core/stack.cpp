@@ -94,6 +94,20 @@ void StackImpl::report_drop(DropReason r, Ip4 src, uint16_t sport, Ip4 dst, uint
     drop_observer(r, line);
 }
 
+void StackImpl::drop_frame(DropReason r, const uint8_t* frame, uint32_t len) {
+    ++ctr.drops[size_t(r)];
+    if (!drop_observer) return;
+    std::string who = "a frame";
+    if (len >= 12) {
+        Mac dst, src;
+        std::memcpy(dst.b.data(), frame, 6);
+        std::memcpy(src.b.data(), frame + 6, 6);
+        who = "frame " + src.str() + " -> " + dst.str();
+    }
+    drop_observer(r, "drop: " + who + " (" + std::to_string(len) + " bytes): " + drop_text(r) + " (" + drop_name(r) +
+                         ", " + std::to_string(ctr.drops[size_t(r)]) + " so far)");
+}
+
 std::string counters_text(const Counters& c) {
     std::string out;
     for_each_counter(c, [&](const char* sec, const char* name, uint64_t v) {

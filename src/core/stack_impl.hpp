@@ -78,6 +78,9 @@ public:
         if (drop_observer) report_drop(r, src, sport, dst, dport);
     }
     void report_drop(DropReason r, Ip4 src, uint16_t sport, Ip4 dst, uint16_t dport);
+    // A frame dropped by the link layer (before it has IPv4 addresses): reported with its
+    // Ethernet addresses.
+    void drop_frame(DropReason r, const uint8_t* frame, uint32_t len);
     std::function<void(DropReason, const std::string&)> drop_observer;
 
     // Set while tracing (Stack::set_tracer): every trace point tests this pointer.

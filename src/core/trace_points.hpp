@@ -72,6 +72,7 @@
     X(SendSegment, "`UDP_SEGMENT` {}: {} bytes leave as {} datagrams (`udp_send_skb`, GSO done in software)")             \
     X(SendUdp, "`udp_send_skb`: UDP {} -> {}, length {}, checksum 0x{}")                                                \
     X(SendUdpNoCsum, "`udp_send_skb`: UDP {} -> {}, length {}, checksum 0 (`SO_NO_CHECK`)")                             \
+    X(SendUdpOffload, "`udp_send_skb` -> `udp4_hwcsum`: UDP {} -> {}, length {}, the pseudo-header sum only; the device finishes it (`CHECKSUM_PARTIAL`)") \
     X(SendUdpPartial, "`udp_send_skb`: UDP {} -> {}, length {}, checksum left to the device (`CHECKSUM_PARTIAL`: loopback)") \
     X(SendPing, "`ping_v4_push_pending_frames`: ICMP echo, identifier {} stamped")                                     \
     /* ---- routing (ip_route_output_key_hash) ---- */                                                                  \

@@ -6,6 +6,7 @@
 #include "core/stack_impl.hpp"
 #include "ip/ip.hpp"
 #include "wire/bytes.hpp"
+#include "wire/checksum.hpp"
 #include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/udp.hpp"
@@ -51,6 +52,16 @@ bool Ip::icmp_rate_allow(Ip4 dst) {
     Bucket* b = nullptr;
     for (auto& x : peer_buckets_)
         if (x.peer == dst) b = &x;
+    if (!b && peer_buckets_.size() >= kMaxPeerBuckets) {
+        // The inet_peer pool is bounded too: the peer idle longest makes room (its next error
+        // starts from a full burst, as a peer aged out of inet_peer would).
+        b = &*std::min_element(peer_buckets_.begin(), peer_buckets_.end(),
+                               [](const Bucket& x, const Bucket& y) { return x.last < y.last; });
+        *b = Bucket{};
+        b->peer = dst;
+        b->tokens = 6 * timeout;
+        b->last = now;
+    }
     if (!b) {
         b = &peer_buckets_.emplace_back();
         b->peer = dst;
@@ -102,6 +113,14 @@ void Ip::icmp_send_error(const buf::Packet& orig, uint8_t type, uint8_t code, ui
     if (!pkt) return;
     uint8_t* p = pkt->put(wire::kIcmpHeaderLen + quote);
     std::memcpy(p + wire::kIcmpHeaderLen, orig.data(), std::min<uint32_t>(quote, orig.size()));
+    if (orig.meta.csum_partial && h.proto == wire::kProtoUdp && quote >= h.header_len + wire::kUdpHeaderLen) {
+        // The kernel left this datagram's checksum to us (NEEDS_CSUM on a TAP): quote it
+        // finished, as it would have been on a wire.
+        const uint8_t* udp = orig.data() + h.header_len;
+        const uint32_t ulen = std::min<uint32_t>(wire::load16(udp + 4), orig.size() - h.header_len);
+        const uint16_t c = wire::checksum(udp, ulen);  // the field holds the pseudo-header sum
+        wire::store16(p + wire::kIcmpHeaderLen + h.header_len + 6, c ? c : 0xffff);
+    }
     wire::IcmpRepr ic{type, code, 0, info};
     ic.emit(p, quote);
     ++s_.ctr.icmp.OutMsgs;
@@ -118,10 +137,12 @@ void Ip::icmp_input(buf::PacketPtr pkt) {
     auto& c = s_.ctr.icmp;
     ++c.InMsgs;
     wire::IcmpRepr ic;
+    auto bad = [&](DropReason r) { s_.drop(r, pkt->meta.src, 0, pkt->meta.dst, 0); };
     if (!wire::IcmpRepr::parse(pkt->bytes(), &ic, !pkt->meta.csum_ok)) {
         USNET_TRACE(s_.tracer, IcmpBad);
         if (pkt->size() >= wire::kIcmpHeaderLen) ++c.InCsumErrors;
         ++c.InErrors;
+        bad(DropReason::BadIcmp);
         return;
     }
     USNET_TRACE(s_.tracer, IcmpRcv, ic.type, ic.code, icmp_type_name(ic.type));
@@ -131,6 +152,7 @@ void Ip::icmp_input(buf::PacketPtr pkt) {
             ++c.InEchos;
             if ((pkt->meta.route_flags & (kRtBroadcast | kRtMulticast)) && s_.cfg.icmp_echo_ignore_broadcasts) {
                 USNET_TRACE(s_.tracer, IcmpEchoBcast);
+                bad(DropReason::EchoIgnored);
                 return;
             }
             USNET_TRACE(s_.tracer, IcmpEcho, pkt->meta.src);
@@ -139,7 +161,10 @@ void Ip::icmp_input(buf::PacketPtr pkt) {
             if (pkt->meta.route_flags & kRtLocal && !(pkt->meta.route_flags & (kRtBroadcast | kRtMulticast)))
                 fl.saddr = pkt->meta.dst;
             RouteResult rt;
-            if (route_output(fl, &rt) != Err::None) return;
+            if (route_output(fl, &rt) != Err::None) {
+                bad(DropReason::NoRouteBack);
+                return;
+            }
             // Reply in place: same identifier, sequence and payload.
             uint8_t* p = pkt->data();
             wire::IcmpRepr rep{wire::kIcmpEchoReply, 0, 0, ic.rest};
@@ -164,18 +189,20 @@ void Ip::icmp_input(buf::PacketPtr pkt) {
         case wire::kIcmpParamProb: ++c.InParmProbs; break;
         case wire::kIcmpSourceQuench: ++c.InSrcQuenchs; break;
         case wire::kIcmpRedirect: ++c.InRedirects; break;
-        default: return;
+        default: bad(DropReason::IcmpUnhandled); return;
     }
     // An error: it must quote the original header and 8 bytes of its payload.
     auto inner = pkt->bytes().subspan(wire::kIcmpHeaderLen);
     wire::Ipv4Repr ih;
     if (inner.size() < wire::kIpv4HeaderLen) {
         ++c.InErrors;
+        bad(DropReason::BadIcmp);
         return;
     }
     const uint32_t ihl = uint32_t(inner[0] & 15) * 4;
     if ((inner[0] >> 4) != 4 || ihl < 20 || inner.size() < ihl + 8) {
         ++c.InErrors;
+        bad(DropReason::BadIcmp);
         return;
     }
     ih.header_len = uint8_t(ihl);
@@ -189,6 +216,8 @@ void Ip::icmp_input(buf::PacketPtr pkt) {
     } else if (ih.proto == wire::kProtoIcmp) {
         USNET_TRACE(s_.tracer, IcmpErr, "ping_err", ih.src, 0, ih.dst, 0);
         s_.udp.ping_err(*pkt, ic.type, ic.code, ic.rest, ih.src, ih.dst, l4);
+    } else {
+        bad(DropReason::IcmpNoSocket);  // about a protocol with no sockets here
     }
 }
 

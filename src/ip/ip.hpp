@@ -84,6 +84,7 @@ public:
     void input(link::Interface& ifc, buf::PacketPtr pkt);
     void timers(Time now);
     Time next_deadline() const;
+    uint64_t reassembly_memory() const { return frag_mem_; }
 
     // --- ICMP (icmp.cpp) ---
     // icmp_send: an error about `orig` (head at its IP header).
@@ -127,6 +128,7 @@ private:
 
     // Token buckets like icmp_global_allow and inet_peer_xrlim_allow.
     struct Bucket { Ip4 peer; Time last = 0; int64_t tokens = 0; };
+    static constexpr size_t kMaxPeerBuckets = 1024;
     std::vector<Bucket> peer_buckets_;
     int64_t global_credit_ = -1;
     Time global_stamp_ = 0;

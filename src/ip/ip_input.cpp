@@ -18,26 +18,33 @@ void Ip::input_t(link::Interface& ifc, buf::PacketPtr pkt) {
     auto& c = s_.ctr.ip;
     ++c.InReceives;
     wire::Ipv4Repr h;
+    // The addresses, when there are enough bytes to hold them, name a bad datagram.
+    const bool addressed = pkt->size() >= wire::kIpv4HeaderLen;
+    const Ip4 raw_src = addressed ? Ip4(wire::load32(pkt->data() + 12)) : Ip4();
+    const Ip4 raw_dst = addressed ? Ip4(wire::load32(pkt->data() + 16)) : Ip4();
     switch (wire::Ipv4Repr::parse(pkt->bytes(), &h, !pkt->meta.csum_ok)) {
         case wire::Ipv4Error::Ok: break;
         case wire::Ipv4Error::TotalLength:
-            if (pkt->size() >= wire::kIpv4HeaderLen && wire::load16(pkt->data() + 2) > pkt->size()) {
+            if (addressed && wire::load16(pkt->data() + 2) > pkt->size()) {
                 USNET_TRACE(tr_, IpTruncated, wire::load16(pkt->data() + 2), pkt->size());
                 ++c.InTruncatedPkts;
+                s_.drop(DropReason::TruncatedIp, raw_src, 0, raw_dst, 0);
                 return;
             }
             USNET_TRACE(tr_, IpBadHdr);
             ++c.InHdrErrors;
+            s_.drop(DropReason::BadIpHeader, raw_src, 0, raw_dst, 0);
             return;
         case wire::Ipv4Error::Checksum:
             USNET_TRACE(tr_, IpBadCsum);
             ++c.InCsumErrors;
             ++c.InHdrErrors;
-            s_.drop(DropReason::BadIpHeader, Ip4(), 0, Ip4(), 0);
+            s_.drop(DropReason::BadIpHeader, raw_src, 0, raw_dst, 0);
             return;
         default:
             USNET_TRACE(tr_, IpBadHdr);
             ++c.InHdrErrors;
+            s_.drop(DropReason::BadIpHeader, raw_src, 0, raw_dst, 0);
             return;
     }
     USNET_TRACE(tr_, IpRcv, h.src, h.dst, h.proto == wire::kProtoUdp ? "UDP" : h.proto == wire::kProtoIcmp ? "ICMP" : h.proto == wire::kProtoIgmp ? "IGMP" : std::to_string(h.proto),
@@ -52,6 +59,7 @@ void Ip::input_t(link::Interface& ifc, buf::PacketPtr pkt) {
     // output route in Linux and skip these checks.
     if (h.src.is_multicast() || h.src.is_lbcast()) {
         USNET_TRACE(tr_, IpMartian, h.src, h.dst);
+        s_.drop(DropReason::Martian, h.src, 0, h.dst, 0);
         return;
     }
     if (!ifc.loopback) {
@@ -59,6 +67,7 @@ void Ip::input_t(link::Interface& ifc, buf::PacketPtr pkt) {
         if (h.src.is_loopback() || is_local_addr(h.src) ||
             (!limited_bcast && (h.src.is_zeronet() || h.dst.is_zeronet() || h.dst.is_loopback()))) {
             USNET_TRACE(tr_, IpMartian, h.src, h.dst);
+            s_.drop(DropReason::Martian, h.src, 0, h.dst, 0);
             return;
         }
     }
@@ -155,6 +164,11 @@ void Ip::forward(buf::PacketPtr pkt, const wire::Ipv4Repr& h) {
     wire::store16(p + 10, uint16_t(sum));
     ++c.ForwDatagrams;
     pkt->meta.csum_ok = false;
+    if (pkt->meta.csum_partial) {
+        // Leaving the host: the checksum the kernel left to us is finished first.
+        wire::complete_partial_checksum(pkt->data(), pkt->size(), h.header_len, 6);
+        pkt->meta.csum_partial = false;
+    }
     if (h.total_len > rt.mtu) {
         fragment_out(std::move(pkt), rt, false);
         return;
@@ -188,6 +202,7 @@ void Ip::local_deliver_t(buf::PacketPtr pkt) {
             return;
         default:
             ++c.InUnknownProtos;
+            s_.drop(DropReason::UnknownProtocol, pkt->meta.src, 0, pkt->meta.dst, 0);
             if (!(pkt->meta.route_flags & (kRtBroadcast | kRtMulticast))) {
                 pkt->set_head(pkt->meta.l3_off);
                 icmp_send_error(*pkt, wire::kIcmpDestUnreach, wire::kIcmpProtUnreach, 0);
@@ -211,9 +226,13 @@ buf::PacketPtr Ip::reassemble(buf::PacketPtr pkt) {
     const uint32_t off = h.frag_offset();
     const uint32_t len = pkt->size() - hl;
     const uint32_t end = off + len;
+    auto bad = [&](DropReason r) {
+        s_.drop(r, h.src, 0, h.dst, 0);
+        return buf::PacketPtr();
+    };
     if (end > 65535 - hl || (h.mf() && (len == 0 || (len & 7)))) {
         ++c.ReasmFails;
-        return {};
+        return bad(DropReason::BadFragment);
     }
     FragQueue* q = nullptr;
     for (auto& f : frags_)
@@ -222,12 +241,12 @@ buf::PacketPtr Ip::reassemble(buf::PacketPtr pkt) {
     if (!q) {
         if (frag_mem_ + ts > s_.cfg.ipfrag_high_thresh) {
             ++c.ReasmFails;
-            return {};
+            return bad(DropReason::ReassemblyMemory);
         }
         auto data = s_.pool.alloc(65536, buf::kHeadroom);
         if (!data) {
             ++c.ReasmFails;
-            return {};
+            return bad(DropReason::ReassemblyMemory);
         }
         frags_.push_back(FragQueue{h.src, h.dst, h.id, h.proto, std::move(data), 0, 0, 0, false,
                                    s_.now() + s_.cfg.ipfrag_time, {}});
@@ -249,23 +268,23 @@ buf::PacketPtr Ip::reassemble(buf::PacketPtr pkt) {
     if (!h.mf()) {
         if ((q->total && q->total != end) || end < max_end) {
             drop_queue();
-            return {};
+            return bad(DropReason::BadFragment);
         }
         q->total = end;
     } else if (q->total && end > q->total) {
         drop_queue();
-        return {};
+        return bad(DropReason::BadFragment);
     }
     for (const auto& r : q->ranges) {
         if (off < r.second && end > r.first) {
-            if (off == r.first && end == r.second) return {};  // exact duplicate: ignore
+            if (off == r.first && end == r.second) return bad(DropReason::BadFragment);  // exact duplicate: ignore
             drop_queue();
-            return {};
+            return bad(DropReason::BadFragment);
         }
     }
     if (q->ranges.size() >= 64) {
         drop_queue();
-        return {};
+        return bad(DropReason::BadFragment);
     }
     uint8_t* base = q->data->data();
     if (off == 0) {

@@ -123,30 +123,71 @@ void Link::output_t(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_bro
             arp_send(ifc, wire::kArpRequest, nexthop, Mac(), Mac::broadcast(), Ip4());
         }
         // Incomplete: queue, bounded like unres_qlen_bytes (oldest dropped first).
-        n.pending_bytes += pkt->size();
-        n.pending.push(std::move(pkt));
-        while (n.pending_bytes > kArpUnresQlenBytes && n.pending.size() > 1) {
-            auto old = n.pending.pop();
-            n.pending_bytes -= old->size();
-            ++s_.ctr.link.ArpQueueDrops;
-        }
+        queue_pending(ifc, n, std::move(pkt));
         return;
     }
-    Neighbour& n = ifc.neigh.emplace_back();
-    n.ip = nexthop;
-    n.state = NeighState::Incomplete;
-    n.probes = 1;
-    n.timer = now + kArpRetrans;
-    n.used = now;
-    n.pending_bytes = pkt->size();
-    n.pending.push(std::move(pkt));
+    Neighbour* n = neigh_create(ifc, nexthop);
     USNET_TRACE(tr_, NeighNew, nexthop);
+    if (!n) {
+        // __neigh_create failed (table full): ip_finish_output2 drops the packet.
+        ++s_.ctr.ip.OutDiscards;
+        s_.drop(DropReason::NeighTableFull, Ip4(wire::load32(pkt->data() + 12)), 0, nexthop, 0);
+        return;
+    }
+    n->state = NeighState::Incomplete;
+    n->probes = 1;
+    n->timer = now + kArpRetrans;
     USNET_TRACE(tr_, NeighQueue, nexthop, "NUD_INCOMPLETE", 1, "");
+    queue_pending(ifc, *n, std::move(pkt));
     arp_send(ifc, wire::kArpRequest, nexthop, Mac(), Mac::broadcast(), Ip4());
 }
 
 void Link::output(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broadcast) {
     USNET_TRACED(s_, output_t, ifc, nexthop, std::move(pkt), l2_broadcast);
+}
+
+Neighbour* Link::neigh_create(Interface& ifc, Ip4 ip) {
+    const Time now = s_.now();
+    if (ifc.neigh.size() >= kNeighMax) {
+        // neigh_forced_gc: entries that failed, or did not change for 5 s, and hold nothing.
+        std::erase_if(ifc.neigh, [&](const Neighbour& n) {
+            const bool idle = n.state == NeighState::Stale || n.state == NeighState::Reachable;
+            return n.pending.empty() && (n.state == NeighState::Failed || (idle && now - n.updated > kNeighGcAge));
+        });
+        if (ifc.neigh.size() >= kNeighMax) return nullptr;
+    }
+    Neighbour& n = ifc.neigh.emplace_back();
+    n.ip = ip;
+    n.used = now;
+    n.updated = now;
+    return &n;
+}
+
+void Link::queue_pending(Interface& ifc, Neighbour& n, buf::PacketPtr pkt) {
+    n.pending_bytes += pkt->size();
+    ifc.pending_mem += pkt->capacity();
+    n.pending.push(std::move(pkt));
+    while ((n.pending_bytes > kArpUnresQlenBytes || ifc.pending_mem > kArpUnresIfaceBytes) && n.pending.size() > 1) {
+        auto old = pop_pending(ifc, n);
+        ++s_.ctr.link.ArpQueueDrops;
+        s_.drop(DropReason::ArpQueueFull, Ip4(wire::load32(old->data() + 12)), 0, n.ip, 0);
+    }
+    if (ifc.pending_mem > kArpUnresIfaceBytes) {
+        // The interface's bound, reached through other neighbours' queues: this one's only
+        // packet goes too (an entry's own queue always keeps its newest otherwise).
+        auto last = pop_pending(ifc, n);
+        ++s_.ctr.link.ArpQueueDrops;
+        s_.drop(DropReason::ArpQueueFull, Ip4(wire::load32(last->data() + 12)), 0, n.ip, 0);
+    }
+}
+
+buf::PacketPtr Link::pop_pending(Interface& ifc, Neighbour& n) {
+    auto p = n.pending.pop();
+    if (p) {
+        n.pending_bytes -= p->size();
+        ifc.pending_mem -= p->capacity();
+    }
+    return p;
 }
 
 void Link::arp_send(Interface& ifc, uint16_t op, Ip4 tip, const Mac& tha, const Mac& dst, Ip4 sip) {
@@ -169,6 +210,7 @@ void Link::receive_frame_t(Interface& ifc, buf::PacketPtr&& frame) {
     wire::EthernetRepr eth;
     if (!ifc.up || !wire::EthernetRepr::parse(frame->bytes(), &eth)) {
         ++s_.ctr.link.RxDropped;
+        s_.drop_frame(ifc.up ? DropReason::RuntFrame : DropReason::LinkDown, frame->data(), frame->size());
         return;
     }
     USNET_IF_TRACING(tr_) {
@@ -185,12 +227,14 @@ void Link::receive_frame_t(Interface& ifc, buf::PacketPtr&& frame) {
         if (!ok) {
             USNET_TRACE(tr_, RxNotForUs, eth.dst.str(), ifc.mac.str());
             ++s_.ctr.link.RxDropped;
+            s_.drop_frame(DropReason::OtherHost, frame->data(), frame->size());
             return;
         }
     }
     // A frame longer than the device's MTU is refused, as veth's is_skb_forwardable does.
     if (frame->size() > ifc.mtu + wire::kEthHeaderLen) {
         ++s_.ctr.link.RxDropped;
+        s_.drop_frame(DropReason::FrameTooLong, frame->data(), frame->size());
         return;
     }
     frame->pull(wire::kEthHeaderLen);
@@ -203,6 +247,8 @@ void Link::receive_frame_t(Interface& ifc, buf::PacketPtr&& frame) {
         arp_input(ifc, std::move(frame));
     } else {
         ++s_.ctr.link.RxDropped;
+        frame->push(wire::kEthHeaderLen);
+        s_.drop_frame(DropReason::UnknownEthertype, frame->data(), frame->size());
     }
 }
 
@@ -216,6 +262,8 @@ void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
     wire::ArpRepr arp;
     if (!wire::ArpRepr::parse(pkt->bytes(), &arp) || arp.spa.is_multicast() || arp.spa.is_lbcast()) {
         ++s_.ctr.link.RxDropped;
+        pkt->push(wire::kEthHeaderLen);
+        s_.drop_frame(DropReason::BadArp, pkt->data(), pkt->size());
         return;
     }
     // arp_ignore=0 (Linux's default): answer for any address of this host, whichever
@@ -231,11 +279,8 @@ void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
     Neighbour* n = nullptr;
     for (auto& e : ifc.neigh)
         if (e.ip == arp.spa) n = &e;
-    if (!n && for_us && !arp.spa.any()) {
-        n = &ifc.neigh.emplace_back();
-        n->ip = arp.spa;
-        n->used = now;
-    }
+    // (A full table learns nothing, but the request is still answered, as arp_process does.)
+    if (!n && for_us && !arp.spa.any()) n = neigh_create(ifc, arp.spa);
     if (n && !arp.spa.any()) {
         if (s_.tracer)
             USNET_TRACE(s_.tracer, ArpLearn, arp.spa, arp.sha.str(),
@@ -243,9 +288,9 @@ void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
         n->mac = arp.sha;
         n->state = NeighState::Reachable;
         n->probes = 0;
+        n->updated = now;
         n->timer = now + kArpReachable / 2 + Time(s_.random() % uint64_t(kArpReachable));
-        while (auto p = n->pending.pop()) frame_out(ifc, n->mac, wire::kEthIpv4, std::move(p));
-        n->pending_bytes = 0;
+        while (auto p = pop_pending(ifc, *n)) frame_out(ifc, n->mac, wire::kEthIpv4, std::move(p));
     }
     if (arp.op == wire::kArpRequest && for_us) {
         USNET_TRACE(s_.tracer, ArpReply, arp.tpa, arp.tpa, ifc.mac.str());
@@ -258,18 +303,17 @@ void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
 // arp_error_report -> ipv4_link_failure: each queued packet earns an ICMP host unreachable
 // addressed to its (local) sender, which reaches the socket through the ICMP error path.
 void Link::neigh_fail(Interface& ifc, Neighbour& n) {
-    (void)ifc;
     USNET_TRACE(s_.tracer, NeighFailed, n.pending.size());
     USNET_TRACE_INDENT(s_.tracer);
     n.state = NeighState::Failed;
+    n.updated = s_.now();
     // Let the garbage collection below look at it (with kNever a failed entry stayed forever).
     n.timer = s_.now() + kArpGcStale;
     ++s_.ctr.link.ArpResolveFailed;
-    while (auto p = n.pending.pop()) {
+    while (auto p = pop_pending(ifc, n)) {
         s_.drop(DropReason::ArpFailed, Ip4(wire::load32(p->data() + 12)), 0, Ip4(wire::load32(p->data() + 16)), 0);
         s_.ip.icmp_send_error(*p, wire::kIcmpDestUnreach, wire::kIcmpHostUnreach, 0);
     }
-    n.pending_bytes = 0;
     run_backlog();
 }
 
@@ -308,6 +352,7 @@ void Link::timers(Time now) {
                 }
             } else if (n.state == NeighState::Reachable) {
                 n.state = NeighState::Stale;
+                n.updated = now;
                 n.probes = 0;
                 n.timer = now + kArpGcStale;
             } else {

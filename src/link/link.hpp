@@ -38,6 +38,7 @@ struct Neighbour {
     int probes = 0;
     Time timer = kNever;  // next retry (Incomplete) or when reachability lapses (Reachable)
     Time used = 0;
+    Time updated = 0;     // last change of state (neigh->updated), for the forced GC
     buf::Queue pending;   // packets (head at IP header) waiting for resolution
     uint32_t pending_bytes = 0;
 };
@@ -56,8 +57,10 @@ struct Interface {
     Mac mac;
     std::vector<IfAddr> addrs;  // first is primary
     Port* port = nullptr;       // null for loopback
+    bool tx_csum_offload = false;  // the port completes UDP checksums (meta.csum_partial)
     std::unique_ptr<Port> owned_port;
     std::vector<Neighbour> neigh;
+    uint64_t pending_mem = 0;   // buffer bytes of every neighbour's pending packets
     std::vector<McGroup> mc;
     bool in_group(Ip4 g) const;
 };
@@ -70,6 +73,13 @@ constexpr Time kArpDelayFirstProbe = 5 * kSec;
 constexpr Time kArpReachable = 30 * kSec;
 constexpr Time kArpGcStale = 60 * kSec;
 constexpr uint32_t kArpUnresQlenBytes = 212992;
+// gc_thresh3: the table's hard limit; a full table first drops entries that failed or did
+// not change for 5 s (neigh_forced_gc). Here per interface.
+constexpr size_t kNeighMax = 1024;
+constexpr Time kNeighGcAge = 5 * kSec;
+// usnet's own bound on buffers waiting for ARP across an interface's neighbours, so that
+// replies to many spoofed on-link senders cannot hold kNeighMax * unres_qlen_bytes.
+constexpr uint64_t kArpUnresIfaceBytes = 4 << 20;
 
 class Link {
 public:
@@ -106,6 +116,10 @@ private:
     void arp_input(Interface& ifc, buf::PacketPtr pkt);
     void arp_send(Interface& ifc, uint16_t op, Ip4 tip, const Mac& tha, const Mac& dst, Ip4 sip);
     void neigh_fail(Interface& ifc, Neighbour& n);
+    // A new entry, or null when the table is full and nothing can be reclaimed.
+    Neighbour* neigh_create(Interface& ifc, Ip4 ip);
+    void queue_pending(Interface& ifc, Neighbour& n, buf::PacketPtr pkt);
+    buf::PacketPtr pop_pending(Interface& ifc, Neighbour& n);
     void frame_out(Interface& ifc, const Mac& dst, uint16_t ethertype, buf::PacketPtr pkt);
     void igmp_send(Interface& ifc, uint8_t type, Ip4 group);
 

@@ -34,10 +34,13 @@ void futex_wake(std::atomic<uint32_t>* w, bool shared) {
     syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
 }
 
-Mac port_mac(uint32_t port) { return Mac{{0x02, 0x75, 0x6e, 0x00, 0x00, uint8_t(port)}}; }
+Mac port_mac(uint32_t port, uint32_t mac_id) {
+    return Mac{{0x02, 0x75, 0x6e, uint8_t(mac_id >> 8), uint8_t(mac_id), uint8_t(port)}};
+}
 
-uint32_t port_of_mac(const Mac& m) {
-    if (m.b[0] == 0x02 && m.b[1] == 0x75 && m.b[2] == 0x6e && m.b[3] == 0 && m.b[4] == 0 && m.b[5] < kMaxPorts)
+uint32_t port_of_mac(const Mac& m, uint32_t mac_id) {
+    if (m.b[0] == 0x02 && m.b[1] == 0x75 && m.b[2] == 0x6e && m.b[3] == uint8_t(mac_id >> 8) &&
+        m.b[4] == uint8_t(mac_id) && m.b[5] < kMaxPorts)
         return m.b[5];
     return 0;
 }
@@ -111,7 +114,7 @@ uint32_t Fabric::send(uint32_t from, const uint8_t* frame, uint32_t len) {
     if (r_->hdr.via_switch) return push(0, from, frame, len) ? 0 : 1;
     Mac dst;
     std::memcpy(dst.b.data(), frame, 6);
-    if (!dst.is_multicast()) return push(port_of_mac(dst), from, frame, len) ? 0 : 1;
+    if (!dst.is_multicast()) return push(port_of_mac(dst, r_->hdr.mac_id), from, frame, len) ? 0 : 1;
     // Flooding, as a learning switch does for broadcast and multicast.
     uint32_t refused = 0;
     for (uint32_t p = 0; p < kMaxPorts; ++p)

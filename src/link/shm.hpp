@@ -22,7 +22,7 @@ constexpr uint32_t kSlotBytes = 2048;
 constexpr uint32_t kMaxFrame = kSlotBytes - 16;
 constexpr uint32_t kMaxMtu = 2000;
 constexpr uint64_t kMagic = 0x757366616272696bULL;  // "usfabrik"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free,
               "rings are shared between processes: their atomics must be address-free");
@@ -58,6 +58,7 @@ struct Header {
     uint64_t magic;
     uint32_t version;
     uint32_t via_switch;  // 1: every frame goes to port 0 (faults, delay or capture are on)
+    uint32_t mac_id;      // bytes 3-4 of the ports' MACs: 0, or unique when bridged (uplinks)
     PortInfo ports[kMaxPorts];
 };
 
@@ -72,9 +73,10 @@ struct Region {
 bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout, bool shared);
 void futex_wake(std::atomic<uint32_t>* w, bool shared);
 
-// A port's MAC: 02:75:6e:00:00:PP ("un" for usnet). Any other unicast MAC is behind port 0.
-Mac port_mac(uint32_t port);
-uint32_t port_of_mac(const Mac& m);
+// A port's MAC: 02:75:6e:II:II:PP ("un" for usnet; II the switch's mac_id, so that hosts of
+// switches bridged together differ). Any other unicast MAC is behind port 0.
+Mac port_mac(uint32_t port, uint32_t mac_id = 0);
+uint32_t port_of_mac(const Mac& m, uint32_t mac_id = 0);
 
 // A mapped fabric.
 class Fabric {

@@ -325,6 +325,7 @@ void pump_switch() {
             else if (!g.try_lock()) timeout = usnet::kMs;
             if (g.owns_lock()) {
                 if (!r.world.net->has_switch()) return;  // a forked child: detached
+                r.world.net->poll_input();  // (settle_now leaves a TAP to receiving calls)
                 r.world.net->settle_now();
                 if (bell) sync_signals(r);
                 const usnet::Time next = r.world.net->next_event(), now = r.world.net->now();

@@ -1,9 +1,9 @@
 // The simulated network: an event queue of frames in flight on a virtual clock.
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -20,8 +20,11 @@
 #include <unistd.h>
 
 #include "core/stack_impl.hpp"
+#include "link/pcap.hpp"
 #include "link/shm.hpp"
+#include "link/tap.hpp"
 #include "usnet/sim.hpp"
+#include "wire/ethernet.hpp"
 
 namespace usnet::sim {
 
@@ -70,38 +73,41 @@ private:
     sigset_t old_;
 };
 
-class PcapWriter {
-public:
-    bool open(const std::string& path) {
-        out_.open(path, std::ios::binary | std::ios::trunc);
-        if (!out_) return false;
-        // Classic pcap, nanosecond timestamps, LINKTYPE_ETHERNET.
-        const uint32_t hdr[6] = {0xa1b23c4d, 0x00040002, 0, 0, 262144, 1};
-        out_.write(reinterpret_cast<const char*>(hdr), sizeof hdr);
-        return bool(out_);
-    }
-    void write(Time t, const uint8_t* p, uint32_t n) {
-        if (!out_) return;
-        const uint32_t rec[4] = {uint32_t(t / kSec), uint32_t(t % kSec), n, n};
-        out_.write(reinterpret_cast<const char*>(rec), sizeof rec);
-        out_.write(reinterpret_cast<const char*>(p), n);
-        out_.flush();
-    }
-    bool is_open() const { return out_.is_open(); }
-
-private:
-    std::ofstream out_;
-};
-
 }  // namespace
 
 struct Port;
+
+// A learning bridge's forwarding database for the MACs behind a segment's uplinks: the
+// uplink each was last seen on, aged out after the bridge default of 300 s. Direct-mapped:
+// a MAC whose slot another took is flooded again (never sent to the wrong port), and it
+// never grows.
+struct Fdb {
+    static constexpr size_t kSlots = 4096;
+    static constexpr Time kAgeing = 300 * kSec;
+    struct Entry {
+        Mac mac;
+        Port* port = nullptr;
+        Time seen = 0;
+    };
+    std::array<Entry, kSlots> e{};
+    static size_t slot(const Mac& m) {
+        uint32_t h = 2166136261u;
+        for (uint8_t b : m.b) h = (h ^ b) * 16777619u;
+        return h % kSlots;
+    }
+    void learn(const Mac& m, Port* p, Time now) { e[slot(m)] = Entry{m, p, now}; }
+    Port* find(const Mac& m, Time now) const {
+        const Entry& x = e[slot(m)];
+        return x.port && x.mac == m && now - x.seen < kAgeing ? x.port : nullptr;
+    }
+};
 
 struct Segment {
     std::string name;
     LinkParams params;
     std::vector<Port*> ports;
-    PcapWriter pcap;
+    link::PcapWriter pcap;
+    std::unique_ptr<Fdb> fdb;  // with uplinks only
 };
 
 struct Port : link::Port {
@@ -110,25 +116,62 @@ struct Port : link::Port {
     StackImpl* host = nullptr;  // null for an external port
     ExternalPort* ext = nullptr;
     bool removed = false;  // an external port whose host left
+    bool uplink = false;   // stands for every MAC behind a link to another segment
+    int horizon = 0;       // uplinks of one non-zero horizon never forward to each other
     int ifindex = 0;
     Mac mac;
     bool cut = false;
     void transmit(buf::PacketPtr frame) override;
 };
 
-// Host side of a `usnet switch`: the interface's frames go into the shared fabric.
-struct SwitchLink : link::Port {
+// A host's link to outside the process (a `usnet switch`, a TAP device): the world takes
+// frames from it, and a blocked call sleeps on it until one comes or another thread rings.
+struct Uplink : link::Port {
     Network::Impl* net = nullptr;
     StackImpl* host = nullptr;
     int ifindex = 0;
+    bool detached = false;  // a forked child's copy: the link is the parent's
+    // Frames waiting outside, into the host.
+    virtual void poll() = 0;
+    // Whether looking for frames is as cheap as a memory read (then every settle_now looks;
+    // otherwise only calls that receive or wait do).
+    virtual bool cheap_poll() const = 0;
+    // Sleeps until a frame arrives, ring() is called or timeout ns pass; true if a signal
+    // handler ran meanwhile.
+    virtual bool wait(Time timeout) = 0;
+    virtual void ring() = 0;
+    // A forked child lets go of its copy, leaving the link to the parent.
+    virtual void detach() = 0;
+};
+
+// Host side of a `usnet switch`: the interface's frames go into the shared fabric.
+struct SwitchLink : Uplink {
     uint32_t port = 0;
     int ctl = -1;  // the control connection: the switch frees our port when it closes
-    bool detached = false;  // a forked child's copy: the port is the parent's
     link::shm::Fabric fab;
     ~SwitchLink() override {
         if (ctl >= 0) syscall(SYS_close, ctl);
     }
     void transmit(buf::PacketPtr frame) override;
+    void poll() override;
+    bool cheap_poll() const override { return true; }
+    bool wait(Time timeout) override { return fab.wait(port, timeout); }
+    void ring() override { fab.ring_bell(port); }
+    void detach() override {
+        if (ctl >= 0) syscall(SYS_close, ctl);  // our copy only: the parent's stays open
+        ctl = -1;
+    }
+};
+
+// A host on a TAP device.
+struct TapLink : Uplink {
+    std::unique_ptr<link::TapDevice> dev;
+    void transmit(buf::PacketPtr frame) override;
+    void poll() override;
+    bool cheap_poll() const override { return false; }  // a read(2) to learn there is nothing
+    bool wait(Time timeout) override { return dev->wait(timeout); }
+    void ring() override { dev->ring(); }
+    void detach() override { dev->forget(); }
 };
 
 struct Event {
@@ -163,7 +206,7 @@ struct Network::Impl {
     std::vector<std::unique_ptr<Segment>> segments;
     std::vector<std::unique_ptr<Port>> externals;  // by id
     buf::Pool pool;                                 // frames injected from external ports
-    SwitchLink* sw = nullptr;                       // owned by the host's interface
+    Uplink* up = nullptr;                           // owned by the host's interface
     std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events;
     uint64_t delivered = 0, dropped = 0;
     uint32_t next_mac = 1;
@@ -184,11 +227,26 @@ struct Network::Impl {
         const LinkParams& p = seg.params;
         Mac dst;
         std::memcpy(dst.b.data(), frame->data(), 6);
+        // With uplinks the segment is a learning bridge: a unicast MAC no host here has goes
+        // to the uplink it was seen behind, or, unknown, to every uplink.
+        Port* learned = nullptr;
+        bool flood_uplinks = false;
+        if (seg.fdb && frame->size() >= 12) {
+            Mac src;
+            std::memcpy(src.b.data(), frame->data() + 6, 6);
+            if (from->uplink && !src.is_multicast()) seg.fdb->learn(src, from, now);
+            if (!dst.is_multicast() &&
+                std::none_of(seg.ports.begin(), seg.ports.end(), [&](Port* q) { return !q->uplink && q->mac == dst; })) {
+                learned = seg.fdb->find(dst, now);
+                flood_uplinks = !learned;
+            }
+        }
         Port* targets[64];
         int n = 0;
         for (Port* q : seg.ports) {
-            if (q == from || n == 64 || (local_only && q->ext)) continue;
-            if (!dst.is_multicast() && !(q->mac == dst)) continue;
+            if (q == from || n == 64 || (local_only && q->ext && !q->uplink)) continue;
+            if (q->uplink && from->horizon && q->horizon == from->horizon) continue;  // split horizon
+            if (!dst.is_multicast() && (q->uplink ? !(flood_uplinks || q == learned) : !(q->mac == dst))) continue;
             if (q->cut) {
                 // A copy the partition swallowed: count it like the sender-side cut above
                 // and the in-flight cut in deliver_due (it used to vanish uncounted).
@@ -253,25 +311,13 @@ struct Network::Impl {
         return t;
     }
 
-    // Frames the switch put in our ring, into the host (one copy, into its own pool).
     void poll_switch() {
-        if (!sw) return;
-        link::Interface* ifc = sw->host->iface(sw->ifindex);
-        sw->fab.drain(sw->port, [&](uint32_t, const uint8_t* data, uint32_t len) {
-            buf::PacketPtr f = sw->host->pool.alloc(len);
-            if (!f || !ifc) {
-                ++dropped;
-                return;
-            }
-            std::memcpy(f->put(len), data, len);
-            ++delivered;
-            sw->host->link.receive_frame(*ifc, std::move(f));
-        });
+        if (up && !up->detached) up->poll();
     }
 
-    void step_to(Time t) {
+    void step_to(Time t, bool poll_link = true) {
         now = std::max(now, t);
-        poll_switch();
+        if (poll_link) poll_switch();
         deliver_due();
         for (auto& h : hosts)
             if (h->next_deadline() <= now) h->poll_timers();
@@ -281,6 +327,46 @@ struct Network::Impl {
 void Port::transmit(buf::PacketPtr frame) {
     net->sync_clock();
     net->send(this, std::move(frame));
+}
+
+// Frames the switch put in our ring, into the host (one copy, into its own pool).
+void SwitchLink::poll() {
+    link::Interface* ifc = host->iface(ifindex);
+    fab.drain(port, [&](uint32_t, const uint8_t* data, uint32_t len) {
+        buf::PacketPtr f = host->pool.alloc(len);
+        if (!f || !ifc) {
+            ++net->dropped;
+            return;
+        }
+        std::memcpy(f->put(len), data, len);
+        ++net->delivered;
+        host->link.receive_frame(*ifc, std::move(f));
+    });
+}
+
+// A batch from the TAP's queues, each frame read straight into the host's pool.
+void TapLink::poll() {
+    link::Interface* ifc = host->iface(ifindex);
+    if (!ifc) return;
+    dev->receive(host->pool, ifc->mtu + wire::kEthHeaderLen, [&](buf::PacketPtr f, bool cut) {
+        ++net->delivered;
+        if (cut) {
+            // Longer than any buffer we read with: never looked at beyond its start.
+            ++host->ctr.link.RxFrames;
+            ++host->ctr.link.RxDropped;
+            host->drop_frame(DropReason::FrameTooLong, f->data(), f->size());
+            return;
+        }
+        host->link.receive_frame(*ifc, std::move(f));
+    });
+}
+
+void TapLink::transmit(buf::PacketPtr frame) {
+    if (detached || !dev->transmit(*frame)) {
+        // A device that is down refuses frames (EIO), as a NIC's queue would.
+        ++net->dropped;
+        ++host->ctr.link.TxDropped;
+    }
 }
 
 void SwitchLink::transmit(buf::PacketPtr frame) {
@@ -375,6 +461,11 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
         if (n.now >= deadline) return ready();
         const Time next = std::min(n.next_time(), deadline);
         if (!n.mu) {
+            // Only a real link can wake us (no other thread calls in): sleep on it.
+            if (n.up) {
+                n.up->wait(next == kNever ? kNever : next - n.now);
+                continue;
+            }
             // Nobody else can reach this world: sleep to the next event, or give up.
             if (next == kNever) return false;
             std::this_thread::sleep_for(std::chrono::nanoseconds(next - n.now));
@@ -389,12 +480,12 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
             gate->open();  // the handler runs here
             gate->close();
             n.mu->lock();
-        } else if (n.sw) {
-            // Attached to a switch: sleep on our ring's bell, which the switch's other hosts
-            // and this process's other threads (settle_now) ring.
+        } else if (n.up) {
+            // Attached to a switch or a TAP: sleep on it (a frame, or our ring's bell, which
+            // the switch's other hosts and this process's other threads (settle_now) ring).
             n.mu->unlock();
             gate->open();
-            interrupted = n.sw->fab.wait(n.sw->port, timeout);
+            interrupted = n.up->wait(timeout);
             gate->close();
             n.mu->lock();
         } else {
@@ -438,14 +529,15 @@ bool Network::run_until(FnRef<bool()> ready, Time deadline) {
 void Network::settle_now() {
     if (impl_->realtime) {
         impl_->sync_clock();
-        impl_->step_to(impl_->now);
+        // (A link that costs a system call to look at is looked at by receiving calls only.)
+        impl_->step_to(impl_->now, !impl_->up || impl_->up->cheap_poll());
         // A blocked call in another thread may now be ready. Sleepers register under mu,
         // which the caller holds, so none is missed when nobody is counted.
         if (impl_->sleepers.load(std::memory_order_seq_cst) > 0) {
             impl_->bell.fetch_add(1, std::memory_order_seq_cst);
             link::shm::futex_wake(&impl_->bell, false);
         }
-        if (impl_->sw) impl_->sw->fab.ring_bell(impl_->sw->port);
+        if (impl_->up) impl_->up->ring();
         return;
     }
     // Only frames already due need delivering; an empty or future queue costs one compare.
@@ -463,6 +555,16 @@ int Network::add_external(int segment, const Mac& mac, ExternalPort* out) {
     impl_->segments[size_t(segment)]->ports.push_back(port.get());
     impl_->externals.push_back(std::move(port));
     return int(impl_->externals.size() - 1);
+}
+
+int Network::add_uplink(int segment, ExternalPort* out, int horizon) {
+    const int id = add_external(segment, Mac{}, out);
+    Port& p = *impl_->externals[size_t(id)];
+    p.uplink = true;
+    p.horizon = horizon;
+    Segment& seg = *impl_->segments[size_t(segment)];
+    if (!seg.fdb) seg.fdb = std::make_unique<Fdb>();
+    return id;
 }
 
 void Network::remove_external(int id) {
@@ -492,21 +594,20 @@ void Network::inject(int id, const uint8_t* frame, uint32_t len, bool local_only
 
 Time Network::next_event() const { return impl_->next_time(); }
 
-bool Network::has_switch() const { return impl_->sw != nullptr; }
+bool Network::has_switch() const { return impl_->up != nullptr; }
 
 void Network::wait_switch(Time timeout) {
-    if (impl_->sw) impl_->sw->fab.wait(impl_->sw->port, timeout);
+    if (impl_->up) impl_->up->wait(timeout);
 }
 
 void Network::detach_switch() {
-    SwitchLink* sw = impl_->sw;
-    if (!sw) return;
-    impl_->sw = nullptr;
-    sw->detached = true;
-    if (sw->ctl >= 0) syscall(SYS_close, sw->ctl);  // our copy only: the parent's stays open
-    sw->ctl = -1;
+    Uplink* up = impl_->up;
+    if (!up) return;
+    impl_->up = nullptr;
+    up->detached = true;
+    up->detach();
     for (auto& h : impl_->hosts)
-        if (&h->impl() == sw->host) h->set_link_up(sw->ifindex, false);
+        if (&h->impl() == up->host) h->set_link_up(up->ifindex, false);
 }
 
 int Network::attach_switch(Stack& host, const std::string& path, const std::string& ifname, uint32_t mtu, Ip4 addr,
@@ -516,7 +617,7 @@ int Network::attach_switch(Stack& host, const std::string& path, const std::stri
         *err = why;
         return -1;
     };
-    if (impl_->sw) return fail("already attached to a switch");
+    if (impl_->up) return fail("already attached to a switch or a TAP device");
     if (mtu > shm::kMaxMtu) return fail("mtu above " + std::to_string(shm::kMaxMtu));
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
@@ -554,12 +655,43 @@ int Network::attach_switch(Stack& host, const std::string& path, const std::stri
     SwitchLink* raw = link.get();
     ifc->owned_port = std::move(link);
     raw->ifindex = host.impl().add_interface(std::move(ifc));
-    impl_->sw = raw;
+    impl_->up = raw;
+    return raw->ifindex;
+}
+
+int Network::attach_tap(Stack& host, const TapOptions& o, const std::string& ifname, uint32_t mtu, Ip4 addr,
+                        std::string* err) {
+    if (impl_->up) {
+        *err = "already attached to a switch or a TAP device";
+        return -1;
+    }
+    auto link = std::make_unique<TapLink>();
+    link->dev = link::TapDevice::open(o, err);
+    if (!link->dev) return -1;
+    link->net = impl_.get();
+    link->host = &host.impl();
+    auto ifc = std::make_unique<link::Interface>();
+    ifc->name = ifname;
+    ifc->mtu = mtu ? mtu : link->dev->kernel_mtu();
+    ifc->mac = o.mac;
+    if (ifc->mac == Mac{}) {
+        // 02:75:74 ("ut") and a hash of the device and the address: the same every run, so
+        // the kernel's neighbour entry for us stays right across restarts.
+        uint32_t h = 2166136261u;
+        for (char c : o.name + "/" + addr.str()) h = (h ^ uint8_t(c)) * 16777619u;
+        ifc->mac = Mac{{0x02, 0x75, 0x74, uint8_t(h >> 16), uint8_t(h >> 8), uint8_t(h)}};
+    }
+    ifc->tx_csum_offload = link->dev->vnet_hdr() && o.tx_checksum_offload;
+    ifc->port = link.get();
+    TapLink* raw = link.get();
+    ifc->owned_port = std::move(link);
+    raw->ifindex = host.impl().add_interface(std::move(ifc));
+    impl_->up = raw;
     return raw->ifindex;
 }
 
 void Network::run_for(Time d) {
-    const Time end = impl_->now + d;
+    const Time end = now() + d;
     run_until([] { return false; }, end);
 }
 

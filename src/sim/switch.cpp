@@ -3,6 +3,7 @@
 // the gateway host, and, when faults, delay or capture are on, forwards every frame
 // through a simulated segment that applies them.
 #include <poll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,6 +16,7 @@
 #include <thread>
 
 #include "link/shm.hpp"
+#include "sim/switch_uplink.hpp"
 #include "usnet/sim.hpp"
 
 namespace usnet::sim {
@@ -42,12 +44,22 @@ class Switch {
 public:
     Switch(const SwitchOptions& o, const std::function<void(const std::string&)>& log) : opt_(o), log_(log), net_(o.seed) {}
 
-    bool start(std::string* err) {
+    bool start(std::string* err, bool* uplink_failed) {
+        if (!opt_.uplinks.empty()) {
+            uplinks_ = open_uplinks(opt_.uplinks, err);
+            if (uplinks_.empty()) return *uplink_failed = true, false;
+            for (const auto& u : uplinks_) seg_mtu_ = std::min(seg_mtu_, u->mtu());
+        }
         memfd_ = fab_.create();
         if (memfd_ < 0) return (*err = std::string("memfd: ") + std::strerror(errno)), false;
         const LinkParams& p = opt_.params;
         via_switch_ = !opt_.pcap.empty() || p.latency || p.jitter || p.loss > 0 || p.duplicate > 0 || p.reorder > 0;
         fab_.region()->hdr.via_switch = via_switch_;
+        // Bridged to other segments, the ports' MACs must not repeat another switch's.
+        uint16_t id = 0;
+        while (!uplinks_.empty() && id == 0)
+            if (getrandom(&id, sizeof id, 0) != sizeof id) id = uint16_t(getpid());
+        fab_.region()->hdr.mac_id = id;
         fab_.reset_ring(0);
         fab_.region()->hdr.ports[0].used.store(1, std::memory_order_release);
         net_.set_realtime(&mu_);
@@ -56,8 +68,12 @@ public:
             return (*err = "cannot write " + opt_.pcap), false;
         if (!opt_.gateway.any()) {
             Stack& gw = net_.add_host("gateway");
-            const int ifx = net_.attach(gw, seg_, "eth0", 1500);
+            const int ifx = net_.attach(gw, seg_, "eth0", std::min(1500u, seg_mtu_));
             gw.add_address(ifx, opt_.gateway, opt_.prefix);
+        }
+        for (const auto& u : uplinks_) {
+            std::lock_guard<std::recursive_mutex> g(mu_);
+            u->attach(net_, seg_);
         }
         listen_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_un a{};
@@ -78,11 +94,25 @@ public:
             return (*err = opt_.socket_path + ": " + std::strerror(errno)), false;
         log_("usnet switch: listening on " + opt_.socket_path + (via_switch_ ? " (frames pass through the switch)" : " (frames go host to host)") +
              (opt_.gateway.any() ? "" : ", gateway " + ip_str(opt_.gateway.v) + "/" + std::to_string(opt_.prefix)));
+        for (const auto& u : uplinks_)
+            log_("usnet switch: uplink " + u->name() + " (hosts' mtu up to " + std::to_string(seg_mtu_) + ")");
         return true;
     }
 
     void serve(const std::atomic<bool>& stop) {
         std::thread control([&] { control_loop(stop); });
+        // Each uplink has a thread that waits for its frames and injects them.
+        std::vector<std::thread> readers;
+        for (const auto& u : uplinks_)
+            readers.emplace_back([&, up = u.get()] {
+                while (!stop.load(std::memory_order_relaxed)) {
+                    up->wait(100 * kMs);
+                    std::lock_guard<std::recursive_mutex> g(mu_);
+                    up->take_in(net_);
+                    net_.settle_now();
+                    flush_uplinks();
+                }
+            });
         while (!stop.load(std::memory_order_relaxed)) {
             Time next;
             {
@@ -92,6 +122,7 @@ public:
                     if (from < shm::kMaxPorts && hosts_[from].id >= 0) net_.inject(hosts_[from].id, data, len, !via_switch_);
                 });
                 net_.settle_now();
+                flush_uplinks();
                 next = net_.next_event();
             }
             const Time now = net_.now();
@@ -99,11 +130,17 @@ public:
             fab_.wait(0, next == kNever ? cap : std::clamp<Time>(next - now, 0, cap));
         }
         control.join();
+        for (auto& r : readers) r.join();
+        for (const auto& u : uplinks_) log_("usnet switch: uplink " + u->stats());
         ::close(listen_);
         ::unlink(opt_.socket_path.c_str());
     }
 
 private:
+    void flush_uplinks() {
+        for (const auto& u : uplinks_) u->flush();
+    }
+
     void control_loop(const std::atomic<bool>& stop) {
         while (!stop.load(std::memory_order_relaxed)) {
             std::vector<pollfd> p{{listen_, POLLIN, 0}};
@@ -145,14 +182,14 @@ private:
                 port = i;
             }
         while (port < shm::kMaxPorts && hosts_[port].conn >= 0) ++port;
-        if (port == shm::kMaxPorts || h.mtu > shm::kMaxMtu) {
-            std::snprintf(w.error, sizeof w.error, "%s",
-                          port == shm::kMaxPorts ? "all ports are taken" : "mtu above what the switch carries");
+        if (port == shm::kMaxPorts || h.mtu > seg_mtu_) {
+            if (port == shm::kMaxPorts) std::snprintf(w.error, sizeof w.error, "all ports are taken");
+            else std::snprintf(w.error, sizeof w.error, "mtu %u is above the %u the switch carries (use --mtu %u)", h.mtu, seg_mtu_, seg_mtu_);
             shm::send_with_fd(c, &w, sizeof w, -1);
             ::close(c);
             return;
         }
-        const Mac mac = shm::port_mac(port);
+        const Mac mac = shm::port_mac(port, fab_.region()->hdr.mac_id);
         shm::PortInfo& info = fab_.region()->hdr.ports[port];
         fab_.reset_ring(port);
         info.pid = h.pid;
@@ -213,14 +250,19 @@ private:
     int seg_ = 0;
     bool via_switch_ = false;
     RemoteHost hosts_[shm::kMaxPorts];
+    std::vector<std::unique_ptr<SwitchUplink>> uplinks_;
+    uint32_t seg_mtu_ = shm::kMaxMtu;  // the smallest an uplink carries
 };
 
 }  // namespace
 
 bool run_switch(const SwitchOptions& opt, const std::atomic<bool>& stop, std::string* err,
-                const std::function<void(const std::string&)>& log) {
+                const std::function<void(const std::string&)>& log, bool* uplink_failed) {
     Switch sw(opt, log);
-    if (!sw.start(err)) return false;
+    bool failed_uplink = false;
+    const bool ok = sw.start(err, &failed_uplink);
+    if (uplink_failed) *uplink_failed = failed_uplink;
+    if (!ok) return false;
     sw.serve(stop);
     return true;
 }

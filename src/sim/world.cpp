@@ -59,11 +59,13 @@ bool parse_world(const std::string& text, WorldSpec* spec, std::string* err) {
         } else if (k == "gateway" && w.size() == 2) {
             if (w[1] == "none") spec->gateway = Ip4();
             else if (!parse_ip(w[1], &spec->gateway)) return bad("expected an address or none");
+            spec->gateway_set = true;
         } else if (k == "mtu" && w.size() == 2) {
             char* end = nullptr;
             const long m = std::strtol(w[1].c_str(), &end, 10);
             if (*end || m < 68 || m > 65535) return bad("mtu must be 68..65535");
             spec->mtu = uint32_t(m);
+            spec->mtu_set = true;
         } else if (k == "route" && (w.size() == 4 || w.size() == 3)) {
             RouteSpec r;
             if (!parse_prefix(w[1], &r.dst, &r.prefix_len)) return bad("expected NET/PREFIX");
@@ -80,11 +82,27 @@ bool parse_world(const std::string& text, WorldSpec* spec, std::string* err) {
             spec->routes.push_back(r);
         } else if (k == "switch" && w.size() == 2) {
             spec->switch_path = w[1];
+        } else if (k == "tap" && w.size() == 2) {
+            spec->tap.name = w[1];
+        } else if (k == "pcap" && w.size() == 2) {
+            spec->pcap = w[1];
         } else if (k == "seed" && w.size() == 2) {
             spec->seed = std::strtoull(w[1].c_str(), nullptr, 10);
         } else {
-            return bad("unknown; expected addr, gateway, mtu, route, switch or seed");
+            return bad("unknown; expected addr, gateway, mtu, route, switch, tap, pcap or seed");
         }
+    }
+    if (!spec->tap.name.empty() && !spec->switch_path.empty()) {
+        *err = "a host is on a switch or on a TAP device, not both (a switch takes a TAP as its uplink)";
+        return false;
+    }
+    if (!spec->tap.name.empty() && spec->addrs.empty()) {
+        *err = "a host on a TAP device needs its address (addr A/N)";
+        return false;
+    }
+    if (!spec->pcap.empty() && !spec->switch_path.empty()) {
+        *err = "a switch captures its own frames: usnet switch --pcap FILE";
+        return false;
     }
     return true;
 }
@@ -168,9 +186,17 @@ DefaultWorld build_world(const WorldSpec& spec, StackConfig host_cfg, std::strin
     const std::vector<std::pair<Ip4, int>> addrs =
         spec.addrs.empty() ? std::vector<std::pair<Ip4, int>>{{Ip4(10, 0, 2, 15), 24}} : spec.addrs;
     int eth;
+    // A TAP has no simulated gateway: its default route is one the topology asked for.
+    bool default_route = !spec.gateway.any();
     if (!spec.switch_path.empty()) {
         eth = n.attach_switch(host, spec.switch_path, "eth0", spec.mtu, addrs.front().first, err);
         if (eth < 0) return DefaultWorld{};
+    } else if (!spec.tap.name.empty()) {
+        TapOptions o = spec.tap;
+        if (!spec.pcap.empty()) o.pcap = spec.pcap;
+        eth = n.attach_tap(host, o, "eth0", spec.mtu_set ? spec.mtu : 0, addrs.front().first, err);
+        if (eth < 0) return DefaultWorld{};
+        default_route = default_route && spec.gateway_set;
     } else {
         // Zero latency: like the kernel's veth, a reply arrives within the call that caused it.
         w.segment = n.add_segment("eth0", LinkParams{.latency = 0});
@@ -183,9 +209,13 @@ DefaultWorld build_world(const WorldSpec& spec, StackConfig host_cfg, std::strin
             gw.add_address(g_eth, spec.gateway, addrs.front().second);
             w.gateway = &gw;
         }
+        if (!spec.pcap.empty() && !n.capture(w.segment, spec.pcap)) {
+            *err = "cannot write the capture file " + spec.pcap;
+            return DefaultWorld{};
+        }
     }
     for (const auto& [a, len] : addrs) host.add_address(eth, a, len);
-    if (!spec.gateway.any()) {
+    if (default_route) {
         RouteSpec def;
         def.gateway = spec.gateway;
         def.ifindex = eth;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,6 +44,23 @@ void usnet_world_free(usnet_world* w) {
               reinterpret_cast<usnet::Stack*>(usnet_world_gateway(w)) == g_current))
         g_current = nullptr;
     delete w;
+}
+usnet_world* usnet_world_new_tap(const char* tap, const char* addr, const char* gateway, char* err, size_t errlen) {
+    std::string text = std::string("tap ") + (tap ? tap : "") + "\naddr " + (addr ? addr : "") + "\n";
+    if (gateway) text += std::string("gateway ") + gateway + "\n";
+    usnet::sim::WorldSpec spec;
+    std::string why;
+    auto w = std::make_unique<usnet_world>();
+    if (usnet::sim::parse_world(text, &spec, &why)) w->w = usnet::sim::build_world(spec, usnet::config_from_host(), &why);
+    if (!w->w.net) {
+        if (err && errlen) std::snprintf(err, errlen, "%s", why.c_str());
+        return nullptr;
+    }
+    w->w.net->set_realtime(nullptr);  // one caller at a time: it sleeps on the TAP itself
+    return w.release();
+}
+void usnet_world_run(usnet_world* w, int timeout_ms) {
+    if (w && w->w.net && timeout_ms > 0) w->w.net->run_for(usnet::Time(timeout_ms) * usnet::kMs);
 }
 usnet_stack* usnet_world_host(usnet_world* w) { return reinterpret_cast<usnet_stack*>(w->w.host); }
 usnet_stack* usnet_world_gateway(usnet_world* w) { return reinterpret_cast<usnet_stack*>(w->w.gateway); }

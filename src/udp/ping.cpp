@@ -42,19 +42,23 @@ void Udp::ping_reply(buf::PacketPtr pkt, const wire::IcmpRepr& ic) {
     DgramSock* sk = ping_lookup(idents, ic.id(), pkt->meta.dst, pkt->meta.ifindex);
     if (s_.tracer) USNET_TRACE(s_.tracer, IcmpReply, ic.id(), sk ? "fd " + std::to_string(s_.tracer->shown(sk->fd)) : std::string("no socket -> dropped"));
     USNET_TRACE_INDENT(s_.tracer);
-    if (!sk) return;
+    if (!sk) {
+        s_.drop(DropReason::IcmpNoSocket, pkt->meta.src, 0, pkt->meta.dst, 0);
+        return;
+    }
     pkt->meta.sport = 0;
     enqueue(sk, std::move(pkt), false);
 }
 
 void Udp::ping_err(const buf::Packet& icmp, uint8_t type, uint8_t code, uint32_t info, Ip4 orig_src,
                    Ip4 orig_dst, std::span<const uint8_t> quoted) {
-    if (quoted.size() < 8 || quoted[0] != wire::kIcmpEcho) return;
-    const uint16_t ident = wire::load16(quoted.data() + 4);
-    DgramSock* sk = ping_lookup(idents, ident, orig_src, icmp.meta.ifindex);
+    DgramSock* sk = nullptr;
+    if (quoted.size() >= 8 && quoted[0] == wire::kIcmpEcho)
+        sk = ping_lookup(idents, wire::load16(quoted.data() + 4), orig_src, icmp.meta.ifindex);
     USNET_TRACE_INDENT(s_.tracer);
     if (!sk) {
         USNET_TRACE(s_.tracer, IcmpErrNoSock);
+        s_.drop(DropReason::IcmpNoSocket, icmp.meta.src, 0, icmp.meta.dst, 0);
         return;
     }
     if (s_.tracer) USNET_TRACE(s_.tracer, IcmpErrSock, s_.tracer->shown(sk->fd));

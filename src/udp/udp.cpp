@@ -335,6 +335,7 @@ void Udp::input_t(buf::PacketPtr pkt) {
         default:
             USNET_TRACE(tr_, UdpBadLen);
             ++c.InErrors;
+            s_.drop(DropReason::BadUdpHeader, m.src, 0, m.dst, 0);
             return;
     }
     USNET_TRACE(tr_, UdpRcv, u.sport, u.dport, u.len, m.csum_ok ? ", checksum not checked (loopback)" : u.checksum ? ", checksum ok" : ", no checksum");
@@ -396,6 +397,7 @@ void Udp::mcast_deliver(buf::PacketPtr pkt) {
     USNET_TRACE_INDENT(s_.tracer);
     if (n == 0) {
         ++s_.ctr.udp.IgnoredMulti;
+        s_.drop(DropReason::IgnoredMulti, m.src, m.sport, m.dst, m.dport);
         return;
     }
     // Oldest socket first, like the kernel's chain walk; each but the last gets a copy.
@@ -520,6 +522,7 @@ void Udp::err(const buf::Packet& icmp, uint8_t type, uint8_t code, uint32_t info
     if (!sk) {
         USNET_TRACE(s_.tracer, IcmpErrNoSock);
         ++s_.ctr.icmp.InErrors;
+        s_.drop(DropReason::IcmpNoSocket, icmp.meta.src, 0, icmp.meta.dst, 0);
         return;
     }
     if (s_.tracer) USNET_TRACE(s_.tracer, IcmpErrSock, s_.tracer->shown(sk->fd));
@@ -542,11 +545,19 @@ Err Udp::output_t(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, 
     uint8_t* h = pkt->push(wire::kUdpHeaderLen);
     wire::UdpRepr u{sk->num, dport, uint16_t(len), 0};
     // Loopback needs no checksum (the kernel leaves it to CHECKSUM_PARTIAL and never checks).
-    u.emit(h, rt.src, daddr, sk->no_check || rt.dev->loopback);
-    USNET_IF_TRACING(tr_) {
-        if (sk->no_check) USNET_TRACE(tr_, SendUdpNoCsum, sk->num, dport, len);
-        else if (rt.dev->loopback) USNET_TRACE(tr_, SendUdpPartial, sk->num, dport, len);
-        else USNET_TRACE(tr_, SendUdp, sk->num, dport, len, hex16(wire::load16(h + 6)));
+    // A device that finishes checksums (a TAP with a virtio header) gets the pseudo-header
+    // sum only, as udp4_hwcsum leaves it; a datagram that will be fragmented gets it all.
+    if (rt.dev->tx_csum_offload && !sk->no_check && len + wire::kIpv4HeaderLen <= rt.mtu) {
+        u.emit_partial(h, rt.src, daddr);
+        pkt->meta.csum_partial = true;
+        USNET_TRACE(tr_, SendUdpOffload, sk->num, dport, len);
+    } else {
+        u.emit(h, rt.src, daddr, sk->no_check || rt.dev->loopback);
+        USNET_IF_TRACING(tr_) {
+            if (sk->no_check) USNET_TRACE(tr_, SendUdpNoCsum, sk->num, dport, len);
+            else if (rt.dev->loopback) USNET_TRACE(tr_, SendUdpPartial, sk->num, dport, len);
+            else USNET_TRACE(tr_, SendUdp, sk->num, dport, len, hex16(wire::load16(h + 6)));
+        }
     }
     ip::OutOpts o;
     o.proto = wire::kProtoUdp;

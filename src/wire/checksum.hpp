@@ -18,4 +18,15 @@ inline uint32_t pseudo_header_sum(Ip4 src, Ip4 dst, uint8_t proto, uint16_t len)
     return (src.v >> 16) + (src.v & 0xffff) + (dst.v >> 16) + (dst.v & 0xffff) + proto + len;
 }
 
+// Finishes a checksum left partial (CHECKSUM_PARTIAL, virtio NEEDS_CSUM): the 16-bit
+// field at start+offset holds the pseudo-header sum; the result covers [start, len).
+// UDP's computed zero is sent as all ones (RFC 768).
+inline void complete_partial_checksum(uint8_t* p, uint32_t len, uint32_t start, uint32_t offset) {
+    if (start + offset + 2 > len) return;
+    uint16_t c = checksum(p + start, len - start);
+    if (c == 0) c = 0xffff;
+    p[start + offset] = uint8_t(c >> 8);
+    p[start + offset + 1] = uint8_t(c);
+}
+
 }  // namespace usnet::wire

@@ -22,6 +22,9 @@ struct UdpRepr {
     // Writes the header over p (payload follows in place); computes the checksum unless
     // no_check (SO_NO_CHECK), mapping a computed 0 to 0xffff.
     void emit(uint8_t* p, Ip4 src, Ip4 dst, bool no_check) const;
+    // The header with only the pseudo-header sum in the checksum field, for a device that
+    // finishes it over the datagram (CHECKSUM_PARTIAL, virtio NEEDS_CSUM).
+    void emit_partial(uint8_t* p, Ip4 src, Ip4 dst) const;
 };
 
 }  // namespace usnet::wire

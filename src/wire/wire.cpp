@@ -211,5 +211,13 @@ void UdpRepr::emit(uint8_t* p, Ip4 src, Ip4 dst, bool no_check) const {
     store16(p + 6, c == 0 ? 0xffff : c);
 }
 
+void UdpRepr::emit_partial(uint8_t* p, Ip4 src, Ip4 dst) const {
+    store16(p, sport);
+    store16(p + 2, dport);
+    store16(p + 4, len);
+    // udp4_hwcsum: ~csum_tcpudp_magic(...), the folded sum not yet complemented.
+    store16(p + 6, uint16_t(~checksum_fold(pseudo_header_sum(src, dst, kProtoUdp, len))));
+}
+
 }  // namespace wire
 }  // namespace usnet

@@ -92,7 +92,7 @@ printf 'addr 10.0.3.5/24\nmtu 1400\nroute 10.9.0.0/16 over 10.0.3.254\n' >"$tmp/
 expect_exit2 "bad route line" '^usnet run: topology line 3 \(route 10\.9\.0\.0/16 over 10\.0\.3\.254\): expected: route NET/N via GW' \
     "$usnet" run --topology "$tmp/bad.txt" -- echo ran
 printf 'addr 10.0.3.5/24\ncolour blue\n' >"$tmp/bad2.txt"
-expect_exit2 "unknown keyword" '^usnet run: topology line 2 \(colour blue\): unknown; expected addr, gateway, mtu, route, switch or seed' \
+expect_exit2 "unknown keyword" '^usnet run: topology line 2 \(colour blue\): unknown; expected addr, gateway, mtu, route, switch, tap, pcap or seed' \
     "$usnet" run --topology "$tmp/bad2.txt" -- echo ran
 expect_exit2 "bad --addr" 'topology line 1 \(addr 10\.0\.3\.5\): expected ADDRESS/PREFIX' \
     "$usnet" run --addr 10.0.3.5 -- echo ran
