@@ -120,8 +120,12 @@ public:
     // The socket's state in a phrase, for explanations: protocol, local address, peer,
     // pending error, shutdown, e.g. "UDP socket, local 0.0.0.0:41234, no peer".
     std::string describe(int fd) const;
-    // last_error_text() followed by the state of the socket the call was about.
+    // last_error_text() followed by the state of the socket the call was about, and the
+    // world's note when the call failed for want of a network (set_world_note).
     std::string explain_last_error(int shown_fd = -1) const;
+    // Why part of this host's world is missing, for explanations: "eth0 is detached from the
+    // switch: ...". Empty: nothing is.
+    void set_world_note(std::string note);
 
     // --- Observation and driving ---
     const Counters& counters() const;

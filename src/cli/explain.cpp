@@ -73,6 +73,11 @@ std::string errors_markdown() {
 }
 
 int run_explain(const std::vector<std::string>& args) {
+    if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) {
+        fmt::print("usage: usnet explain ERRNO CALL   every reason CALL can fail with ERRNO on usnet, and the Linux rule\n"
+                   "       usnet explain --markdown   the whole table (docs/errors.md)\n");
+        return 0;
+    }
     if (args.size() == 1 && args[0] == "--markdown") {
         fmt::print("{}", errors_markdown());
         return 0;

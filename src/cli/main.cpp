@@ -36,7 +36,15 @@ int main(int argc, char** argv) {
     bench->add_option("what", bopt.what, "What to measure: loopback (one process) or pingpong (two processes, over a usnet switch)")->default_val("loopback");
     bench->add_flag("--json", bopt.json, "Print the figures as JSON");
     bench->add_option("--seconds", bopt.seconds, "Seconds per measurement")->default_val(1.0);
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        // A usage mistake is exit status 2, as for every other command line tool.
+        app.exit(e);
+        return 2;
+    }
     if (*demo) return usnet::cli::run_demo();
     if (*bench) return usnet::cli::run_bench(bopt);
     if (*sw) return usnet::cli::run_switch(sopt);

@@ -51,6 +51,30 @@ constexpr const char* kUsage =
     "              [--mtu N] [--route 'NET/N via G'] [--switch PATH | --tap NAME] [--pcap FILE] [--seed N]\n"
     "              -- PROGRAM [ARGS...]\n";
 
+constexpr const char* kHelp =
+    "Runs PROGRAM unmodified with its IPv4 datagram sockets (UDP and ICMP ping) in a usnet stack\n"
+    "inside the process; everything else goes to the kernel.\n"
+    "\n"
+    "Explanations and traces (nothing the program sees changes):\n"
+    "  --explain[=FILE]        one line per failing usnet call: the Linux rule that fired and why\n"
+    "  --stat                  the stack's counters when the program exits\n"
+    "  --trace[=FILE]          each call's path through the stack, in the kernel's terms (docs/trace.md)\n"
+    "  --trace=CALL,...        only these calls, e.g. --trace=connect,getpeername\n"
+    "  --trace-fd N            only calls on descriptor N\n"
+    "  --trace-errors          only calls that fail\n"
+    "  --trace-inbound=off     no trees for frames arriving and timers\n"
+    "\n"
+    "The world (default: eth0 10.0.2.15/24, gateway 10.0.2.2, a simulated private network):\n"
+    "  --topology FILE         settings from a file, one a line (addr, gateway, mtu, route, switch, seed)\n"
+    "  --addr A/N              eth0's address (more than once: more addresses)\n"
+    "  --gateway G|none        the default route and simulated gateway\n"
+    "  --mtu N                 eth0's mtu\n"
+    "  --route 'NET/N via G'   a route (or: dev eth0 | blackhole | unreachable | prohibit)\n"
+    "  --switch PATH           attach eth0 to a usnet switch (usnet switch --socket PATH)\n"
+    "  --tap NAME              attach eth0 to a TAP device\n"
+    "  --pcap FILE             capture eth0's frames\n"
+    "  --seed N                the simulation's seed\n"
+    "  -h, --help              this help\n";
 // --trace and its filters, as the shim's USNET_TRACE* variables. --trace=X takes a list of
 // call names (connect,getpeername) as a filter and anything else as the file to write.
 bool trace_option(std::vector<std::string>& cmd, bool* ok) {
@@ -143,15 +167,21 @@ bool switch_listening(const std::string& path) {
 int run_program(const std::vector<std::string>& args, const char* argv0) {
     std::vector<std::string> cmd = args;
     std::string world;
-    // Options of `usnet run` come before `--` (or before the program).
-    while (!cmd.empty() && cmd.front().rfind("--", 0) == 0 && cmd.front() != "--") {
+    // Options of `usnet run` come before `--` (or before the program); a program whose name
+    // starts with - goes after `--`.
+    while (!cmd.empty() && cmd.front().rfind("-", 0) == 0 && cmd.front() != "--") {
         const std::string o = cmd.front();
         bool ok = true;
+        if (o == "-h" || o == "--help") {
+            fmt::print(kUsage, argv0);
+            fmt::print("\n{}", kHelp);
+            return 0;
+        }
         if (o == "--explain") setenv("USNET_EXPLAIN", "1", 1);
         else if (o.rfind("--explain=", 0) == 0) setenv("USNET_EXPLAIN", o.substr(10).c_str(), 1);
         else if (o == "--stat") setenv("USNET_STAT", "1", 1);
         else if (!trace_option(cmd, &ok) && !world_option(cmd, world, &ok)) {
-            fmt::print(stderr, "usnet run: unknown option {}\n", o);
+            fmt::print(stderr, "usnet run: unknown option {} (usnet run --help lists them)\n", o);
             return 2;
         }
         if (!ok) return 2;

@@ -51,6 +51,10 @@ bool is_pid(const std::string& s) { return !s.empty() && s.find_first_not_of("01
 }  // namespace
 
 int run_stat(const std::vector<std::string>& args) {
+    if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) {
+        fmt::print("usage: usnet stat PID   the counters of a program running under usnet run, nstat style\n");
+        return 0;
+    }
     if (args.size() != 1 || !is_pid(args[0])) {
         fmt::print(stderr, "usage: usnet stat PID   (a program running under usnet run)\n");
         return 2;
@@ -62,6 +66,12 @@ int run_stat(const std::vector<std::string>& args) {
 }
 
 int run_ip(const std::vector<std::string>& args) {
+    if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) {
+        fmt::print("usage: usnet ip PID route add|del NET/N [via G] [dev eth0] | link set eth0 mtu N|up|down |\n"
+                   "                   addr add|del A/N dev eth0\n"
+                   "  changes a running program's usnet stack as ip changes the kernel's (its own user or root)\n");
+        return 0;
+    }
     if (args.size() < 2 || !is_pid(args[0])) {
         fmt::print(stderr,
                    "usage: usnet ip PID route add|del ... | link set eth0 mtu N|up|down | addr add|del A/N dev eth0\n");

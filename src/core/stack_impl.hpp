@@ -85,6 +85,7 @@ public:
 
     // Set while tracing (Stack::set_tracer): every trace point tests this pointer.
     trace::Tracer* tracer = nullptr;
+    std::string world_note;  // Stack::set_world_note
     std::unique_ptr<trace::Tracer> tracer_owned;
 
     // Runs timers of every layer that are due.

@@ -607,7 +607,11 @@ void Network::detach_switch() {
     up->detached = true;
     up->detach();
     for (auto& h : impl_->hosts)
-        if (&h->impl() == up->host) h->set_link_up(up->ifindex, false);
+        if (&h->impl() == up->host) {
+            h->set_link_up(up->ifindex, false);
+            h->set_world_note("this process's copy of the stack is detached from the switch (a child after fork keeps "
+                              "loopback only; the switch port stays with the parent)");
+        }
 }
 
 int Network::attach_switch(Stack& host, const std::string& path, const std::string& ifname, uint32_t mtu, Ip4 addr,

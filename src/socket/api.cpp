@@ -234,6 +234,8 @@ int Stack::socket(int domain, int type, int protocol) {
         });
 }
 
+void Stack::set_world_note(std::string note) { impl_->world_note = std::move(note); }
+
 bool Stack::is_socket(int fd) const { return impl_->sock_of(fd) != nullptr; }
 
 std::string Stack::describe(int fd) const {
@@ -257,6 +259,12 @@ std::string Stack::explain_last_error(int shown_fd) const {
     if (tl_last.err == Err::None) return "";
     std::string s = last_error_text(shown_fd >= 0 ? shown_fd : tl_last.fd);
     if (tl_last.fd >= 0 && impl_->sock_of(tl_last.fd)) s += " (" + describe(tl_last.fd) + ")";
+    // A route or device missing because the world lost a part: say which, not only "no route".
+    const Err e = tl_last.err;
+    if (!impl_->world_note.empty() &&
+        (e == Err::NetUnreachable || e == Err::DeviceDown || e == Err::RouteUnreachable || e == Err::PeerHostUnreach ||
+         e == Err::PeerNetUnreach))
+        s += "; " + impl_->world_note;
     return s;
 }
 

@@ -83,9 +83,16 @@ void T::log(const std::string& call, long r, const std::string& extra) {
     trace.push_back(call + " = " + result(r) + (extra.empty() ? "" : " " + extra));
 }
 
+bool T::autobound_ping(int fd) const {
+    const auto it = ping_fds_.find(fd);
+    return it != ping_fds_.end() && !it->second;
+}
+
 int T::socket(int domain, int type, int proto, Host h) {
     errno = 0;
     int r = api_.socket(h, domain, type, proto);
+    if (r >= 0 && proto == IPPROTO_ICMP) ping_fds_[r] = false;
+    else if (r >= 0) ping_fds_.erase(r);
     const std::string call = std::string(h == kGw ? "gw." : "") + "socket(" + std::to_string(domain) + "," +
                              std::to_string(type) + "," + std::to_string(proto) + ")";
     trace.push_back(call + " = " + (r >= 0 ? "fd" : result(r)));
@@ -94,6 +101,7 @@ int T::socket(int domain, int type, int proto, Host h) {
 
 int T::bind(int fd, const sockaddr_in& a, socklen_t len) {
     int r = api_.bind(fd, sa(a), len);
+    if (r == 0 && a.sin_port && ping_fds_.count(fd)) ping_fds_[fd] = true;
     log("bind(" + fmt_addr(a, len) + ")", r);
     return r;
 }
@@ -118,7 +126,9 @@ int T::getsockname(int fd, socklen_t len) {
     int r = api_.getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &l);
     sockaddr_in a{};
     std::memcpy(&a, &ss, sizeof a);
-    log("getsockname(len=" + std::to_string(len) + ")", r, r == 0 ? fmt_addr(a, l) : "");
+    std::string shown = r == 0 ? fmt_addr(a, l) : "";
+    if (r == 0 && autobound_ping(fd) && a.sin_port) shown = shown.substr(0, shown.find(':')) + ":ID" + (l != sizeof a ? " len=" + std::to_string(l) : "");
+    log("getsockname(len=" + std::to_string(len) + ")", r, shown);
     return r;
 }
 
@@ -226,7 +236,6 @@ static std::string decode_cmsgs(msghdr& m) {
 
 static ssize_t do_recv(T& t, Api& api, int fd, size_t cap, int flags, size_t control, const char* name,
                        std::vector<std::string>& trace, std::function<std::string(long)> result) {
-    (void)t;
     std::string buf(cap, '\0');
     iovec iov{buf.data(), cap};
     msghdr m{};
@@ -242,6 +251,11 @@ static ssize_t do_recv(T& t, Api& api, int fd, size_t cap, int flags, size_t con
     }
     ssize_t r = api.recvmsg(fd, &m, flags);
     std::string extra;
+    if (r >= 0 && t.autobound_ping(fd)) {
+        // An echo reply (or a quoted request) carries the identifier the kernel chose, and a
+        // checksum over it.
+        for (size_t i = 2; i < 6 && i < std::min<size_t>(size_t(r), cap); ++i) buf[i] = '?';
+    }
     if (r >= 0) {
         extra = "data=" + [&] {
             std::string q;
@@ -334,6 +348,7 @@ int T::shutdown(int fd, int how) {
 
 int T::close(int fd) {
     int r = api_.close(fd);
+    if (r == 0) ping_fds_.erase(fd);
     log("close", r);
     return r;
 }

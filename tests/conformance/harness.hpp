@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -84,10 +85,15 @@ public:
     // Ports in the ephemeral range print as EPH: they differ run to run.
     static std::string fmt_addr(const sockaddr_in& a, socklen_t len = sizeof(sockaddr_in));
 
+    // A ping socket whose identifier the kernel chose: Linux takes it from a counter shared
+    // by the whole machine (ping_port_rover), so it is masked where it shows.
+    bool autobound_ping(int fd) const;
+
 private:
     std::string result(long r);
     void log(const std::string& call, long r, const std::string& extra = "");
     Api& api_;
+    std::map<int, bool> ping_fds_;  // ping socket -> its identifier was bound explicitly
 };
 
 using ScenarioFn = std::function<void(T&)>;

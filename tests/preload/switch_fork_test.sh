@@ -44,4 +44,11 @@ check "parent talks before fork" "parent before fork: b'BEFORE'" "$out"
 check "child's off-host send fails" "child off-host: ENETUNREACH" "$out"
 check "child's loopback works" "child loopback: b'loop'" "$out"
 check "parent talks after fork" "parent after fork: b'AFTER'" "$out"
+# --explain says why the child's send failed: its copy of the world lost the switch.
+bg echo_pid2 "$usnet" run --switch "$sock" --addr 10.0.2.17/24 -- python3 "$tmp/echo.py"
+sleep 0.5
+out=$(timeout 20 "$usnet" run --explain --switch "$sock" --addr 10.0.2.16/24 -- python3 "$tmp/fork.py" 2>&1)
+echo "$out"
+if grep -q 'ENETUNREACH.*detached from the switch' <<<"$out"; then echo "ok: --explain names the detached switch"
+else echo "FAIL: --explain does not say the child is detached from the switch"; status=1; fi
 exit $status
