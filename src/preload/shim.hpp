@@ -1,0 +1,221 @@
+// The shim's internals, shared by its files (src/preload/README.md says which holds what).
+#pragma once
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/select.h>
+#include <sys/uio.h>
+#include <sys/resource.h>
+#include <sys/un.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <thread>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <vector>
+#include <algorithm>
+#include <climits>
+#include <map>
+#include <memory>
+#include <setjmp.h>
+
+#include "usnet/sim.hpp"
+
+#include "usnet/trace.hpp"
+
+namespace usnet::shim {
+
+// libc's own function, behind our interposer of the same name.
+template <class F>
+F* real(const char* name) {
+    return reinterpret_cast<F*>(dlsym(RTLD_NEXT, name));
+}
+#define REAL(fn) static auto* real_##fn = ::usnet::shim::real<decltype(::fn)>(#fn)
+
+// ---- the process's stack and its descriptor table (runtime.cpp) ----
+// The process's stack: the default world, created on the first socket call.
+struct Runtime {
+    std::recursive_mutex mu;
+    usnet::sim::DefaultWorld world;
+    std::unordered_map<int, int> fds;       // real descriptor -> usnet descriptor
+    std::unordered_map<int, int> refs;      // usnet descriptor -> real descriptors naming it (dup)
+    std::unordered_map<int, bool> signalled;  // real descriptor -> its eventfd holds a token
+    std::unordered_map<int, uint64_t> woken;  // real descriptor -> the socket's wakeups at the last sync
+    Runtime();  // builds the world (runtime.cpp)
+    usnet::Stack& stack() { return *world.host; }
+};
+Runtime& runtime();
+// Set once the first usnet socket exists: until then every call goes straight to libc.
+extern std::atomic<bool> g_active;
+// The usnet descriptor behind fd, or -1 (fd is the kernel's).
+int usnet_fd(int fd);
+bool is_usnet_socket(int domain, int type, int protocol);
+void print_stats();
+void flush_at_exit();
+void start_pump(Runtime& r);
+extern std::atomic<bool> g_pump_started;
+
+// The shim's own threads block every signal: the program's signals go to its own threads
+// (a blocked call of its sees the handler run, as on the kernel), never to ours.
+template <class F, class... A>
+void start_quiet_thread(F f, A... a) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    std::thread(f, a...).detach();
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+// ---- `usnet stat` / `usnet ip` control socket (control.cpp) ----
+extern int g_stat_fd, g_trace_fd, g_explain_fd;
+int park_high(int fd);
+bool shim_own_fd(long fd);
+void start_stat_server();
+
+// ---- explanations and traces (report.cpp) ----
+const char* explain_target();
+void write_explain(const std::string& line);
+void setup_trace(usnet::Stack& st);
+// The descriptor the program passed to the call in progress on this thread, and the usnet
+// socket it names: a trace shows the program's numbers, not the stack's.
+extern thread_local int t_shown_fd, t_shown_u;
+extern thread_local int t_new_socket_fd;  // the descriptor socket() is about to return
+extern std::atomic<bool> g_tracing;
+// The stack's next call on this thread is the program's `call` (read is a recv).
+inline int traced_as(const char* call) {
+    if (g_tracing.load(std::memory_order_relaxed)) usnet::trace_call_as(call);
+    return 0;
+}
+ssize_t read_nothing(usnet::Stack& st, int fd, int u);
+template <class R>
+R explained(R ret, int fd) {
+    if (ret >= 0 || !explain_target()) return ret;
+    write_explain("usnet: " + runtime().stack().explain_last_error(fd) + "\n");
+    return ret;
+}
+
+// ---- bad user pointers (usermem.cpp) ----
+constexpr size_t kMaxCopy = 65536;  // receive and send buffers are probed up to 64 KiB
+constexpr uintptr_t kProbePage = 4096;
+// True when every page of [p, p+n) can be read (or written).
+bool probe_range(const void* p, size_t n, bool write);
+bool readable(const void* p, size_t n);
+bool writable(void* p, size_t n);
+// Set when the shim itself fails a call with EFAULT (the stack has no reason on record).
+extern thread_local bool t_shim_fault;
+
+template <class T>
+T efault() {
+    errno = EFAULT;
+    t_shim_fault = true;
+    return T(-1);
+}
+
+template <class R>
+R explained_fault(R ret, int fd, const char* call) {
+    if (explain_target())
+        write_explain("usnet: " + std::string(call) + "(fd " + std::to_string(fd) +
+                      "): EFAULT: a pointer argument points at memory the program cannot access "
+                      "(unmapped, or read-only where the kernel writes) [copy_from_user/copy_to_user]\n");
+    return ret;
+}
+using sigaction_fn = int(int, const struct sigaction*, struct sigaction*);
+int fault_slot(int sig);
+extern std::atomic<bool> g_probe_installed;
+extern std::mutex g_sig_mu;
+extern struct sigaction g_user_act[2];
+
+// ---- message headers and buffers checked in the kernel's order (msghdr.cpp) ----
+const void* in_buf(const void* b, size_t n);
+bool addr_in_bad(const void* a, socklen_t len);
+ssize_t sendmsg_checked(usnet::Stack& st, int u, const msghdr* m, int f);
+int sendmmsg_checked(usnet::Stack& st, int u, mmsghdr* m, unsigned v, int f);
+ssize_t recvmsg_checked(usnet::Stack& st, int u, msghdr* m, int f);
+int recvmmsg_checked(usnet::Stack& st, int u, mmsghdr* m, unsigned v, int f, timespec* t);
+size_t writable_prefix(void* b, size_t n);
+// getsockname/getpeername: a pointer the call could not write is handed to the stack as
+// null, which then fails in the kernel's order (ENOTCONN before EFAULT: inet_getname runs
+// before move_addr_to_user).
+template <class Get>
+int getname_checked(Get get, sockaddr* a, socklen_t* l) {
+    if (l && !writable(l, sizeof *l)) l = nullptr;
+    if (l && int(*l) > 0 && !writable(a, std::min<size_t>(*l, sizeof(sockaddr_in)))) a = nullptr;
+    return get(a, l);
+}
+
+// A receive buffer only partly writable: the kernel copies just the datagram's bytes and
+// faults only when they reach the bad part. Received into a bounce buffer, then copied.
+// recv(buf, len) is the stack's call.
+template <class Recv>
+ssize_t recv_into(void* b, size_t n, int f, Recv recv) {
+    const size_t lim = std::min(n, kMaxCopy);
+    if (writable(b, lim)) return recv(b, n);
+    const size_t ok = writable_prefix(b, lim);
+    if (ok == 0) return recv(nullptr, n);  // the stack fails with EFAULT (a datagram is taken)
+    std::vector<char> tmp(lim);
+    const ssize_t r = recv(tmp.data(), lim);
+    if (r < 0) return r;
+    const size_t copied = (f & MSG_TRUNC) ? std::min(size_t(r), lim) : size_t(r);
+    if (copied > ok) return efault<ssize_t>();
+    std::memcpy(b, tmp.data(), copied);
+    return r;
+}
+ssize_t recvfrom_checked(usnet::Stack& st, int u, void* bb, size_t n, int f, sockaddr* from, socklen_t* fl);
+ssize_t rw_iov(usnet::Stack& st, int u, const iovec* iov, int n, bool in);
+int getsockopt_checked(usnet::Stack& st, int u, int lv, int n, void* v, socklen_t* l);
+void* ioctl_arg(unsigned long req, void* arg);
+
+// ---- readiness: poll, select and epoll over usnet and kernel descriptors (readiness.cpp) ----
+extern std::atomic<bool> g_signal;
+short usnet_mask(usnet::Stack& st, int u);
+void sync_signals(Runtime& r);
+void enable_signals(Runtime& r);
+// ---------------- epoll over usnet sockets ----------------
+// The kernel's epoll watches the eventfd standing for a usnet socket, registered under a
+// tag of ours; epoll_wait maps each tag back to the program's (epfd, fd) item and reports
+// what Linux would: the socket's poll mask within the registered interest, plus EPOLLERR
+// and EPOLLHUP. All under the runtime lock.
+struct EpItem {
+    int epfd, fd, u;
+    uint32_t events;
+    epoll_data_t data;
+};
+struct EpollTable {
+    std::unordered_map<uint64_t, EpItem> by_tag;
+    std::map<std::pair<int, int>, uint64_t> by_key;  // (epfd, fd) -> tag
+    std::unordered_map<int, int> count;              // epfd -> usnet items in it
+    uint64_t next = 0;
+};
+inline EpollTable& epolls() {
+    static auto* t = new EpollTable;  // never destroyed: programs poll from atexit handlers
+    return *t;
+}
+extern std::atomic<bool> g_epoll_used;
+void ep_erase(EpollTable& t, uint64_t tag);
+// Items go with their socket (its eventfd closed) or with their epoll instance.
+template <class Pred>
+void ep_forget(Pred gone) {
+    EpollTable& t = epolls();
+    std::vector<uint64_t> dead;
+    for (const auto& [tag, e] : t.by_tag)
+        if (gone(e)) dead.push_back(tag);
+    for (uint64_t tag : dead) ep_erase(t, tag);
+}
+
+}  // namespace usnet::shim

@@ -1,0 +1,139 @@
+// Bad user pointers: EFAULT, never a crash.
+#include "shim.hpp"
+
+namespace usnet::shim {
+
+// Linux answers EFAULT when copy_from_user/copy_to_user meets an unmapped page (or, for
+// output, a read-only one). Before the stack touches a user range of a usnet call, the
+// shim probes it: one byte per page, a read for input and an atomic add of 0 (a write that
+// changes nothing) for output, under a SIGSEGV/SIGBUS handler that jumps back when the
+// probe faults. sigsetjmp without the signal mask: no system call on the fast path. A
+// range that fails is handed to the stack as a null pointer, which fails with EFAULT where
+// the kernel's copy would (a received datagram is consumed, as udp_recvmsg does).
+// Receive and send buffers are probed up to 64 KiB (kMaxCopy): no datagram is longer.
+
+thread_local sigjmp_buf* t_probe [[gnu::tls_model("initial-exec")]] = nullptr;
+std::atomic<bool> g_probe_installed{false};
+std::mutex g_sig_mu;
+struct sigaction g_user_act[2];  // the program's own SIGSEGV and SIGBUS actions
+using sigaction_fn = int(int, const struct sigaction*, struct sigaction*);
+sigaction_fn* g_real_sigaction = nullptr;
+
+int fault_slot(int sig) { return sig == SIGSEGV ? 0 : sig == SIGBUS ? 1 : -1; }
+
+// A fault outside a probe goes to the program's handler, or gets the default action.
+void probe_handler(int sig, siginfo_t* info, void* ctx) {
+    if (sigjmp_buf* jb = t_probe) {
+        t_probe = nullptr;
+        siglongjmp(*jb, 1);
+    }
+    const int slot = fault_slot(sig);
+    struct sigaction a = g_user_act[slot];
+    if (a.sa_handler == SIG_DFL || a.sa_handler == SIG_IGN) {
+        const bool sent = info && info->si_code <= 0;  // kill/tgkill/sigqueue: no instruction to retry
+        if (a.sa_handler == SIG_IGN && sent) return;
+        struct sigaction d{};
+        d.sa_handler = SIG_DFL;
+        sigemptyset(&d.sa_mask);
+        g_real_sigaction(sig, &d, nullptr);
+        if (sent) raise(sig);
+        return;  // the faulting instruction runs again, under the default action
+    }
+    if (a.sa_flags & SA_RESETHAND) {
+        g_user_act[slot].sa_handler = SIG_DFL;
+        g_user_act[slot].sa_flags &= ~SA_SIGINFO;
+    }
+    sigset_t m = a.sa_mask;
+    if (!(a.sa_flags & SA_NODEFER)) sigaddset(&m, sig);
+    pthread_sigmask(SIG_BLOCK, &m, nullptr);  // the handler's mask; sigreturn restores ours
+    if (a.sa_flags & SA_SIGINFO) a.sa_sigaction(sig, info, ctx);
+    else a.sa_handler(sig);
+}
+
+// Installed with the first probe; the program's earlier actions are kept to chain to.
+void install_probe_handler() {
+    if (g_probe_installed.load(std::memory_order_acquire)) return;
+    std::lock_guard<std::mutex> g(g_sig_mu);
+    if (g_probe_installed.load(std::memory_order_relaxed)) return;
+    g_real_sigaction = real<sigaction_fn>("sigaction");
+    struct sigaction ours{};
+    ours.sa_sigaction = probe_handler;
+    ours.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&ours.sa_mask);
+    g_real_sigaction(SIGSEGV, &ours, &g_user_act[0]);
+    g_real_sigaction(SIGBUS, &ours, &g_user_act[1]);
+    g_probe_installed.store(true, std::memory_order_release);
+}
+
+// One byte per page of [a, last]: read, or an atomic add of 0 (needs write access, changes nothing).
+[[gnu::noinline, gnu::no_sanitize_address]] void touch_pages(uintptr_t a, uintptr_t last, bool write) {
+    for (uintptr_t x = a;;) {
+        if (write) __atomic_fetch_add(reinterpret_cast<volatile char*>(x), char(0), __ATOMIC_RELAXED);
+        else (void)*reinterpret_cast<const volatile char*>(x);
+        const uintptr_t next = (x | (kProbePage - 1)) + 1;
+        if (next == 0 || next > last) break;
+        x = next;
+    }
+}
+
+[[gnu::noinline]] bool touch_guarded(uintptr_t a, uintptr_t last, bool write) {
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0)) return false;  // the handler cleared t_probe
+    t_probe = &jb;
+    touch_pages(a, last, write);
+    t_probe = nullptr;
+    return true;
+}
+
+// True when every page of [p, p+n) can be read (or written).
+bool probe_range(const void* p, size_t n, bool write) {
+    if (n == 0) return true;
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    if (!p || a + n < a) return false;  // null, or wraps (access_ok fails)
+    install_probe_handler();
+    return touch_guarded(a, a + n - 1, write);
+}
+
+bool readable(const void* p, size_t n) { return n == 0 || probe_range(p, n, false); }
+bool writable(void* p, size_t n) { return n == 0 || probe_range(p, n, true); }
+
+// Set when the shim itself fails a call with EFAULT (the stack has no reason on record).
+thread_local bool t_shim_fault = false;
+
+}  // namespace usnet::shim
+
+using namespace usnet::shim;
+
+// The interposers are the only symbols the shim exports (it is built with hidden visibility).
+#pragma GCC visibility push(default)
+extern "C" {
+
+// SIGSEGV and SIGBUS: once the probe handler is installed it stays; the program's own
+// actions are recorded and chained to (see probe_handler).
+int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+    static sigaction_fn* real_sa = real<sigaction_fn>("sigaction");
+    const int slot = fault_slot(sig);
+    if (slot < 0) return real_sa(sig, act, old);
+    if (g_probe_installed.load(std::memory_order_acquire) &&
+        ((act && !readable(act, sizeof *act)) || (old && !writable(old, sizeof *old))))
+        return efault<int>();
+    std::lock_guard<std::mutex> g(g_sig_mu);
+    if (!g_probe_installed.load(std::memory_order_relaxed)) return real_sa(sig, act, old);
+    if (old) *old = g_user_act[slot];
+    if (act) g_user_act[slot] = *act;
+    return 0;
+}
+sighandler_t signal(int sig, sighandler_t h) {
+    REAL(signal);
+    if (fault_slot(sig) < 0 || !g_probe_installed.load(std::memory_order_acquire)) return real_signal(sig, h);
+    struct sigaction a{}, old{};
+    a.sa_handler = h;
+    sigemptyset(&a.sa_mask);
+    sigaddset(&a.sa_mask, sig);
+    a.sa_flags = SA_RESTART;  // glibc's signal(): BSD semantics
+    if (sigaction(sig, &a, &old) < 0) return SIG_ERR;
+    return old.sa_handler;
+}
+
+}  // extern "C"
+#pragma GCC visibility pop
