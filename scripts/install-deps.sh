@@ -9,4 +9,4 @@ $SUDO apt-get install -y -q --no-install-recommends \
   build-essential g++ cmake ninja-build pkg-config \
   libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev libcli11-dev libpcap-dev \
   tshark iproute2 util-linux procps perl python3 ca-certificates \
-  netcat-openbsd socat sockperf iperf ethtool
+  netcat-openbsd socat sockperf iperf memcached ethtool

@@ -115,10 +115,14 @@ template <class W>
 int ep_wait(int epfd, epoll_event* ev, long long timeout_ns, W wait) {
     if (!g_epoll_used.load(std::memory_order_acquire)) return wait(timeout_ns);
     Runtime& r = runtime();
+    bool mine;
     {
         std::lock_guard<std::recursive_mutex> g(r.mu);
-        if (!epolls().count.count(epfd)) return wait(timeout_ns);
+        mine = epolls().count.count(epfd) != 0;
     }
+    // (Never wait holding the lock: an epoll instance without usnet items, in one thread,
+    // held up every usnet call of the others until its wait ended.)
+    if (!mine) return wait(timeout_ns);
     const auto start = std::chrono::steady_clock::now();
     for (;;) {
         long long left = timeout_ns;
