@@ -136,9 +136,9 @@ struct Uplink : link::Port {
     // Whether looking for frames is as cheap as a memory read (then every settle_now looks;
     // otherwise only calls that receive or wait do).
     virtual bool cheap_poll() const = 0;
-    // Sleeps until a frame arrives, ring() is called or timeout ns pass; true if a signal
-    // handler ran meanwhile.
-    virtual bool wait(Time timeout) = 0;
+    // Sleeps until a frame arrives, ring() is called (if rung) or timeout ns pass; true if
+    // a signal handler ran meanwhile.
+    virtual bool wait(Time timeout, bool rung = true) = 0;
     virtual void ring() = 0;
     // A forked child lets go of its copy, leaving the link to the parent.
     virtual void detach() = 0;
@@ -155,7 +155,7 @@ struct SwitchLink : Uplink {
     void transmit(buf::PacketPtr frame) override;
     void poll() override;
     bool cheap_poll() const override { return true; }
-    bool wait(Time timeout) override { return fab.wait(port, timeout); }
+    bool wait(Time timeout, bool) override { return fab.wait(port, timeout); }  // frames ring it too
     void ring() override { fab.ring_bell(port); }
     void detach() override {
         if (ctl >= 0) syscall(SYS_close, ctl);  // our copy only: the parent's stays open
@@ -169,7 +169,7 @@ struct TapLink : Uplink {
     void transmit(buf::PacketPtr frame) override;
     void poll() override;
     bool cheap_poll() const override { return false; }  // a read(2) to learn there is nothing
-    bool wait(Time timeout) override { return dev->wait(timeout); }
+    bool wait(Time timeout, bool rung) override { return dev->wait(timeout, rung); }
     void ring() override { dev->ring(); }
     void detach() override { dev->forget(); }
 };
@@ -597,7 +597,24 @@ Time Network::next_event() const { return impl_->next_time(); }
 bool Network::has_switch() const { return impl_->up != nullptr; }
 
 void Network::wait_switch(Time timeout) {
-    if (impl_->up) impl_->up->wait(timeout);
+    // (On a TAP frames wake it; calls of other threads need not: the caller keeps up.)
+    if (impl_->up) impl_->up->wait(timeout, false);
+}
+
+void Network::pump(Time max_wait) {
+    Impl& n = *impl_;
+    Time timeout = max_wait;
+    std::unique_lock<std::recursive_mutex> g;
+    if (n.mu) g = std::unique_lock<std::recursive_mutex>(*n.mu, std::try_to_lock);
+    if (!n.mu || g.owns_lock()) {
+        n.sync_clock();
+        n.step_to(n.now);
+        if (const Time next = n.next_time(); next != kNever) timeout = std::clamp<Time>(next - n.now, kMs, max_wait);
+        if (g.owns_lock()) g.unlock();
+    } else {
+        timeout = std::min(max_wait, kMs);  // a call is running: look again soon
+    }
+    std::this_thread::sleep_for(std::chrono::nanoseconds(timeout));
 }
 
 void Network::detach_switch() {

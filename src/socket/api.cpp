@@ -818,7 +818,9 @@ static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const ch
     if (!sk) return fail(Err::BadFd, call, fd);
     if (msg->msg_iovlen > 1024) return fail(Err::IovTooMany, call, fd);
     if (iov_array_bad(msg)) return fail(Err::Fault, call, fd);
-    s.env->poll_input();  // frames waiting outside the process (a switch's ring) first
+    // Frames waiting outside the process (a switch's ring, a TAP) first, unless a datagram
+    // is already queued: looking at a TAP costs a system call.
+    if (sk->rx.empty()) s.env->poll_input();
     if (flags & MSG_ERRQUEUE) return recv_error(s, sk, msg, flags, call);
     const bool dontwait = sk->nonblock || (flags & MSG_DONTWAIT);
     // SO_RCVTIMEO in jiffies: -1 waits forever, 0 never waits.

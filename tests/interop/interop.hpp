@@ -73,11 +73,7 @@ struct Pumped {
     void start() {
         w.net->set_realtime(&mu);
         pump = std::thread([this] {
-            while (!stop.load()) {
-                std::lock_guard<std::recursive_mutex> g(mu);
-                w.net->poll_input();
-                w.net->run_for(20 * kMs);
-            }
+            while (!stop.load()) w.net->pump(5 * kMs);
         });
     }
     ~Pumped() {
