@@ -15,6 +15,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "link/shm.hpp"
 #include "wire/bytes.hpp"
 #include "wire/checksum.hpp"
 #include "wire/ethernet.hpp"
@@ -267,12 +268,7 @@ bool TapDevice::wait(Time timeout, bool rung) {
     for (int fd : q_) p[n++] = {fd, POLLIN, 0};
     p[n++] = {rung ? bell_ : -1, POLLIN, 0};  // (a negative descriptor is left out)
     timespec ts{};
-    timespec* tsp = nullptr;
-    if (timeout != kNever) {
-        ts.tv_sec = time_t(timeout / kSec);
-        ts.tv_nsec = long(timeout % kSec);
-        tsp = &ts;
-    }
+    timespec* tsp = shm::relative_timeout(timeout, &ts);
     if (rung) sleepers_.fetch_add(1, std::memory_order_seq_cst);
     const int saved = errno;
     const long r = syscall(SYS_ppoll, p, n, tsp, nullptr, 0);

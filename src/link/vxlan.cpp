@@ -11,6 +11,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "link/shm.hpp"
 #include "wire/bytes.hpp"
 #include "wire/ethernet.hpp"
 
@@ -218,8 +219,8 @@ uint32_t VxlanEndpoint::receive(FnRef<void(size_t, const uint8_t*, uint32_t)> f)
 
 void VxlanEndpoint::wait(Time timeout) {
     pollfd p{fd_, POLLIN, 0};
-    timespec ts{time_t(timeout / kSec), long(timeout % kSec)};
-    syscall(SYS_ppoll, &p, 1, &ts, nullptr, 0);
+    timespec ts{};
+    syscall(SYS_ppoll, &p, 1, shm::relative_timeout(timeout, &ts), nullptr, 0);
 }
 
 }  // namespace usnet::link

@@ -26,23 +26,17 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 const Ip4 kL(10, 7, 0, 1), kU(10, 7, 0, 2);
 
+// The kernel side's raw socket into tap0, counting what it sent.
 struct Injector {
-    int fd = -1;
-    sockaddr_ll ll{};
+    std::unique_ptr<RawLink> link;
     Mac us, them;
     uint64_t sent = 0;
-    ~Injector() {
-        if (fd >= 0) ::close(fd);
-    }
     bool open(Netns& ns) {
-        fd = ns.in([] { return ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0); });
-        ll.sll_family = AF_PACKET;
-        ll.sll_ifindex = int(ns.in([] { return if_nametoindex("tap0"); }));
-        ll.sll_halen = 6;
-        return fd >= 0 && ll.sll_ifindex > 0;
+        link = std::make_unique<RawLink>(ns, "tap0");
+        return link->ok();
     }
     void send(const Bytes& f) {
-        if (::sendto(fd, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&ll), sizeof ll) == ssize_t(f.size())) ++sent;
+        if (link->send(f)) ++sent;
         else ADD_FAILURE() << "injecting a " << f.size() << "-byte frame: " << std::strerror(errno);
     }
 };

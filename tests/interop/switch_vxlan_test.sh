@@ -60,23 +60,16 @@ for _ in range(2):
     s.sendto(d + b" back from 10.0.2.16", a)
 ' >"$tmp/srv.out" 2>"$tmp/srv.err"
 wait_for "$tmp/srv.out" "^ready" 5 || { echo "FAIL: the server did not start"; cat "$tmp/srv.err"; exit 1; }
-# A client on switch B: across both switches and the VXLAN segment.
-cli=$("$usnet" run --switch "$sock_b" --addr 10.0.2.17/24 --mtu 1450 -- python3 -c '
-import socket
+# One datagram to the server, and its answer: from a host on switch B (across both
+# switches and the VXLAN segment), and from Linux's vxlan device.
+client='import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(5)
-s.sendto(b"from switch B", ("10.0.2.16", 7000))
-print(s.recv(200).decode())
-' 2>&1)
+s.sendto(sys.argv[1].encode(), ("10.0.2.16", 7000))
+print(s.recv(200).decode())'
+cli=$("$usnet" run --switch "$sock_b" --addr 10.0.2.17/24 --mtu 1450 -- python3 -c "$client" "from switch B" 2>&1)
 check "a host on switch B reaches a host on switch A" "^from switch B back from 10.0.2.16$" "$cli"
-# Linux, from its vxlan device.
-lin=$(python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(5)
-s.sendto(b"from linux", ("10.0.2.16", 7000))
-print(s.recv(200).decode())
-' 2>&1)
+lin=$(python3 -c "$client" "from linux" 2>&1)
 check "Linux's vxlan device reaches the host on switch A" "^from linux back from 10.0.2.16$" "$lin"
 wait "$srv"
 check "Linux learned the host behind switch A" "02:75:6e:[0-9a-f:]+ dst 10.99.0.2" "$(bridge fdb show dev vx0)"

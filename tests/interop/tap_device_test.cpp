@@ -35,43 +35,10 @@ std::unique_ptr<Netns> tap_ns(const std::string& setup, std::string* why) {
     auto ns = tap_ns(setup, &why_);            \
     if (!ns) GTEST_SKIP() << why_;
 
-// Frames into the TAP from its kernel side, as a raw socket sends them.
-struct Inject {
-    int fd = -1;
-    sockaddr_ll ll{};
-    Inject(Netns& ns, const char* dev) {
-        fd = ns.in([] { return ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0); });
-        ll.sll_family = AF_PACKET;
-        ll.sll_ifindex = int(ns.in([dev] { return if_nametoindex(dev); }));
-        ll.sll_halen = 6;
-    }
-    ~Inject() { ::close(fd); }
-    bool send(const std::vector<uint8_t>& f) {
-        return ::sendto(fd, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&ll), sizeof ll) == ssize_t(f.size());
-    }
-};
-
 // An IPv4/UDP frame of flow i (the ports differ, so the kernel spreads them over queues).
 std::vector<uint8_t> flow_frame(uint16_t i, size_t payload) {
-    std::vector<uint8_t> f(14 + 20 + 8 + payload, uint8_t(i));
-    const uint8_t dst[6] = {2, 0x75, 0x74, 0, 0, 9}, src[6] = {2, 0, 0, 0, 0, 1};
-    std::memcpy(f.data(), dst, 6);
-    std::memcpy(f.data() + 6, src, 6);
-    wire::store16(f.data() + 12, 0x0800);
-    uint8_t* ip = f.data() + 14;
-    ip[0] = 0x45;
-    wire::store16(ip + 2, uint16_t(28 + payload));
-    ip[8] = 64;
-    ip[9] = 17;
-    wire::store32(ip + 12, Ip4(10, 7, 0, 1).v);
-    wire::store32(ip + 16, Ip4(10, 7, 0, 2).v);
-    wire::store16(ip + 10, 0);
-    wire::store16(ip + 10, wire::checksum(ip, 20));
-    wire::store16(ip + 20, uint16_t(20000 + i));
-    wire::store16(ip + 22, 7000);
-    wire::store16(ip + 24, uint16_t(8 + payload));
-    wire::store16(ip + 26, 0);
-    return f;
+    return udp_frame(Mac{{2, 0x75, 0x74, 0, 0, 9}}, Mac{{2, 0, 0, 0, 0, 1}}, Ip4(10, 7, 0, 1), Ip4(10, 7, 0, 2),
+                     uint16_t(20000 + i), 7000, std::string(payload, char(i)), 0);
 }
 
 TEST(TapDevice, AMultiQueueDeviceIsReadInBatchesAcrossItsQueues) {
@@ -92,7 +59,7 @@ TEST(TapDevice, AMultiQueueDeviceIsReadInBatchesAcrossItsQueues) {
     ASSERT_TRUE(dev) << err;
     EXPECT_EQ(dev->queues(), 4u);
     for (int i = 0; i < 200 && ns->sh("ip -o link show mq0 | grep -q LOWER_UP") != 0; ++i) usleep(5000);
-    Inject in(*ns, "mq0");
+    RawLink in(*ns, "mq0");
     constexpr uint16_t kFrames = 150;
     for (uint16_t i = 0; i < kFrames; ++i) ASSERT_TRUE(in.send(flow_frame(i, 32))) << std::strerror(errno);
     buf::Pool pool;
@@ -124,7 +91,7 @@ TEST(TapDevice, AFrameLongerThanAnyBufferIsCutShortAndFlagged) {
     ASSERT_TRUE(dev) << err;
     ASSERT_EQ(ns->sh("ip link set tap0 mtu 9000"), 0);  // now the kernel may send what we never expected
     for (int i = 0; i < 200 && ns->sh("ip -o link show tap0 | grep -q LOWER_UP") != 0; ++i) usleep(5000);
-    Inject in(*ns, "tap0");
+    RawLink in(*ns, "tap0");
     ASSERT_TRUE(in.send(flow_frame(1, 8000)));
     ASSERT_TRUE(in.send(flow_frame(2, 100)));
     buf::Pool pool;
