@@ -206,8 +206,13 @@ uint32_t VxlanEndpoint::receive(FnRef<void(size_t, const uint8_t*, uint32_t)> f)
             ++stats_.rx_other_vni;
             continue;
         }
+        // The remote by address and port (a usnet switch sends from its own port, and two may
+        // share an address), else by address (Linux picks a source port a flow).
         size_t r = 0;
-        while (r < to_.size() && to_[r].sin_addr.s_addr != from[i].sin_addr.s_addr) ++r;
+        while (r < to_.size() && !(to_[r].sin_addr.s_addr == from[i].sin_addr.s_addr && to_[r].sin_port == from[i].sin_port))
+            ++r;
+        if (r == to_.size())
+            for (r = 0; r < to_.size() && to_[r].sin_addr.s_addr != from[i].sin_addr.s_addr;) ++r;
         if (r == to_.size()) {
             ++stats_.rx_unknown_remote;
             continue;
