@@ -42,11 +42,11 @@ struct Injector {
 };
 
 Bytes eth(const Mac& dst, const Mac& src, uint16_t type, const Bytes& payload) {
-    Bytes f(14);
+    Bytes f(14 + payload.size());
     std::memcpy(f.data(), dst.b.data(), 6);
     std::memcpy(f.data() + 6, src.b.data(), 6);
     wire::store16(f.data() + 12, type);
-    f.insert(f.end(), payload.begin(), payload.end());
+    std::copy(payload.begin(), payload.end(), f.begin() + 14);
     return f;
 }
 
@@ -68,8 +68,10 @@ Bytes ipv4(Ip4 src, Ip4 dst, uint8_t proto, const Bytes& l4, const std::function
         const size_t hl = std::min<size_t>(size_t(h[0] & 15) * 4, h.size());
         wire::store16(h.data() + 10, wire::checksum(h.data(), std::max<size_t>(hl, 20)));
     }
-    h.insert(h.end(), l4.begin(), l4.end());
-    return h;
+    Bytes p(h.size() + l4.size());
+    std::copy(h.begin(), h.end(), p.begin());
+    std::copy(l4.begin(), l4.end(), p.begin() + long(h.size()));
+    return p;
 }
 
 Bytes udp(Ip4 src, Ip4 dst, uint16_t sport, uint16_t dport, const Bytes& data) {
