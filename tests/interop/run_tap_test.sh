@@ -100,6 +100,36 @@ print(s.recv(100).decode())
 wait $ksrv
 check "a usnet client reaches a Linux server" "^linux saw hi from 10.7.0.2$" "$cli"
 
+# A program asleep in the kernel still answers pings (the shim's thread takes the TAP's
+# frames in), and select over a usnet socket and a pipe wakes for a datagram from Linux.
+bg sel "${nobody_cmd[@]}" "$usnet" run --tap tap0 --addr 10.7.0.2/24 -- python3 -u -c '
+import os, select, socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 7002))
+r, w = os.pipe()
+print("ready", flush=True)
+time.sleep(1.5)
+ready, _, _ = select.select([s, r], [], [], 5)
+print("selected", [("usnet" if x is s else "pipe") for x in ready], s.recv(100).decode(), flush=True)
+' >"$tmp/sel.out" 2>&1
+wait_for "$tmp/sel.out" "^ready" 10 || { echo "FAIL: the select program did not start"; cat "$tmp/sel.out"; exit 1; }
+asleep=$(python3 - <<'PY'
+import socket, struct, time
+p = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+p.settimeout(1)
+t = time.monotonic()
+p.sendto(struct.pack("!BBHHH", 8, 0, 0, 0, 1) + b"z" * 8, ("10.7.0.2", 0))
+r = p.recv(100)
+print("asleep, echo reply", r[0], "in under a second:", time.monotonic() - t < 1)
+time.sleep(1.2)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b"wake", ("10.7.0.2", 7002))
+PY
+)
+check "a program asleep in the kernel answers a ping" "^asleep, echo reply 0 in under a second: True$" "$asleep"
+wait "$sel"
+check "select over a usnet socket and a pipe wakes for the datagram" "^selected \['usnet'\] wake$" "$(cat "$tmp/sel.out")"
+
 # Devices that cannot be had: each reported before the program runs, exit 2.
 expect2() {
     local name=$1 pattern=$2; shift 2
