@@ -295,6 +295,40 @@ TEST(HostileLink, MalformedFramesAreEachDroppedUnderTheirReason) {
     EXPECT_TRUE(t.echo_answers("after malformed frames"));
 }
 
+// Header fields at edges Linux accepts: each datagram reaches the echo, nothing is dropped.
+TEST(HostileLink, ValidEdgeValuesAreServed) {
+    HOSTILE_OR_SKIP(t);
+    const Mac us = t.inj.us, them = t.inj.them;
+    auto to_us = [&](const Bytes& ip) { return eth(us, them, wire::kEthIpv4, ip); };
+    const Bytes dgram = udp(kL, kU, 5000, 7, {'e', 'd', 'g', 'e'});
+    std::vector<Bytes> frames;
+    for (uint8_t ttl : {0, 1, 255}) frames.push_back(to_us(ipv4(kL, kU, 17, dgram, [ttl](Bytes& h) { h[8] = ttl; })));
+    frames.push_back(to_us(ipv4(kL, kU, 17, dgram, [](Bytes& h) { h[1] = 0xff; })));                         // TOS
+    for (uint16_t id : {0, 0xffff}) frames.push_back(to_us(ipv4(kL, kU, 17, dgram, [id](Bytes& h) { wire::store16(h.data() + 4, id); })));
+    frames.push_back(to_us(ipv4(kL, kU, 17, dgram, [](Bytes& h) { wire::store16(h.data() + 6, 0x4000); })));  // DF
+    frames.push_back(to_us(ipv4(kL, kU, 17, dgram, [](Bytes& h) {  // 60-byte header of no-op options
+        h.resize(60, 0x01);
+        h[0] = 0x4f;
+        wire::store16(h.data() + 2, uint16_t(60 + 12));
+    })));
+    Bytes no_sum = dgram;
+    no_sum[6] = no_sum[7] = 0;  // RFC 768: no checksum
+    frames.push_back(to_us(ipv4(kL, kU, 17, no_sum)));
+    frames.push_back(to_us(ipv4(kL, kU, 17, udp(kL, kU, 5000, 7, {}))));                   // empty
+    frames.push_back(to_us(ipv4(kL, kU, 17, udp(kL, kU, 5000, 7, Bytes(1472, 'M')))));     // the MTU exactly
+    Bytes padded = to_us(ipv4(kL, kU, 17, dgram));
+    padded.resize(60, 0);  // Ethernet padding after the datagram
+    frames.push_back(padded);
+    const Counters before = t.counters();
+    const uint64_t echoed = t.echoed;
+    t.inject_all(frames);
+    for (int i = 0; i < 200 && t.echoed - echoed < frames.size(); ++i) usleep(5000);
+    EXPECT_EQ(t.echoed - echoed, frames.size());
+    const Counters after = t.counters();
+    for (size_t i = 0; i < size_t(DropReason::Count); ++i)
+        EXPECT_EQ(after.drops[i], before.drops[i]) << drop_name(DropReason(i));
+}
+
 // Floods of fragments, ARP, ICMP and UDP: every frame answered, held or dropped under a
 // reason; the tables stop at their bounds and the pool stays within them; the echo answers.
 TEST(HostileLink, FloodsStayBoundedAndCounted) {
