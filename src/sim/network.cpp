@@ -126,7 +126,7 @@ struct Port : link::Port {
 
 // A host's link to outside the process (a `usnet switch`, a TAP device): the world takes
 // frames from it, and a blocked call sleeps on it until one comes or another thread rings.
-struct Uplink : link::Port {
+struct OutsideLink : link::Port {
     Network::Impl* net = nullptr;
     StackImpl* host = nullptr;
     int ifindex = 0;
@@ -145,7 +145,7 @@ struct Uplink : link::Port {
 };
 
 // Host side of a `usnet switch`: the interface's frames go into the shared fabric.
-struct SwitchLink : Uplink {
+struct SwitchLink : OutsideLink {
     uint32_t port = 0;
     int ctl = -1;  // the control connection: the switch frees our port when it closes
     link::shm::Fabric fab;
@@ -164,7 +164,7 @@ struct SwitchLink : Uplink {
 };
 
 // A host on a TAP device.
-struct TapLink : Uplink {
+struct TapLink : OutsideLink {
     std::unique_ptr<link::TapDevice> dev;
     void transmit(buf::PacketPtr frame) override;
     void poll() override;
@@ -206,7 +206,7 @@ struct Network::Impl {
     std::vector<std::unique_ptr<Segment>> segments;
     std::vector<std::unique_ptr<Port>> externals;  // by id
     buf::Pool pool;                                 // frames injected from external ports
-    Uplink* up = nullptr;                           // owned by the host's interface
+    OutsideLink* up = nullptr;                          // owned by the host's interface
     std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events;
     uint64_t delivered = 0, dropped = 0;
     uint32_t next_mac = 1;
@@ -618,7 +618,7 @@ void Network::pump(Time max_wait) {
 }
 
 void Network::detach_switch() {
-    Uplink* up = impl_->up;
+    OutsideLink* up = impl_->up;
     if (!up) return;
     impl_->up = nullptr;
     up->detached = true;
