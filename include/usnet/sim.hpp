@@ -76,6 +76,12 @@ public:
     void wait_switch(Time timeout);
     // Attached to a switch or a TAP device: a link outside the process.
     bool has_switch() const;
+    // The loop body of a thread that keeps a real-time world on a switch or TAP going while
+    // no call runs (ARP, pings, timers): takes frames in and runs what is due, unless a call
+    // holds the lock, then sleeps up to max_wait (less if a timer is due sooner). It never
+    // sleeps on the link, so a receiving call is not raced for each frame. Call it without
+    // the lock: while (!stop) net.pump(10 * kMs);
+    void pump(Time max_wait);
     // In a forked child: the port stays the parent's. The child's switch interface goes
     // down (its sends fail with ENETUNREACH, as with a link down); loopback keeps working.
     void detach_switch();

@@ -262,7 +262,8 @@ int run_bench(const BenchOptions& o) {
     }
     if (o.what == "loopback") return bench_loopback(o);
     if (o.what == "pingpong") return bench_pingpong(o);
-    fmt::print(stderr, "usnet bench: unknown measurement '{}' (known: loopback, pingpong)\n", o.what);
+    if (o.what == "tap") return bench_tap(o);
+    fmt::print(stderr, "usnet bench: unknown measurement '{}' (known: loopback, pingpong, tap)\n", o.what);
     return 2;
 }
 

@@ -26,6 +26,7 @@ struct BenchOptions {
 };
 int run_bench(const BenchOptions& o);
 int bench_pingpong(const BenchOptions& o);
+int bench_tap(const BenchOptions& o);
 
 struct SwitchCliOptions {
     std::string socket;

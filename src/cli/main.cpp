@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
                    "Join the segment to tap:NAME (a TAP device) or vxlan:REMOTE[:PORT],vni=N[,local=[ADDR][:PORT]] "
                    "(repeat for more)");
     usnet::cli::BenchOptions bopt;
-    bench->add_option("what", bopt.what, "What to measure: loopback (one process) or pingpong (two processes, over a usnet switch)")->default_val("loopback");
+    bench->add_option("what", bopt.what, "What to measure: loopback (one process), pingpong (two processes, over a usnet switch) or tap (to and from the kernel over a TAP)")->default_val("loopback");
     bench->add_flag("--json", bopt.json, "Print the figures as JSON");
     bench->add_option("--seconds", bopt.seconds, "Seconds per measurement")->default_val(1.0);
     try {

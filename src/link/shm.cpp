@@ -14,14 +14,16 @@
 
 namespace usnet::link::shm {
 
+timespec* relative_timeout(Time timeout, timespec* ts) {
+    if (timeout == kNever) return nullptr;
+    ts->tv_sec = time_t(timeout / kSec);
+    ts->tv_nsec = long(timeout % kSec);
+    return ts;
+}
+
 bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout, bool shared) {
     timespec ts{};
-    timespec* tsp = nullptr;
-    if (timeout != kNever) {
-        ts.tv_sec = time_t(timeout / kSec);
-        ts.tv_nsec = long(timeout % kSec);
-        tsp = &ts;
-    }
+    timespec* tsp = relative_timeout(timeout, &ts);
     const int saved = errno;  // a call that then succeeds leaves errno alone
     const bool intr = syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE, seen, tsp,
                               nullptr, 0) != 0 &&

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <string>
 
 #include "usnet/types.hpp"
@@ -71,6 +72,8 @@ struct Region {
 // rings); otherwise the cheaper process-private kind. The wait returns whether a signal
 // handler ran in this thread meanwhile (the wait then ends early).
 bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout, bool shared);
+// A relative timeout for futex and ppoll in *ts; null (no limit) for kNever.
+timespec* relative_timeout(Time timeout, timespec* ts);
 void futex_wake(std::atomic<uint32_t>* w, bool shared);
 
 // A port's MAC: 02:75:6e:II:II:PP ("un" for usnet; II the switch's mac_id, so that hosts of

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "link/shm.hpp"
 #include "wire/bytes.hpp"
 #include "wire/checksum.hpp"
 #include "wire/ethernet.hpp"
@@ -261,24 +262,19 @@ bool TapDevice::transmit(const uint8_t* frame, uint32_t len) {
     return true;
 }
 
-bool TapDevice::wait(Time timeout) {
+bool TapDevice::wait(Time timeout, bool rung) {
     pollfd p[kMaxQueues + 1];
     nfds_t n = 0;
     for (int fd : q_) p[n++] = {fd, POLLIN, 0};
-    p[n++] = {bell_, POLLIN, 0};
+    p[n++] = {rung ? bell_ : -1, POLLIN, 0};  // (a negative descriptor is left out)
     timespec ts{};
-    timespec* tsp = nullptr;
-    if (timeout != kNever) {
-        ts.tv_sec = time_t(timeout / kSec);
-        ts.tv_nsec = long(timeout % kSec);
-        tsp = &ts;
-    }
-    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    timespec* tsp = shm::relative_timeout(timeout, &ts);
+    if (rung) sleepers_.fetch_add(1, std::memory_order_seq_cst);
     const int saved = errno;
     const long r = syscall(SYS_ppoll, p, n, tsp, nullptr, 0);
     const bool interrupted = r < 0 && errno == EINTR;
     errno = saved;
-    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    if (rung) sleepers_.fetch_sub(1, std::memory_order_relaxed);
     if (r > 0 && (p[n - 1].revents & POLLIN)) {
         uint64_t v;
         (void)!syscall(SYS_read, bell_, &v, sizeof v);

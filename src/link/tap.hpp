@@ -56,9 +56,9 @@ public:
     bool transmit(buf::Packet& frame);
     // A frame that cannot be pushed into (a switch's ring): complete checksums.
     bool transmit(const uint8_t* frame, uint32_t len);
-    // Sleeps until a frame waits, ring() is called, or timeout ns pass (kNever: no limit).
-    // Returns whether a signal handler ran meanwhile (the sleep then ends early).
-    bool wait(Time timeout);
+    // Sleeps until a frame waits, ring() is called (if rung), or timeout ns pass (kNever:
+    // no limit). Returns whether a signal handler ran meanwhile (the sleep then ends early).
+    bool wait(Time timeout, bool rung = true);
     // Wakes a thread sleeping in wait(); a system call only when one sleeps.
     void ring();
     // A forked child's copy: closes its descriptors and leaves the device, still the

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "link/shm.hpp"
 #include "wire/bytes.hpp"
 #include "wire/ethernet.hpp"
 
@@ -205,8 +206,13 @@ uint32_t VxlanEndpoint::receive(FnRef<void(size_t, const uint8_t*, uint32_t)> f)
             ++stats_.rx_other_vni;
             continue;
         }
+        // The remote by address and port (a usnet switch sends from its own port, and two may
+        // share an address), else by address (Linux picks a source port a flow).
         size_t r = 0;
-        while (r < to_.size() && to_[r].sin_addr.s_addr != from[i].sin_addr.s_addr) ++r;
+        while (r < to_.size() && !(to_[r].sin_addr.s_addr == from[i].sin_addr.s_addr && to_[r].sin_port == from[i].sin_port))
+            ++r;
+        if (r == to_.size())
+            for (r = 0; r < to_.size() && to_[r].sin_addr.s_addr != from[i].sin_addr.s_addr;) ++r;
         if (r == to_.size()) {
             ++stats_.rx_unknown_remote;
             continue;
@@ -218,8 +224,8 @@ uint32_t VxlanEndpoint::receive(FnRef<void(size_t, const uint8_t*, uint32_t)> f)
 
 void VxlanEndpoint::wait(Time timeout) {
     pollfd p{fd_, POLLIN, 0};
-    timespec ts{time_t(timeout / kSec), long(timeout % kSec)};
-    syscall(SYS_ppoll, &p, 1, &ts, nullptr, 0);
+    timespec ts{};
+    syscall(SYS_ppoll, &p, 1, shm::relative_timeout(timeout, &ts), nullptr, 0);
 }
 
 }  // namespace usnet::link

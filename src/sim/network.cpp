@@ -126,7 +126,7 @@ struct Port : link::Port {
 
 // A host's link to outside the process (a `usnet switch`, a TAP device): the world takes
 // frames from it, and a blocked call sleeps on it until one comes or another thread rings.
-struct Uplink : link::Port {
+struct OutsideLink : link::Port {
     Network::Impl* net = nullptr;
     StackImpl* host = nullptr;
     int ifindex = 0;
@@ -136,16 +136,16 @@ struct Uplink : link::Port {
     // Whether looking for frames is as cheap as a memory read (then every settle_now looks;
     // otherwise only calls that receive or wait do).
     virtual bool cheap_poll() const = 0;
-    // Sleeps until a frame arrives, ring() is called or timeout ns pass; true if a signal
-    // handler ran meanwhile.
-    virtual bool wait(Time timeout) = 0;
+    // Sleeps until a frame arrives, ring() is called (if rung) or timeout ns pass; true if
+    // a signal handler ran meanwhile.
+    virtual bool wait(Time timeout, bool rung = true) = 0;
     virtual void ring() = 0;
     // A forked child lets go of its copy, leaving the link to the parent.
     virtual void detach() = 0;
 };
 
 // Host side of a `usnet switch`: the interface's frames go into the shared fabric.
-struct SwitchLink : Uplink {
+struct SwitchLink : OutsideLink {
     uint32_t port = 0;
     int ctl = -1;  // the control connection: the switch frees our port when it closes
     link::shm::Fabric fab;
@@ -155,7 +155,7 @@ struct SwitchLink : Uplink {
     void transmit(buf::PacketPtr frame) override;
     void poll() override;
     bool cheap_poll() const override { return true; }
-    bool wait(Time timeout) override { return fab.wait(port, timeout); }
+    bool wait(Time timeout, bool) override { return fab.wait(port, timeout); }  // frames ring it too
     void ring() override { fab.ring_bell(port); }
     void detach() override {
         if (ctl >= 0) syscall(SYS_close, ctl);  // our copy only: the parent's stays open
@@ -164,12 +164,12 @@ struct SwitchLink : Uplink {
 };
 
 // A host on a TAP device.
-struct TapLink : Uplink {
+struct TapLink : OutsideLink {
     std::unique_ptr<link::TapDevice> dev;
     void transmit(buf::PacketPtr frame) override;
     void poll() override;
     bool cheap_poll() const override { return false; }  // a read(2) to learn there is nothing
-    bool wait(Time timeout) override { return dev->wait(timeout); }
+    bool wait(Time timeout, bool rung) override { return dev->wait(timeout, rung); }
     void ring() override { dev->ring(); }
     void detach() override { dev->forget(); }
 };
@@ -206,7 +206,7 @@ struct Network::Impl {
     std::vector<std::unique_ptr<Segment>> segments;
     std::vector<std::unique_ptr<Port>> externals;  // by id
     buf::Pool pool;                                 // frames injected from external ports
-    Uplink* up = nullptr;                           // owned by the host's interface
+    OutsideLink* up = nullptr;                          // owned by the host's interface
     std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events;
     uint64_t delivered = 0, dropped = 0;
     uint32_t next_mac = 1;
@@ -597,11 +597,28 @@ Time Network::next_event() const { return impl_->next_time(); }
 bool Network::has_switch() const { return impl_->up != nullptr; }
 
 void Network::wait_switch(Time timeout) {
-    if (impl_->up) impl_->up->wait(timeout);
+    // (On a TAP frames wake it; calls of other threads need not: the caller keeps up.)
+    if (impl_->up) impl_->up->wait(timeout, false);
+}
+
+void Network::pump(Time max_wait) {
+    Impl& n = *impl_;
+    Time timeout = max_wait;
+    std::unique_lock<std::recursive_mutex> g;
+    if (n.mu) g = std::unique_lock<std::recursive_mutex>(*n.mu, std::try_to_lock);
+    if (!n.mu || g.owns_lock()) {
+        n.sync_clock();
+        n.step_to(n.now);
+        if (const Time next = n.next_time(); next != kNever) timeout = std::clamp<Time>(next - n.now, kMs, max_wait);
+        if (g.owns_lock()) g.unlock();
+    } else {
+        timeout = std::min(max_wait, kMs);  // a call is running: look again soon
+    }
+    std::this_thread::sleep_for(std::chrono::nanoseconds(timeout));
 }
 
 void Network::detach_switch() {
-    Uplink* up = impl_->up;
+    OutsideLink* up = impl_->up;
     if (!up) return;
     impl_->up = nullptr;
     up->detached = true;

@@ -1,5 +1,6 @@
 #include "sim/switch_uplink.hpp"
 
+#include <atomic>
 #include <cstring>
 #include <map>
 
@@ -62,8 +63,8 @@ public:
     }
     uint32_t mtu() const override { return ep_->inner_mtu(); }
     void attach(Network& net, int segment) override {
-        static int next_horizon = 1;
-        const int horizon = next_horizon++;
+        static std::atomic<int> next_horizon{1};
+        const int horizon = next_horizon.fetch_add(1);
         for (Remote& r : remotes_) r.id = net.add_uplink(segment, &r, horizon);
     }
     void wait(Time timeout) override { ep_->wait(timeout); }

@@ -1132,7 +1132,9 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
     const bool udp = sk->proto == sock::Proto::Udp;
     USNET_TRACE(tr_, RecvOps, udp ? "udp_recvmsg" : "ping_recvmsg", udp ? "udp_prot" : "ping_prot");
     USNET_TRACE_INDENT(tr_);
-    s.env->poll_input();  // frames waiting outside the process (a switch's ring) first
+    // Frames waiting outside the process (a switch's ring, a TAP) first, unless a datagram
+    // is already queued: looking at a TAP costs a system call.
+    if (sk->rx.empty()) s.env->poll_input();
     if (flags & MSG_ERRQUEUE) return recv_error(s, sk, msg, flags, call);
     const bool dontwait = sk->nonblock || (flags & MSG_DONTWAIT);
     // SO_RCVTIMEO in jiffies: -1 waits forever, 0 never waits.

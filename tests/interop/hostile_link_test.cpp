@@ -26,33 +26,27 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 const Ip4 kL(10, 7, 0, 1), kU(10, 7, 0, 2);
 
+// The kernel side's raw socket into tap0, counting what it sent.
 struct Injector {
-    int fd = -1;
-    sockaddr_ll ll{};
+    std::unique_ptr<RawLink> link;
     Mac us, them;
     uint64_t sent = 0;
-    ~Injector() {
-        if (fd >= 0) ::close(fd);
-    }
     bool open(Netns& ns) {
-        fd = ns.in([] { return ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0); });
-        ll.sll_family = AF_PACKET;
-        ll.sll_ifindex = int(ns.in([] { return if_nametoindex("tap0"); }));
-        ll.sll_halen = 6;
-        return fd >= 0 && ll.sll_ifindex > 0;
+        link = std::make_unique<RawLink>(ns, "tap0");
+        return link->ok();
     }
     void send(const Bytes& f) {
-        if (::sendto(fd, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&ll), sizeof ll) == ssize_t(f.size())) ++sent;
+        if (link->send(f)) ++sent;
         else ADD_FAILURE() << "injecting a " << f.size() << "-byte frame: " << std::strerror(errno);
     }
 };
 
 Bytes eth(const Mac& dst, const Mac& src, uint16_t type, const Bytes& payload) {
-    Bytes f(14);
+    Bytes f(14 + payload.size());
     std::memcpy(f.data(), dst.b.data(), 6);
     std::memcpy(f.data() + 6, src.b.data(), 6);
     wire::store16(f.data() + 12, type);
-    f.insert(f.end(), payload.begin(), payload.end());
+    std::copy(payload.begin(), payload.end(), f.begin() + 14);
     return f;
 }
 
@@ -74,8 +68,10 @@ Bytes ipv4(Ip4 src, Ip4 dst, uint8_t proto, const Bytes& l4, const std::function
         const size_t hl = std::min<size_t>(size_t(h[0] & 15) * 4, h.size());
         wire::store16(h.data() + 10, wire::checksum(h.data(), std::max<size_t>(hl, 20)));
     }
-    h.insert(h.end(), l4.begin(), l4.end());
-    return h;
+    Bytes p(h.size() + l4.size());
+    std::copy(h.begin(), h.end(), p.begin());
+    std::copy(l4.begin(), l4.end(), p.begin() + long(h.size()));
+    return p;
 }
 
 Bytes udp(Ip4 src, Ip4 dst, uint16_t sport, uint16_t dport, const Bytes& data) {
@@ -297,6 +293,40 @@ TEST(HostileLink, MalformedFramesAreEachDroppedUnderTheirReason) {
     EXPECT_EQ(dropped + held, frames.size());
     EXPECT_EQ(t.inj.sent, frames.size());
     EXPECT_TRUE(t.echo_answers("after malformed frames"));
+}
+
+// Header fields at edges Linux accepts: each datagram reaches the echo, nothing is dropped.
+TEST(HostileLink, ValidEdgeValuesAreServed) {
+    HOSTILE_OR_SKIP(t);
+    const Mac us = t.inj.us, them = t.inj.them;
+    auto to_us = [&](const Bytes& ip) { return eth(us, them, wire::kEthIpv4, ip); };
+    const Bytes dgram = udp(kL, kU, 5000, 7, {'e', 'd', 'g', 'e'});
+    std::vector<Bytes> frames;
+    for (uint8_t ttl : {0, 1, 255}) frames.push_back(to_us(ipv4(kL, kU, 17, dgram, [ttl](Bytes& h) { h[8] = ttl; })));
+    frames.push_back(to_us(ipv4(kL, kU, 17, dgram, [](Bytes& h) { h[1] = 0xff; })));                         // TOS
+    for (uint16_t id : {0, 0xffff}) frames.push_back(to_us(ipv4(kL, kU, 17, dgram, [id](Bytes& h) { wire::store16(h.data() + 4, id); })));
+    frames.push_back(to_us(ipv4(kL, kU, 17, dgram, [](Bytes& h) { wire::store16(h.data() + 6, 0x4000); })));  // DF
+    frames.push_back(to_us(ipv4(kL, kU, 17, dgram, [](Bytes& h) {  // 60-byte header of no-op options
+        h.resize(60, 0x01);
+        h[0] = 0x4f;
+        wire::store16(h.data() + 2, uint16_t(60 + 12));
+    })));
+    Bytes no_sum = dgram;
+    no_sum[6] = no_sum[7] = 0;  // RFC 768: no checksum
+    frames.push_back(to_us(ipv4(kL, kU, 17, no_sum)));
+    frames.push_back(to_us(ipv4(kL, kU, 17, udp(kL, kU, 5000, 7, {}))));                   // empty
+    frames.push_back(to_us(ipv4(kL, kU, 17, udp(kL, kU, 5000, 7, Bytes(1472, 'M')))));     // the MTU exactly
+    Bytes padded = to_us(ipv4(kL, kU, 17, dgram));
+    padded.resize(60, 0);  // Ethernet padding after the datagram
+    frames.push_back(padded);
+    const Counters before = t.counters();
+    const uint64_t echoed = t.echoed;
+    t.inject_all(frames);
+    for (int i = 0; i < 200 && t.echoed - echoed < frames.size(); ++i) usleep(5000);
+    EXPECT_EQ(t.echoed - echoed, frames.size());
+    const Counters after = t.counters();
+    for (size_t i = 0; i < size_t(DropReason::Count); ++i)
+        EXPECT_EQ(after.drops[i], before.drops[i]) << drop_name(DropReason(i));
 }
 
 // Floods of fragments, ARP, ICMP and UDP: every frame answered, held or dropped under a

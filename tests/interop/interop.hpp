@@ -3,12 +3,15 @@
 #pragma once
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -18,6 +21,8 @@
 
 #include "netns.hpp"
 #include "usnet/sim.hpp"
+#include "wire/bytes.hpp"
+#include "wire/checksum.hpp"
 
 namespace usnet::test {
 
@@ -73,11 +78,7 @@ struct Pumped {
     void start() {
         w.net->set_realtime(&mu);
         pump = std::thread([this] {
-            while (!stop.load()) {
-                std::lock_guard<std::recursive_mutex> g(mu);
-                w.net->poll_input();
-                w.net->run_for(20 * kMs);
-            }
+            while (!stop.load()) w.net->pump(5 * kMs);
         });
     }
     ~Pumped() {
@@ -90,7 +91,117 @@ struct Pumped {
         std::lock_guard<std::recursive_mutex> g(mu);
         return f(*w.host);
     }
+    // A usnet socket with a receive timeout (a lost datagram fails a test instead of
+    // hanging it), bound to ip:port if asked.
+    int usock(int type, int proto, Ip4 ip = Ip4(), uint16_t port = 0, bool bind = false) {
+        return call([&](Stack& s) {
+            const int fd = s.socket(AF_INET, type, proto);
+            timeval tv{3, 0};
+            s.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            if (bind) {
+                sockaddr_in a{};
+                a.sin_family = AF_INET;
+                a.sin_port = htons(port);
+                a.sin_addr.s_addr = ip.net();
+                if (s.bind(fd, sap(a), sizeof a) != 0) return -1;
+            }
+            return fd;
+        });
+    }
+    ssize_t usend(int fd, const void* p, size_t n, const char* ip, uint16_t port) {
+        sockaddr_in a = addr4(ip, port);
+        return call([&](Stack& s) { return s.sendto(fd, p, n, 0, sap(a), sizeof a); });
+    }
+    // Blocks (under the lock, which a blocking usnet call lets go of while it waits).
+    ssize_t urecv(int fd, void* p, size_t n, sockaddr_in* from = nullptr) {
+        socklen_t len = sizeof(sockaddr_in);
+        return call([&](Stack& s) { return s.recvfrom(fd, p, n, 0, from ? sap(*from) : nullptr, from ? &len : nullptr); });
+    }
+    Counters counters() {
+        return call([](Stack& s) { return s.counters(); });
+    }
+    Mac usnet_mac() {
+        return call([](Stack& s) { return s.interfaces().back().mac; });
+    }
 };
+
+// Frames put on a device from the kernel's side (a raw AF_PACKET socket in ns), as a host
+// behind it would send them: into a TAP they reach usnet; into a vxlan device, its segment.
+struct RawLink {
+    int fd = -1;
+    sockaddr_ll ll{};
+    RawLink(Netns& ns, const char* dev) {
+        fd = ns.in([] { return ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0); });
+        ll.sll_family = AF_PACKET;
+        ll.sll_ifindex = int(ns.in([dev] { return if_nametoindex(dev); }));
+        ll.sll_halen = 6;
+    }
+    ~RawLink() {
+        if (fd >= 0) ::close(fd);
+    }
+    RawLink(const RawLink&) = delete;
+    RawLink& operator=(const RawLink&) = delete;
+    bool ok() const { return fd >= 0 && ll.sll_ifindex > 0; }
+    bool send(const std::vector<uint8_t>& f) {
+        return ::sendto(fd, f.data(), f.size(), 0, reinterpret_cast<const sockaddr*>(&ll), sizeof ll) == ssize_t(f.size());
+    }
+};
+
+// A connected usnet socket sending to a closed port on Linux, then a connected Linux
+// socket (in ns) sending to a closed port on usnet: each learns ECONNREFUSED from the
+// other's ICMP port unreachable (__udp4_lib_err, on both).
+inline void expect_refused_both_ways(Pumped& u, Netns& ns, const char* linux_ip, const char* usnet_ip) {
+    const int us = u.usock(SOCK_DGRAM, 0);
+    sockaddr_in closed = addr4(linux_ip, 9);
+    ASSERT_EQ(u.call([&](Stack& s) { return s.connect(us, sap(closed), sizeof closed); }), 0);
+    ASSERT_EQ(u.call([&](Stack& s) { return s.send(us, "x", 1, 0); }), 1);
+    char buf[16];
+    errno = 0;
+    EXPECT_EQ(u.urecv(us, buf, sizeof buf), -1);
+    EXPECT_EQ(errno, ECONNREFUSED) << last_error_text();
+    const int k = kernel_socket(ns, SOCK_DGRAM, 0);
+    sockaddr_in uclosed = addr4(usnet_ip, 9);
+    ASSERT_EQ(::connect(k, sap(uclosed), sizeof uclosed), 0);
+    ASSERT_EQ(::send(k, "y", 1, 0), 1);
+    errno = 0;
+    EXPECT_EQ(::recv(k, buf, sizeof buf, 0), -1);
+    EXPECT_EQ(errno, ECONNREFUSED) << std::strerror(errno);
+    ::close(k);
+}
+
+// Ethernet, IPv4 (its checksum right) and UDP with the given checksum field, for frames
+// injected from the kernel's side.
+inline std::vector<uint8_t> udp_frame(const Mac& dst, const Mac& src, Ip4 from, Ip4 to, uint16_t sport,
+                                      uint16_t dport, const std::string& data, uint16_t udp_checksum) {
+    std::vector<uint8_t> f(14 + 20 + 8 + data.size());
+    std::memcpy(f.data(), dst.b.data(), 6);
+    std::memcpy(f.data() + 6, src.b.data(), 6);
+    f[12] = 0x08;
+    uint8_t* ip = f.data() + 14;
+    ip[0] = 0x45;
+    wire::store16(ip + 2, uint16_t(28 + data.size()));
+    ip[8] = 64;
+    ip[9] = 17;
+    wire::store32(ip + 12, from.v);
+    wire::store32(ip + 16, to.v);
+    wire::store16(ip + 10, wire::checksum(ip, 20));
+    wire::store16(ip + 20, sport);
+    wire::store16(ip + 22, dport);
+    wire::store16(ip + 24, uint16_t(8 + data.size()));
+    wire::store16(ip + 26, udp_checksum);
+    std::memcpy(ip + 28, data.data(), data.size());
+    return f;
+}
+// The right UDP checksum of such a frame.
+inline uint16_t udp_checksum_of(const std::vector<uint8_t>& frame) {
+    std::vector<uint8_t> f = frame;
+    uint8_t* ip = f.data() + 14;
+    wire::store16(ip + 26, 0);
+    const uint16_t len = wire::load16(ip + 24);
+    const uint16_t c = wire::checksum_fold(wire::checksum_add(
+        wire::pseudo_header_sum(Ip4(wire::load32(ip + 12)), Ip4(wire::load32(ip + 16)), 17, len), ip + 20, len));
+    return c ? c : 0xffff;
+}
 
 // A command's output (with its stderr unless quiet) and exit status.
 inline std::string run_cmd(const std::string& cmd, int* status = nullptr, bool quiet = false) {

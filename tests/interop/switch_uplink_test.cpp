@@ -66,31 +66,6 @@ struct SwitchHost : Pumped {
         start();
         return "";
     }
-    int sock(int type, int proto, uint16_t port = 0) {
-        return call([&](Stack& s) {
-            const int fd = s.socket(AF_INET, type, proto);
-            timeval tv{3, 0};
-            s.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            if (port) {
-                sockaddr_in a{};
-                a.sin_family = AF_INET;
-                a.sin_port = htons(port);
-                if (s.bind(fd, sap(a), sizeof a) != 0) return -1;
-            }
-            return fd;
-        });
-    }
-    ssize_t send(int fd, const void* p, size_t n, const char* ip, uint16_t port) {
-        sockaddr_in a = addr4(ip, port);
-        return call([&](Stack& s) { return s.sendto(fd, p, n, 0, sap(a), sizeof a); });
-    }
-    ssize_t recv(int fd, void* p, size_t n, sockaddr_in* from = nullptr) {
-        socklen_t len = sizeof(sockaddr_in);
-        return call([&](Stack& s) { return s.recvfrom(fd, p, n, 0, from ? sap(*from) : nullptr, from ? &len : nullptr); });
-    }
-    Counters counters() {
-        return call([](Stack& s) { return s.counters(); });
-    }
 };
 
 std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
@@ -164,24 +139,24 @@ struct VxlanLab {
 // Pings and datagrams between all three: two usnet hosts on two switches and Linux.
 TEST(VxlanUplink, TwoSwitchesAndALinuxVxlanDeviceShareOneSegment) {
     LAB_OR_SKIP(lab);
-    const int sa = lab.ha.sock(SOCK_DGRAM, 0, 7000), sb = lab.hb.sock(SOCK_DGRAM, 0, 7000);
+    const int sa = lab.ha.usock(SOCK_DGRAM, 0, Ip4(), 7000, true), sb = lab.hb.usock(SOCK_DGRAM, 0, Ip4(), 7000, true);
     const int kl = kernel_socket(*lab.l, SOCK_DGRAM, 0, kLinux, 7000);
     ASSERT_GE(kl, 0);
     char buf[64];
     // A -> B, B -> A across the two switches.
-    ASSERT_EQ(lab.ha.send(sa, "a-to-b", 6, kHostB, 7000), 6);
-    ASSERT_EQ(lab.hb.recv(sb, buf, sizeof buf), 6) << last_error_text();
-    ASSERT_EQ(lab.hb.send(sb, "b-to-a", 6, kHostA, 7000), 6);
-    ASSERT_EQ(lab.ha.recv(sa, buf, sizeof buf), 6) << last_error_text();
+    ASSERT_EQ(lab.ha.usend(sa, "a-to-b", 6, kHostB, 7000), 6);
+    ASSERT_EQ(lab.hb.urecv(sb, buf, sizeof buf), 6) << last_error_text();
+    ASSERT_EQ(lab.hb.usend(sb, "b-to-a", 6, kHostA, 7000), 6);
+    ASSERT_EQ(lab.ha.urecv(sa, buf, sizeof buf), 6) << last_error_text();
     // Each usnet host -> Linux, and Linux -> each.
     for (SwitchHost* h : {&lab.ha, &lab.hb}) {
         const int s = h == &lab.ha ? sa : sb;
-        ASSERT_EQ(h->send(s, "to-linux", 8, kLinux, 7000), 8);
+        ASSERT_EQ(h->usend(s, "to-linux", 8, kLinux, 7000), 8);
         sockaddr_in from{};
         socklen_t fl = sizeof from;
         ASSERT_EQ(::recvfrom(kl, buf, sizeof buf, 0, sap(from), &fl), 8) << std::strerror(errno);
         ASSERT_EQ(::sendto(kl, "to-usnet", 8, 0, sap(from), fl), 8);
-        ASSERT_EQ(h->recv(s, buf, sizeof buf), 8) << last_error_text();
+        ASSERT_EQ(h->urecv(s, buf, sizeof buf), 8) << last_error_text();
         EXPECT_EQ(std::string(buf, 8), "to-usnet");
     }
     // Linux pings host A; host B pings Linux (a usnet ping socket).
@@ -192,17 +167,17 @@ TEST(VxlanUplink, TwoSwitchesAndALinuxVxlanDeviceShareOneSegment) {
     uint8_t reply[64];
     ASSERT_EQ(::recv(kp, reply, sizeof reply, 0), ssize_t(sizeof echo)) << std::strerror(errno);
     EXPECT_EQ(reply[0], ICMP_ECHOREPLY);
-    const int up = lab.hb.sock(SOCK_DGRAM, IPPROTO_ICMP);
-    ASSERT_EQ(lab.hb.send(up, echo, sizeof echo, kLinux, 0), ssize_t(sizeof echo));
-    ASSERT_EQ(lab.hb.recv(up, reply, sizeof reply), ssize_t(sizeof echo)) << last_error_text();
+    const int up = lab.hb.usock(SOCK_DGRAM, IPPROTO_ICMP);
+    ASSERT_EQ(lab.hb.usend(up, echo, sizeof echo, kLinux, 0), ssize_t(sizeof echo));
+    ASSERT_EQ(lab.hb.urecv(up, reply, sizeof reply), ssize_t(sizeof echo)) << last_error_text();
     EXPECT_EQ(reply[0], ICMP_ECHOREPLY);
     ::close(kl);
     ::close(kp);
     // Linux learned each usnet host behind the switch that carries it (vxlan fdb).
     std::string fdb;
     lab.l->sh("bridge fdb show dev vx0", &fdb);
-    const Mac ma = lab.ha.call([](Stack& s) { return s.interfaces().back().mac; });
-    const Mac mb = lab.hb.call([](Stack& s) { return s.interfaces().back().mac; });
+    const Mac ma = lab.ha.usnet_mac();
+    const Mac mb = lab.hb.usnet_mac();
     EXPECT_NE(ma, mb);
     // ARP both ways: Linux holds host A's MAC, host A holds vx0's.
     std::string neigh, vx;
@@ -231,51 +206,38 @@ TEST(VxlanUplink, FragmentsRefusalsBroadcastMulticastAndABadChecksum) {
     LAB_OR_SKIP(lab);
     SwitchHost& h = lab.ha;
     // Fragments both ways (the segment's MTU is 1450: the underlay's less 50).
-    const int us = h.sock(SOCK_DGRAM, 0, 7400);
+    const int us = h.usock(SOCK_DGRAM, 0, Ip4(), 7400, true);
     const int ks = kernel_socket(*lab.l, SOCK_DGRAM, 0, kLinux, 7400);
     std::vector<uint8_t> got(70000);
     for (size_t size : {4000ul, 65507ul}) {
         const auto msg = pattern(size, 9);
-        ASSERT_EQ(h.send(us, msg.data(), size, kLinux, 7400), ssize_t(size)) << last_error_text();
+        ASSERT_EQ(h.usend(us, msg.data(), size, kLinux, 7400), ssize_t(size)) << last_error_text();
         ASSERT_EQ(::recv(ks, got.data(), got.size(), 0), ssize_t(size)) << std::strerror(errno);
         EXPECT_TRUE(std::equal(msg.begin(), msg.end(), got.begin()));
         sockaddr_in to = addr4(kHostA, 7400);
         ASSERT_EQ(::sendto(ks, msg.data(), size, 0, sap(to), sizeof to), ssize_t(size));
-        ASSERT_EQ(h.recv(us, got.data(), got.size()), ssize_t(size)) << last_error_text();
+        ASSERT_EQ(h.urecv(us, got.data(), got.size()), ssize_t(size)) << last_error_text();
         EXPECT_TRUE(std::equal(msg.begin(), msg.end(), got.begin()));
     }
     EXPECT_EQ(h.counters().ip.ReasmOKs, 2u);
     // ICMP port unreachable -> ECONNREFUSED, both ways.
-    const int uc = h.sock(SOCK_DGRAM, 0);
-    sockaddr_in closed = addr4(kLinux, 9);
-    ASSERT_EQ(h.call([&](Stack& s) { return s.connect(uc, sap(closed), sizeof closed); }), 0);
-    ASSERT_EQ(h.call([&](Stack& s) { return s.send(uc, "x", 1, 0); }), 1);
+    expect_refused_both_ways(h, *lab.l, kLinux, kHostA);
     char buf[64];
-    errno = 0;
-    EXPECT_EQ(h.recv(uc, buf, sizeof buf), -1);
-    EXPECT_EQ(errno, ECONNREFUSED) << last_error_text();
-    const int kc = kernel_socket(*lab.l, SOCK_DGRAM, 0);
-    sockaddr_in uclosed = addr4(kHostA, 9);
-    ASSERT_EQ(::connect(kc, sap(uclosed), sizeof uclosed), 0);
-    ASSERT_EQ(::send(kc, "y", 1, 0), 1);
-    errno = 0;
-    EXPECT_EQ(::recv(kc, buf, sizeof buf, 0), -1);
-    EXPECT_EQ(errno, ECONNREFUSED);
     // Broadcast both ways (each sender bound to its address).
-    const int ub = h.sock(SOCK_DGRAM, 0, 7101);
+    const int ub = h.usock(SOCK_DGRAM, 0, Ip4(), 7101, true);
     const int kb = kernel_socket(*lab.l, SOCK_DGRAM, 0, "0.0.0.0", 7100);
     const int one = 1;
     ASSERT_EQ(h.call([&](Stack& s) { return s.setsockopt(ub, SOL_SOCKET, SO_BROADCAST, &one, sizeof one); }), 0);
-    ASSERT_EQ(h.send(ub, "bcast-u", 7, "10.0.2.255", 7100), 7) << last_error_text();
+    ASSERT_EQ(h.usend(ub, "bcast-u", 7, "10.0.2.255", 7100), 7) << last_error_text();
     ASSERT_EQ(::recv(kb, buf, sizeof buf, 0), 7) << std::strerror(errno);
     const int kbs = kernel_socket(*lab.l, SOCK_DGRAM, 0, kLinux, 0);
     ASSERT_EQ(::setsockopt(kbs, SOL_SOCKET, SO_BROADCAST, &one, sizeof one), 0);
     sockaddr_in bto = addr4("10.0.2.255", 7101);
     ASSERT_EQ(::sendto(kbs, "bcast-k", 7, 0, sap(bto), sizeof bto), 7);
-    ASSERT_EQ(h.recv(ub, buf, sizeof buf), 7) << last_error_text();
+    ASSERT_EQ(h.urecv(ub, buf, sizeof buf), 7) << last_error_text();
     EXPECT_EQ(std::string(buf, 7), "bcast-k");
     // Multicast both ways.
-    const int um = h.sock(SOCK_DGRAM, 0, 7200);
+    const int um = h.usock(SOCK_DGRAM, 0, Ip4(), 7200, true);
     ip_mreq m{};
     inet_pton(AF_INET, "239.1.2.3", &m.imr_multiaddr);
     inet_pton(AF_INET, kHostA, &m.imr_interface);
@@ -289,41 +251,21 @@ TEST(VxlanUplink, FragmentsRefusalsBroadcastMulticastAndABadChecksum) {
     ASSERT_EQ(::setsockopt(kbs, IPPROTO_IP, IP_MULTICAST_IF, &km_req.imr_interface, sizeof km_req.imr_interface), 0);
     sockaddr_in group = addr4("239.1.2.3", 7200);
     ASSERT_EQ(::sendto(kbs, "mcast-k", 7, 0, sap(group), sizeof group), 7);
-    ASSERT_EQ(h.recv(um, buf, sizeof buf), 7) << last_error_text();
+    ASSERT_EQ(h.urecv(um, buf, sizeof buf), 7) << last_error_text();
     EXPECT_EQ(std::string(buf, 7), "mcast-k");
-    ASSERT_EQ(h.send(um, "mcast-u", 7, "239.1.2.4", 7201), 7) << last_error_text();
+    ASSERT_EQ(h.usend(um, "mcast-u", 7, "239.1.2.4", 7201), 7) << last_error_text();
     ASSERT_EQ(::recv(km, buf, sizeof buf, 0), 7) << std::strerror(errno);
     EXPECT_EQ(std::string(buf, 7), "mcast-u");
     // A frame with a corrupt UDP checksum, sent by Linux into the vxlan device: host A drops
     // and counts it.
-    const Mac hamac = h.call([](Stack& s) { return s.interfaces().back().mac; });
-    std::vector<uint8_t> f(14 + 20 + 8 + 4);
-    std::memcpy(f.data(), hamac.b.data(), 6);
-    f[6] = 0x02;
-    f[12] = 0x08;
-    uint8_t* ip = f.data() + 14;
-    ip[0] = 0x45;
-    wire::store16(ip + 2, 32);
-    ip[8] = 64;
-    ip[9] = 17;
-    wire::store32(ip + 12, Ip4(10, 0, 2, 50).v);
-    wire::store32(ip + 16, Ip4(10, 0, 2, 16).v);
-    wire::store16(ip + 10, wire::checksum(ip, 20));
-    wire::store16(ip + 20, 5555);
-    wire::store16(ip + 22, 7400);
-    wire::store16(ip + 24, 12);
-    wire::store16(ip + 26, 0x1234);  // not the checksum of this datagram
-    const int ps = lab.l->in([] { return ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0); });
-    sockaddr_ll ll{};
-    ll.sll_family = AF_PACKET;
-    ll.sll_ifindex = int(lab.l->in([] { return if_nametoindex("vx0"); }));
-    ll.sll_halen = 6;
-    ASSERT_EQ(::sendto(ps, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&ll), sizeof ll), ssize_t(f.size()));
-    ::close(ps);
+    auto f = udp_frame(h.usnet_mac(), Mac{{2, 0, 0, 0, 0, 0x50}}, Ip4(10, 0, 2, 50), Ip4(10, 0, 2, 16), 5555, 7400,
+                       "evil", 0);
+    wire::store16(f.data() + 14 + 26, uint16_t(udp_checksum_of(f) + 1));
+    ASSERT_TRUE(RawLink(*lab.l, "vx0").send(f)) << std::strerror(errno);
     for (int i = 0; i < 200 && h.counters().udp.InCsumErrors == 0; ++i) usleep(5000);
     EXPECT_EQ(h.counters().udp.InCsumErrors, 1u);
     EXPECT_EQ(h.counters().drops[size_t(DropReason::BadChecksum)], 1u);
-    for (int fd : {ks, kc, kb, kbs, km}) ::close(fd);
+    for (int fd : {ks, kb, kbs, km}) ::close(fd);
     lab.swa.stop = true;
     lab.swa.th.join();
     if (have_tshark()) {
@@ -358,15 +300,15 @@ TEST(TapUplink, ASwitchHostReachesLinuxThroughATap) {
     ASSERT_TRUE(sw.start(*ns, o)) << sw.err;
     SwitchHost h;
     ASSERT_EQ(h.attach(o.socket_path, Ip4(10, 0, 2, 16), 1500), "");
-    const int u = h.sock(SOCK_DGRAM, 0, 7000);
+    const int u = h.usock(SOCK_DGRAM, 0, Ip4(), 7000, true);
     const int k = kernel_socket(*ns, SOCK_DGRAM, 0, kLinux, 7000);
     char buf[32];
-    ASSERT_EQ(h.send(u, "hello", 5, kLinux, 7000), 5) << last_error_text();
+    ASSERT_EQ(h.usend(u, "hello", 5, kLinux, 7000), 5) << last_error_text();
     sockaddr_in from{};
     socklen_t fl = sizeof from;
     ASSERT_EQ(::recvfrom(k, buf, sizeof buf, 0, sap(from), &fl), 5) << std::strerror(errno);
     ASSERT_EQ(::sendto(k, "back", 4, 0, sap(from), fl), 4);
-    ASSERT_EQ(h.recv(u, buf, sizeof buf), 4) << last_error_text();
+    ASSERT_EQ(h.urecv(u, buf, sizeof buf), 4) << last_error_text();
     const int kp = kernel_socket(*ns, SOCK_DGRAM, IPPROTO_ICMP);
     uint8_t echo[16] = {ICMP_ECHO, 0, 0, 0, 0, 0, 0, 1};
     sockaddr_in to = addr4(kHostA, 0);

@@ -183,23 +183,7 @@ TEST(TapInterop, FragmentsBothWays) {
 // ECONNREFUSED (__udp4_lib_err on both).
 TEST(TapInterop, PortUnreachableIsConnectionRefusedBothWays) {
     MAKE_OR_SKIP(t);
-    const int u = t.usock(SOCK_DGRAM, 0);
-    sockaddr_in closed = addr4(kLinux, 9);
-    ASSERT_EQ(t.call([&](Stack& s) { return s.connect(u, sap(closed), sizeof closed); }), 0);
-    ASSERT_EQ(t.call([&](Stack& s) { return s.send(u, "x", 1, 0); }), 1);
-    char buf[16];
-    errno = 0;
-    EXPECT_EQ(t.urecv(u, buf, sizeof buf), -1);
-    EXPECT_EQ(errno, ECONNREFUSED) << last_error_text();
-
-    const int k = t.ksock(SOCK_DGRAM, 0);
-    sockaddr_in uclosed = addr4(kUsnet, 9);
-    ASSERT_EQ(::connect(k, sap(uclosed), sizeof uclosed), 0);
-    ASSERT_EQ(::send(k, "y", 1, 0), 1);
-    errno = 0;
-    EXPECT_EQ(::recv(k, buf, sizeof buf, 0), -1);
-    EXPECT_EQ(errno, ECONNREFUSED) << std::strerror(errno);
-    ::close(k);
+    expect_refused_both_ways(t, *t.ns, kLinux, kUsnet);
     const Counters c = t.counters();
     EXPECT_EQ(c.icmp.InDestUnreachs, 1u);
     EXPECT_EQ(c.icmp.OutDestUnreachs, 1u);
@@ -328,35 +312,10 @@ TEST(TapInterop, CorruptChecksumIsDroppedAndCounted) {
     const int u = t.usock(SOCK_DGRAM, 0, Ip4(10, 7, 0, 2), 7300, true);
     const Mac umac = t.usnet_mac();
     const Mac kmac = t.kernel_mac_bytes();
-    // Ethernet, IPv4 (right checksum), UDP 10.7.0.1:5555 -> :7300 with its checksum off by one.
-    std::vector<uint8_t> f(14 + 20 + 8 + 4);
-    std::memcpy(f.data(), umac.b.data(), 6);
-    std::memcpy(f.data() + 6, kmac.b.data(), 6);
-    f[12] = 0x08;
-    uint8_t* ip = f.data() + 14;
-    ip[0] = 0x45;
-    wire::store16(ip + 2, 32);
-    ip[8] = 64;
-    ip[9] = 17;
-    wire::store32(ip + 12, Ip4(10, 7, 0, 1).v);
-    wire::store32(ip + 16, Ip4(10, 7, 0, 2).v);
-    wire::store16(ip + 10, wire::checksum(ip, 20));
-    uint8_t* udp = ip + 20;
-    wire::store16(udp, 5555);
-    wire::store16(udp + 2, 7300);
-    wire::store16(udp + 4, 12);
-    std::memcpy(udp + 8, "evil", 4);
-    uint16_t c = wire::checksum_fold(
-        wire::checksum_add(wire::pseudo_header_sum(Ip4(10, 7, 0, 1), Ip4(10, 7, 0, 2), 17, 12), udp, 12));
-    wire::store16(udp + 6, uint16_t(c + 1));
-    const int ps = t.ns->in([] { return ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0); });
-    ASSERT_GE(ps, 0);
-    sockaddr_ll ll{};
-    ll.sll_family = AF_PACKET;
-    ll.sll_ifindex = int(t.ns->in([] { return if_nametoindex("tap0"); }));
-    ll.sll_halen = 6;
-    ASSERT_EQ(::sendto(ps, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&ll), sizeof ll), ssize_t(f.size()));
-    ::close(ps);
+    // UDP 10.7.0.1:5555 -> :7300 with its checksum off by one.
+    auto f = udp_frame(umac, kmac, Ip4(10, 7, 0, 1), Ip4(10, 7, 0, 2), 5555, 7300, "evil", 0);
+    wire::store16(f.data() + 14 + 26, uint16_t(udp_checksum_of(f) + 1));
+    ASSERT_TRUE(RawLink(*t.ns, "tap0").send(f)) << std::strerror(errno);
     const int k = t.ksock(SOCK_DGRAM, 0, kLinux, 5555);
     sockaddr_in to = addr4(kUsnet, 7300);
     ASSERT_EQ(::sendto(k, "good", 4, 0, sap(to), sizeof to), 4);

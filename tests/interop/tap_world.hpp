@@ -53,33 +53,6 @@ struct TapWorld : Pumped {
     int ksock(int type, int proto, const char* ip = nullptr, uint16_t port = 0) {
         return kernel_socket(*ns, type, proto, ip, port);
     }
-    int usock(int type, int proto, Ip4 ip = Ip4(), uint16_t port = 0, bool bind = false) {
-        return call([&](Stack& s) {
-            const int fd = s.socket(AF_INET, type, proto);
-            timeval tv{3, 0};
-            s.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            if (bind) {
-                sockaddr_in a{};
-                a.sin_family = AF_INET;
-                a.sin_port = htons(port);
-                a.sin_addr.s_addr = ip.net();
-                if (s.bind(fd, sap(a), sizeof a) != 0) return -1;
-            }
-            return fd;
-        });
-    }
-    ssize_t usend(int fd, const void* p, size_t n, const char* ip, uint16_t port) {
-        sockaddr_in a = addr4(ip, port);
-        return call([&](Stack& s) { return s.sendto(fd, p, n, 0, sap(a), sizeof a); });
-    }
-    // Blocks (under the lock, which a blocking usnet call lets go of while it waits).
-    ssize_t urecv(int fd, void* p, size_t n, sockaddr_in* from = nullptr) {
-        socklen_t len = sizeof(sockaddr_in);
-        return call([&](Stack& s) { return s.recvfrom(fd, p, n, 0, from ? sap(*from) : nullptr, from ? &len : nullptr); });
-    }
-    const Counters counters() {
-        return call([](Stack& s) { return s.counters(); });
-    }
     std::string kernel_mac() {
         std::string out;
         ns->sh("ip -o link show tap0", &out);
@@ -91,9 +64,6 @@ struct TapWorld : Pumped {
         Mac m;
         for (size_t i = 0; i < 6 && s.size() >= 17; ++i) m.b[i] = uint8_t(std::stoul(s.substr(i * 3, 2), nullptr, 16));
         return m;
-    }
-    Mac usnet_mac() {
-        return call([](Stack& s) { return s.interfaces().back().mac; });
     }
 };
 
