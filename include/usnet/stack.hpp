@@ -114,6 +114,9 @@ public:
     // How many times the socket has woken its waiters (a datagram or an error queued):
     // each is a new edge for EPOLLET, even while the socket stays readable.
     uint64_t wakeups(int fd) const;
+    // What poll would report for the socket now (POLLNVAL: no such socket), without being
+    // a call: nothing traced, no error on record. For a caller that waits elsewhere.
+    short poll_events(int fd) const;
     int listen(int fd, int backlog);
     int accept(int fd, sockaddr* addr, socklen_t* len);
     bool is_socket(int fd) const;

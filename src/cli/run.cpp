@@ -1,6 +1,9 @@
 // `usnet run -- PROGRAM [ARGS...]`: the program runs unmodified, its IPv4 datagram sockets
 // served by a usnet stack in its own process (the default world).
+#include <elf.h>
+#include <fcntl.h>
 #include <fmt/core.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -162,6 +165,50 @@ bool switch_listening(const std::string& path) {
     return live;
 }
 
+// The file execvp would run for `name`.
+std::string find_program(const std::string& name) {
+    if (name.find('/') != std::string::npos) return name;
+    const char* path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+    for (size_t pos = 0; pos <= dirs.size();) {
+        size_t end = dirs.find(':', pos);
+        if (end == std::string::npos) end = dirs.size();
+        const std::string dir = end > pos ? dirs.substr(pos, end - pos) : ".";
+        const std::string f = dir + "/" + name;
+        if (::access(f.c_str(), X_OK) == 0) return f;
+        pos = end + 1;
+    }
+    return {};
+}
+
+// Why the dynamic loader would not load the shim into this program, or "": a statically
+// linked program has no loader, and a set-id or file-capability program runs in secure
+// mode, where LD_PRELOAD is ignored. Its sockets would silently be the kernel's.
+std::string why_no_preload(const std::string& file) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {};  // execvp reports it
+    struct stat st{};
+    Elf64_Ehdr eh{};
+    bool is_static = false;
+    if (::fstat(fd, &st) == 0 && ::pread(fd, &eh, sizeof eh, 0) == ssize_t(sizeof eh) &&
+        std::memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+        eh.e_phentsize == sizeof(Elf64_Phdr)) {
+        is_static = true;
+        for (int i = 0; i < eh.e_phnum; ++i) {
+            Elf64_Phdr ph{};
+            if (::pread(fd, &ph, sizeof ph, off_t(eh.e_phoff + uint64_t(i) * sizeof ph)) != ssize_t(sizeof ph)) break;
+            if (ph.p_type == PT_INTERP) is_static = false;
+        }
+    }
+    ::close(fd);
+    if (is_static)
+        return "it is statically linked: no dynamic loader, so the shim cannot be loaded and its sockets would be "
+               "the kernel's (usnet run takes dynamically linked programs and scripts)";
+    if (((st.st_mode & S_ISUID) && st.st_uid != ::geteuid()) || ((st.st_mode & S_ISGID) && st.st_gid != ::getegid()))
+        return "it is set-user-ID or set-group-ID: the loader runs it in secure mode and ignores LD_PRELOAD";
+    return {};
+}
+
 }  // namespace
 
 int run_program(const std::vector<std::string>& args, const char* argv0) {
@@ -225,6 +272,11 @@ int run_program(const std::vector<std::string>& args, const char* argv0) {
     std::string preload = lib;
     if (const char* old = std::getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
     setenv("LD_PRELOAD", preload.c_str(), 1);
+    if (const std::string file = find_program(cmd.front()); !file.empty())
+        if (const std::string why = why_no_preload(file); !why.empty()) {
+            fmt::print(stderr, "usnet run: cannot run {} on usnet: {}\n", cmd.front(), why);
+            return 2;
+        }
     std::vector<char*> argv;
     for (auto& a : cmd) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -12,8 +12,8 @@ int g_stat_fd = -1;
 // moved to high numbers, so the program's descriptors are numbered exactly as on the kernel.
 int g_trace_fd = -1, g_explain_fd = -1;
 int park_high(int fd) {
-    REAL(close);
-    REAL(fcntl);
+    NATIVE(close);
+    NATIVE(fcntl);
     rlimit rl{};
     getrlimit(RLIMIT_NOFILE, &rl);
     const long high = rl.rlim_cur > 64 ? long(rl.rlim_cur) - 32 : 0;
@@ -30,10 +30,10 @@ bool shim_own_fd(long fd) { return fd == g_stat_fd || fd == g_trace_fd || fd == 
 
 // The listening socket is made synchronously.
 int open_stat_listener() {
-    REAL(socket);
-    REAL(bind);
-    REAL(listen);
-    REAL(close);
+    NATIVE(socket);
+    NATIVE(bind);
+    NATIVE(listen);
+    NATIVE(close);
     const int fd = real_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -1;
     sockaddr_un a{};
@@ -51,14 +51,14 @@ int open_stat_listener() {
 // One request a connection, a line: "stat" (or nothing) for the counters, "ip ARGS" to
 // change the stack as `ip` would (only for a peer of our own user, or root).
 void serve_stats(int fd) {
-    REAL(accept4);
+    NATIVE(accept4);
     REAL(write);
     REAL(read);
-    REAL(close);
-    REAL(setsockopt);
-    REAL(getsockopt);
-    REAL(poll);
-    REAL(fcntl);
+    NATIVE(close);
+    NATIVE(setsockopt);
+    NATIVE(getsockopt);
+    NATIVE(poll);
+    NATIVE(fcntl);
     for (;;) {
         // Wait in poll, not accept: a blocked accept4 reserves the lowest free descriptor
         // number (get_unused_fd_flags runs before it sleeps), which the program's next

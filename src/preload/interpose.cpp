@@ -42,7 +42,7 @@ extern "C" {
 
 // An IPv4 datagram pair is usnet's to refuse (EOPNOTSUPP, after socket()'s own checks).
 int socketpair(int domain, int type, int protocol, int sv[2]) {
-    REAL(socketpair);
+    NATIVE(socketpair);
     if (!is_usnet_socket(domain, type, protocol)) return real_socketpair(domain, type, protocol, sv);
     Runtime& r = runtime();
     std::lock_guard<std::recursive_mutex> g(r.mu);
@@ -50,7 +50,7 @@ int socketpair(int domain, int type, int protocol, int sv[2]) {
 }
 
 int socket(int domain, int type, int protocol) {
-    REAL(socket);
+    NATIVE(socket);
     if (!is_usnet_socket(domain, type, protocol)) return real_socket(domain, type, protocol);
     Runtime& r = runtime();
     std::lock_guard<std::recursive_mutex> g(r.mu);
@@ -63,7 +63,7 @@ int socket(int domain, int type, int protocol) {
     t_new_socket_fd = -1;
     if (u < 0) {
         if (fd >= 0) {
-            REAL(close);
+            NATIVE(close);
             const int e = errno;
             real_close(fd);
             errno = e;
@@ -83,14 +83,15 @@ int socket(int domain, int type, int protocol) {
 }
 
 int close(int fd) {
-    REAL(close);
+    NATIVE(close);
     const int u = usnet_fd(fd);
+    if (u >= 0 && in_vm_child()) return real_close(fd);  // (its descriptors are its own)
     if (u < 0) {
         // An epoll instance closed: its usnet items go with it.
         if (fd >= 0 && g_epoll_used.load(std::memory_order_acquire)) {
             Runtime& r = runtime();
             std::lock_guard<std::recursive_mutex> g(r.mu);
-            if (epolls().count.count(fd)) ep_forget([fd](const EpItem& e) { return e.epfd == fd; });
+            if (epolls().count.count(fd) && !in_vm_child()) ep_forget([fd](const EpItem& e) { return e.epfd == fd; });
         }
         return real_close(fd);
     }
@@ -116,10 +117,18 @@ int close(int fd) {
 
 // dup*: a new real descriptor naming the same usnet socket.
 static int dup_usnet(int oldfd, int newfd_or_min, int how, int flags) {
-    REAL(dup);
-    REAL(dup2);
-    REAL(dup3);
-    REAL(fcntl);
+    NATIVE(dup);
+    NATIVE(dup2);
+    NATIVE(dup3);
+    NATIVE(fcntl);
+    if (in_vm_child()) {  // (its descriptors are its own; our tables are its parent's)
+        switch (how) {
+            case 1: return real_dup(oldfd);
+            case 2: return real_dup2(oldfd, newfd_or_min);
+            case 3: return real_dup3(oldfd, newfd_or_min, flags);
+            default: return real_fcntl(oldfd, flags, newfd_or_min);
+        }
+    }
     Runtime& r = runtime();
     std::lock_guard<std::recursive_mutex> g(r.mu);
     const int u = r.fds.at(oldfd);
@@ -155,62 +164,62 @@ static int dup_usnet(int oldfd, int newfd_or_min, int how, int flags) {
 }
 
 int bind(int fd, const sockaddr* a, socklen_t l) {
-    REAL(bind);
+    NATIVE(bind);
     ROUTE(fd, st.bind(u, addr_in_bad(a, l) ? nullptr : a, l), real_bind(fd, a, l));
 }
 int connect(int fd, const sockaddr* a, socklen_t l) {
-    REAL(connect);
+    NATIVE(connect);
     ROUTE(fd, st.connect(u, addr_in_bad(a, l) ? nullptr : a, l), real_connect(fd, a, l));
 }
 int getsockname(int fd, sockaddr* a, socklen_t* l) {
-    REAL(getsockname);
+    NATIVE(getsockname);
     ROUTE(fd, getname_checked([&](sockaddr* x, socklen_t* y) { return st.getsockname(u, x, y); }, a, l), real_getsockname(fd, a, l));
 }
 int getpeername(int fd, sockaddr* a, socklen_t* l) {
-    REAL(getpeername);
+    NATIVE(getpeername);
     ROUTE(fd, getname_checked([&](sockaddr* x, socklen_t* y) { return st.getpeername(u, x, y); }, a, l), real_getpeername(fd, a, l));
 }
 ssize_t send(int fd, const void* b, size_t n, int f) {
-    REAL(send);
+    NATIVE(send);
     ROUTE(fd, st.send(u, in_buf(b, n), n, f), real_send(fd, b, n, f));
 }
 ssize_t sendto(int fd, const void* b, size_t n, int f, const sockaddr* to, socklen_t tl) {
-    REAL(sendto);
+    NATIVE(sendto);
     ROUTE(fd, (to && addr_in_bad(to, tl) ? efault<ssize_t>() : st.sendto(u, in_buf(b, n), n, f, to, tl)),
           real_sendto(fd, b, n, f, to, tl));
 }
 ssize_t sendmsg(int fd, const msghdr* m, int f) {
-    REAL(sendmsg);
+    NATIVE(sendmsg);
     ROUTE(fd, sendmsg_checked(st, u, m, f), real_sendmsg(fd, m, f));
 }
 int sendmmsg(int fd, mmsghdr* m, unsigned int v, int f) {
-    REAL(sendmmsg);
+    NATIVE(sendmmsg);
     ROUTE(fd, sendmmsg_checked(st, u, m, v, f), real_sendmmsg(fd, m, v, f));
 }
 ssize_t recv(int fd, void* b, size_t n, int f) {
-    REAL(recv);
+    NATIVE(recv);
     ROUTE(fd, recv_into(b, n, f, [&](void* x, size_t m) { return st.recv(u, x, m, f); }), real_recv(fd, b, n, f));
 }
 ssize_t recvfrom(int fd, void* b, size_t n, int f, sockaddr* from, socklen_t* fl) {
-    REAL(recvfrom);
+    NATIVE(recvfrom);
     ROUTE(fd, recv_into(b, n, f, [&](void* x, size_t m) { return recvfrom_checked(st, u, x, m, f, from, fl); }),
           real_recvfrom(fd, b, n, f, from, fl));
 }
 ssize_t recvmsg(int fd, msghdr* m, int f) {
-    REAL(recvmsg);
+    NATIVE(recvmsg);
     ROUTE(fd, recvmsg_checked(st, u, m, f), real_recvmsg(fd, m, f));
 }
 int shutdown(int fd, int how) {
-    REAL(shutdown);
+    NATIVE(shutdown);
     ROUTE(fd, st.shutdown(u, how), real_shutdown(fd, how));
 }
 int setsockopt(int fd, int lv, int n, const void* v, socklen_t l) {
-    REAL(setsockopt);
+    NATIVE(setsockopt);
     ROUTE(fd, st.setsockopt(u, lv, n, int(l) > 0 && !readable(v, std::min<size_t>(l, 64)) ? nullptr : v, l),
           real_setsockopt(fd, lv, n, v, l));
 }
 int getsockopt(int fd, int lv, int n, void* v, socklen_t* l) {
-    REAL(getsockopt);
+    NATIVE(getsockopt);
     ROUTE(fd, getsockopt_checked(st, u, lv, n, v, l), real_getsockopt(fd, lv, n, v, l));
 }
 ssize_t read(int fd, void* b, size_t n) {
@@ -224,7 +233,7 @@ ssize_t write(int fd, const void* b, size_t n) {
     ROUTE(fd, (traced_as("write"), st.send(u, in_buf(b, n), n, 0)), real_write(fd, b, n));
 }
 int recvmmsg(int fd, mmsghdr* m, unsigned int v, int f, timespec* t) {
-    REAL(recvmmsg);
+    NATIVE(recvmmsg);
     ROUTE(fd, recvmmsg_checked(st, u, m, v, f, t), real_recvmmsg(fd, m, v, f, t));
 }
 ssize_t readv(int fd, const iovec* iov, int n) {
@@ -237,15 +246,15 @@ ssize_t writev(int fd, const iovec* iov, int n) {
 }
 // Stream calls on a usnet socket get what Linux gives a datagram socket.
 int listen(int fd, int backlog) {
-    REAL(listen);
+    NATIVE(listen);
     ROUTE(fd, st.listen(u, backlog), real_listen(fd, backlog));
 }
 int accept(int fd, sockaddr* a, socklen_t* l) {
-    REAL(accept);
+    NATIVE(accept);
     ROUTE(fd, st.accept(u, a, l), real_accept(fd, a, l));
 }
 int accept4(int fd, sockaddr* a, socklen_t* l, int flags) {
-    REAL(accept4);
+    NATIVE(accept4);
     ROUTE(fd, st.accept(u, a, l), real_accept4(fd, a, l, flags));
 }
 
@@ -263,7 +272,7 @@ ssize_t __read_chk(int fd, void* b, size_t n, size_t buflen) {
 }
 
 int ioctl(int fd, unsigned long req, ...) {
-    REAL(ioctl);
+    NATIVE(ioctl);
     va_list ap;
     va_start(ap, req);
     void* arg = va_arg(ap, void*);
@@ -291,7 +300,7 @@ int fcntl64(int fd, int cmd, ...) {
 }
 
 static int fcntl_impl(int fd, int cmd, long arg) {
-    REAL(fcntl);
+    NATIVE(fcntl);
     const int u = usnet_fd(fd);
     // Descriptor-level commands stay with the real descriptor (close-on-exec); a dup also
     // names the usnet socket.
@@ -303,12 +312,12 @@ static int fcntl_impl(int fd, int cmd, long arg) {
 }
 
 int dup(int fd) {
-    REAL(dup);
+    NATIVE(dup);
     if (usnet_fd(fd) < 0) return real_dup(fd);
     return dup_usnet(fd, -1, 1, 0);
 }
 int dup2(int fd, int nfd) {
-    REAL(dup2);
+    NATIVE(dup2);
     if (usnet_fd(fd) < 0) {
         if (usnet_fd(nfd) >= 0 && fd != nfd) close(nfd);
         return real_dup2(fd, nfd);
@@ -316,7 +325,7 @@ int dup2(int fd, int nfd) {
     return dup_usnet(fd, nfd, 2, 0);
 }
 int dup3(int fd, int nfd, int flags) {
-    REAL(dup3);
+    NATIVE(dup3);
     if (usnet_fd(fd) < 0) {
         if (usnet_fd(nfd) >= 0 && fd != nfd) close(nfd);
         return real_dup3(fd, nfd, flags);

@@ -12,11 +12,7 @@ namespace usnet::shim {
 // mix of usnet and kernel descriptors. Until then no call pays for it.
 std::atomic<bool> g_signal{false};
 
-short usnet_mask(usnet::Stack& st, int u) {
-    pollfd p{u, short(POLLIN | POLLOUT | POLLRDHUP), 0};
-    st.poll(&p, 1, 0);
-    return p.revents;
-}
+short usnet_mask(usnet::Stack& st, int u) { return short(st.poll_events(u) & (POLLIN | POLLOUT | POLLRDHUP | POLLERR | POLLHUP | POLLNVAL)); }
 
 // Brings every eventfd in line with its socket. Caller holds the runtime lock.
 void sync_signals(Runtime& r) {
@@ -73,7 +69,7 @@ uint32_t usnet_epoll_mask(usnet::Stack& st, int u) {
 
 // Rewrites the events the kernel returned for tagged items. Caller holds the lock.
 int ep_translate(Runtime& r, int epfd, epoll_event* ev, int k) {
-    REAL(epoll_ctl);
+    NATIVE(epoll_ctl);
     EpollTable& t = epolls();
     int out = 0;
     for (int i = 0; i < k; ++i) {
@@ -211,7 +207,7 @@ using namespace usnet::shim;
 extern "C" {
 
 int poll(pollfd* fds, nfds_t n, int timeout) {
-    REAL(poll);
+    NATIVE(poll);
     if (!g_active.load(std::memory_order_acquire) || n > nfds_t(INT_MAX) / sizeof(pollfd) || !writable(fds, n * sizeof(pollfd)))
         return real_poll(fds, n, timeout);
     bool any_usnet = false, any_kernel = false;
@@ -281,7 +277,7 @@ int poll(pollfd* fds, nfds_t n, int timeout) {
 // min(nfds, the descriptor table's size) descriptors, fails with EBADF for a closed one,
 // writes back whole words of each set and the time left.
 int select(int n, fd_set* rd, fd_set* wr, fd_set* ex, timeval* tv) {
-    REAL(select);
+    NATIVE(select);
     bool fault = false;
     if (!select_wants_usnet(n, rd, wr, ex, &fault)) return real_select(n, rd, wr, ex, tv);
     // A bad or negative timeout: the kernel's EFAULT or EINVAL.
@@ -334,7 +330,7 @@ int select(int n, fd_set* rd, fd_set* wr, fd_set* ex, timeval* tv) {
 
 // epoll_ctl on a usnet socket registers its eventfd under a tag of ours (see ep_translate).
 int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
-    REAL(epoll_ctl);
+    NATIVE(epoll_ctl);
     const int u = usnet_fd(fd);
     if (u < 0) return real_epoll_ctl(epfd, op, fd, ev);
     Runtime& r = runtime();
@@ -383,19 +379,19 @@ int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
 }
 
 int epoll_wait(int epfd, epoll_event* ev, int maxevents, int timeout) {
-    REAL(epoll_wait);
+    NATIVE(epoll_wait);
     return ep_wait(epfd, ev, timeout < 0 ? -1 : timeout * 1000000ll, [&](long long ns) {
         return real_epoll_wait(epfd, ev, maxevents, ns < 0 ? -1 : int((ns + 999999) / 1000000));
     });
 }
 int epoll_pwait(int epfd, epoll_event* ev, int maxevents, int timeout, const sigset_t* mask) {
-    REAL(epoll_pwait);
+    NATIVE(epoll_pwait);
     return ep_wait(epfd, ev, timeout < 0 ? -1 : timeout * 1000000ll, [&](long long ns) {
         return real_epoll_pwait(epfd, ev, maxevents, ns < 0 ? -1 : int((ns + 999999) / 1000000), mask);
     });
 }
 int epoll_pwait2(int epfd, epoll_event* ev, int maxevents, const timespec* ts, const sigset_t* mask) {
-    REAL(epoll_pwait2);
+    NATIVE(epoll_pwait2);
     if (ts && (!readable(ts, sizeof *ts) || ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
         return real_epoll_pwait2(epfd, ev, maxevents, ts, mask);  // the kernel's EFAULT or EINVAL
     return ep_wait(epfd, ev, ts ? ts->tv_sec * 1000000000ll + ts->tv_nsec : -1, [&](long long ns) {
@@ -407,7 +403,7 @@ int epoll_pwait2(int epfd, epoll_event* ev, int maxevents, const timespec* ts, c
 
 // ppoll/pselect: the signal mask is applied around the wait, as the kernel would.
 int ppoll(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask) {
-    REAL(ppoll);
+    NATIVE(ppoll);
     if (!g_active.load(std::memory_order_acquire) || n > nfds_t(INT_MAX) / sizeof(pollfd) || !writable(fds, n * sizeof(pollfd)) ||
         (ts && !readable(ts, sizeof *ts)))
         return real_ppoll(fds, n, ts, mask);
@@ -428,7 +424,7 @@ int __ppoll_chk(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask,
     return ppoll(fds, n, ts, mask);
 }
 int pselect(int n, fd_set* rd, fd_set* wr, fd_set* ex, const timespec* ts, const sigset_t* mask) {
-    REAL(pselect);
+    NATIVE(pselect);
     bool fault = false;
     if ((ts && !readable(ts, sizeof *ts)) || !select_wants_usnet(n, rd, wr, ex, &fault)) return real_pselect(n, rd, wr, ex, ts, mask);
     sigset_t old;

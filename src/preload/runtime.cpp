@@ -47,7 +47,7 @@ Runtime::Runtime() {
         g_pump_started = false;
         // The child answers `usnet stat` under its own pid.
         if (g_stat_fd >= 0) {
-            REAL(close);
+            NATIVE(close);
             real_close(g_stat_fd);
             g_stat_fd = -1;
         }

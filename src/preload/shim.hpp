@@ -35,6 +35,7 @@
 #include <memory>
 #include <setjmp.h>
 
+#include "native.hpp"
 #include "usnet/sim.hpp"
 
 #include "usnet/trace.hpp"
@@ -81,6 +82,15 @@ void start_quiet_thread(F f, A... a) {
     std::thread(f, a...).detach();
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
+
+// ---- the system-call trap (trap.cpp) ----
+extern std::atomic<bool> g_trap_on;
+// True in a child made with CLONE_VM (vfork, posix_spawn) before its exec: it shares our
+// memory, so its descriptor calls go to the kernel and leave the shim's tables alone.
+bool in_vm_child();
+// SIGSYS belongs to the trap: the program's action for it is recorded, not installed.
+bool trap_owns_signal(int sig);
+int trap_user_sigaction(const struct sigaction* act, struct sigaction* old);
 
 // ---- `usnet stat` / `usnet ip` control socket (control.cpp) ----
 extern int g_stat_fd, g_trace_fd, g_explain_fd;

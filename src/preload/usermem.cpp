@@ -113,6 +113,15 @@ extern "C" {
 int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
     static sigaction_fn* real_sa = real<sigaction_fn>("sigaction");
     const int slot = fault_slot(sig);
+    if (g_trap_on.load(std::memory_order_acquire)) {
+        if ((act && !readable(act, sizeof *act)) || (old && !writable(old, sizeof *old))) return efault<int>();
+        if (trap_owns_signal(sig)) return trap_user_sigaction(act, old);
+        if (act && sigismember(&act->sa_mask, SIGSYS) == 1) {  // a handler never blocks SIGSYS (trap.cpp)
+            struct sigaction a = *act;
+            sigdelset(&a.sa_mask, SIGSYS);
+            return sigaction(sig, &a, old);
+        }
+    }
     if (slot < 0) return real_sa(sig, act, old);
     if (g_probe_installed.load(std::memory_order_acquire) &&
         ((act && !readable(act, sizeof *act)) || (old && !writable(old, sizeof *old))))
@@ -125,7 +134,8 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
 }
 sighandler_t signal(int sig, sighandler_t h) {
     REAL(signal);
-    if (fault_slot(sig) < 0 || !g_probe_installed.load(std::memory_order_acquire)) return real_signal(sig, h);
+    if (!trap_owns_signal(sig) && (fault_slot(sig) < 0 || !g_probe_installed.load(std::memory_order_acquire)))
+        return real_signal(sig, h);
     struct sigaction a{}, old{};
     a.sa_handler = h;
     sigemptyset(&a.sa_mask);

@@ -1485,6 +1485,8 @@ uint64_t Stack::wakeups(int fd) const {
     return sk ? sk->wakeups : 0;
 }
 
+short Stack::poll_events(int fd) const { return poll_mask(*impl_, fd); }
+
 static int sys_poll(StackImpl& s, pollfd* fds, nfds_t n, int timeout_ms) {
     USNET_TRACE(s.tracer, EntryPoll, n, timeout_ms);
     USNET_TRACE_INDENT(s.tracer);

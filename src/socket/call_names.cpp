@@ -129,7 +129,8 @@ std::string ioctl_name(unsigned long req) {
     static const Named t[] = {{int(FIONREAD), "FIONREAD"},  {int(TIOCOUTQ), "SIOCOUTQ"},   {int(FIONBIO), "FIONBIO"},
                               {int(SIOCGSTAMP), "SIOCGSTAMP"}, {int(SIOCGIFCONF), "SIOCGIFCONF"},
                               {int(SIOCGIFFLAGS), "SIOCGIFFLAGS"}, {int(SIOCGIFADDR), "SIOCGIFADDR"},
-                              {int(SIOCGIFINDEX), "SIOCGIFINDEX"}, {int(SIOCGIFMTU), "SIOCGIFMTU"}};
+                              {int(SIOCGIFINDEX), "SIOCGIFINDEX"}, {int(SIOCGIFMTU), "SIOCGIFMTU"},
+                              {int(TCGETS), "TCGETS"}};
     std::string s = lookup(t, int(req));
     if (s == std::to_string(int(req))) {
         char hex[32];

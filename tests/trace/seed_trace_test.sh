@@ -38,7 +38,10 @@ plain=$(cd "$tmp" && LANG=C "$usnet" run --trace="$tmp/trace.log" -- perl getpee
 grep -q '^sendto(3, 0 bytes, 0, 8.8.8.8:53) = 0$' "$tmp/trace.log" || { echo "FAIL: --trace=FILE wrote no sendto tree"; status=1; }
 # --trace-errors: only the failing call; --trace-inbound=off: no frames arriving.
 err=$(cd "$tmp" && LANG=C "$usnet" run --trace-errors -- perl getpeername.pl 2>&1)
-[ "$(grep -c '^[a-z]' <<<"$err")" = 1 ] || { echo "FAIL: --trace-errors: $err"; status=1; }
+# (perl's TCGETS on the socket fails too: ENOTTY, as on Linux.)
+heads=$(grep '^[a-z]' <<<"$err")
+grep -q '^getpeername(3) = -1 ENOTCONN$' <<<"$heads" && ! grep -v ' = -1 E[A-Z]*$' <<<"$heads" | grep -qv 'at getpeername.pl' \
+  || { echo "FAIL: --trace-errors: $err"; status=1; }
 quiet=$(cd "$tmp" && LANG=C "$usnet" run --trace --trace-inbound=off -- perl getpeername.pl 2>&1)
 grep -q 'receives a frame' <<<"$quiet" && { echo "FAIL: --trace-inbound=off still shows frames"; status=1; }
 grep -q 'arp_solicit' <<<"$quiet" || { echo "FAIL: --trace-inbound=off lost the send's own steps"; status=1; }
