@@ -34,7 +34,7 @@ static bool addrs_overlap(const DgramSock* a, const DgramSock* b) {
 }
 
 // udp_lib_lport_inuse's test of one other socket: 0 no overlap, 1 shares (both
-// SO_REUSEPORT: the search stops there, free), 2 conflicts.
+// SO_REUSEPORT), 2 conflicts.
 static int overlap_verdict(const DgramSock* sk, const DgramSock* s, bool ident_mode) {
     if (s->reuseaddr && sk->reuseaddr) return 0;
     if (ident_mode) return 2;
@@ -51,7 +51,7 @@ static void trace_other(trace::Tracer* tr, const DgramSock* s, const char* verdi
                                     s->bound_dev_if ? " dev " + std::to_string(s->bound_dev_if) : std::string(), verdict});
 }
 
-static const char* kVerdicts[] = {"no overlap", "both SO_REUSEPORT: the search stops here, free",
+static const char* kVerdicts[] = {"no overlap", "both SO_REUSEPORT: shared",
                                   "overlaps -> in use"};
 
 bool PortTable::conflicts(const DgramSock* sk, uint16_t port, bool* join_group, trace::Tracer* tr) const {
@@ -89,18 +89,18 @@ bool PortTable::conflicts(const DgramSock* sk, uint16_t port, bool* join_group, 
         tr->step(trace::P::PortPrimary, {others, port});
     }
     trace::Indent in2(tr);
+    // Every socket on the port is looked at: one that shares (both SO_REUSEPORT) does not end
+    // the walk, a plain owner further on still conflicts (as the 6.18 kernel this was checked
+    // against does; some builds stop at the first REUSEPORT match).
+    bool share = false;
     for (DgramSock* s = buckets_[port & kMask]; s; s = s->port_next) {
         if (s == sk || s->num != port) continue;
         const int v = overlap_verdict(sk, s, ident_mode);
         trace_other(tr, s, kVerdicts[v]);
-        if (v == 0) continue;
-        // Both SO_REUSEPORT (same owner): Linux stops looking at the first such socket.
-        if (v == 1) {
-            *join_group = true;
-            return false;
-        }
-        return true;
+        if (v == 2) return true;
+        share |= v == 1;
     }
+    *join_group = share;
     return false;
 }
 
