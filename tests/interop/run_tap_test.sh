@@ -89,7 +89,8 @@ d, a = s.recvfrom(100)
 s.sendto(b"linux saw " + d + b" from " + a[0].encode(), a)
 ' &
 ksrv=$!
-sleep 0.2
+# (until it is bound: a datagram before that draws a port unreachable)
+for i in $(seq 100); do ss -Huln 'sport = 7001' | grep -q . && break; sleep 0.05; done
 cli=$(as_nobody "$usnet" run --tap tap0 --addr 10.7.0.2/24 -- python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
