@@ -129,6 +129,10 @@ public:
     // Why part of this host's world is missing, for explanations: "eth0 is detached from the
     // switch: ...". Empty: nothing is.
     void set_world_note(std::string note);
+    // For a host whose callers may pass memory they cannot write (the shim): asked, before a
+    // receive copies a datagram, whether the exact bytes it fills are writable; false fails
+    // the call with EFAULT as a faulting copy_to_user does (the datagram is taken).
+    void set_user_writable(bool (*check)(void* p, size_t n));
 
     // --- Observation and driving ---
     const Counters& counters() const;

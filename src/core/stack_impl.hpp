@@ -86,6 +86,10 @@ public:
     // Set while tracing (Stack::set_tracer): every trace point tests this pointer.
     trace::Tracer* tracer = nullptr;
     std::string world_note;  // Stack::set_world_note
+    // Where a receive's destination may be memory the program cannot write (the shim), asked
+    // for exactly the bytes a datagram will fill, before they are copied: copy_to_user fails
+    // only for the part a datagram reaches. Null: every buffer is good.
+    bool (*user_writable)(void* p, size_t n) = nullptr;
     std::unique_ptr<trace::Tracer> tracer_owned;
 
     // Runs timers of every layer that are due.

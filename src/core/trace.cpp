@@ -10,8 +10,8 @@
 
 namespace usnet::trace {
 
-thread_local Tracer* t_current = nullptr;
-thread_local const char* t_call_as = nullptr;
+thread_local Tracer* t_current [[gnu::tls_model("initial-exec")]] = nullptr;
+thread_local const char* t_call_as [[gnu::tls_model("initial-exec")]] = nullptr;
 
 namespace {
 

@@ -104,10 +104,13 @@ template <class F>
 }
 
 // The tracer of the call in progress on this thread (for sock::fail), or null.
-extern thread_local Tracer* t_current;
+// Hot thread-locals are initial-exec: in a shared library (the shim, libusnet.so) the
+// default model calls __tls_get_addr on every access; these few bytes fit the static TLS
+// surplus glibc keeps even for a dlopen'ed library.
+extern thread_local Tracer* t_current [[gnu::tls_model("initial-exec")]];
 
 // The shim's name for the call when it differs from the stack's (read() is a recv).
-extern thread_local const char* t_call_as;
+extern thread_local const char* t_call_as [[gnu::tls_model("initial-exec")]];
 
 // The tracer of the untraced copy of a function (USNET_TRACER): a constant null, so the
 // trace points in that copy are not even compiled.

@@ -29,8 +29,9 @@ void write_explain(const std::string& line) {
 
 // The descriptor the program passed to the call in progress on this thread, and the usnet
 // socket it names: a trace shows the program's numbers, not the stack's.
-thread_local int t_shown_fd = -1, t_shown_u = -1;
-thread_local int t_new_socket_fd = -1;  // the descriptor socket() is about to return
+thread_local int t_shown_fd [[gnu::tls_model("initial-exec")]] = -1;
+thread_local int t_shown_u [[gnu::tls_model("initial-exec")]] = -1;
+thread_local int t_new_socket_fd [[gnu::tls_model("initial-exec")]] = -1;  // the descriptor socket() is about to return
 std::atomic<bool> g_tracing{false};
 
 // USNET_TRACE=1 (or =FILE, or =CALL,CALL...): the path of each usnet call, as a tree, on

@@ -35,6 +35,8 @@ Runtime::Runtime() {
     if (explain_target())
         world.host->set_drop_observer([](usnet::DropReason, const std::string& line) { write_explain("usnet: " + line + "\n"); });
     setup_trace(*world.host);
+    // Receive buffers are probed for the bytes a datagram fills, not for all they could hold.
+    world.host->set_user_writable(writable);
     if (const char* st = std::getenv("USNET_STAT"); st && *st && std::strcmp(st, "0") != 0) std::atexit(print_stats);
     // fork: hold the lock across it so the child's copy of the stack is consistent; the
     // child then owns that copy (its inherited sockets keep working, apart from the

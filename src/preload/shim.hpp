@@ -104,8 +104,8 @@ void write_explain(const std::string& line);
 void setup_trace(usnet::Stack& st);
 // The descriptor the program passed to the call in progress on this thread, and the usnet
 // socket it names: a trace shows the program's numbers, not the stack's.
-extern thread_local int t_shown_fd, t_shown_u;
-extern thread_local int t_new_socket_fd;  // the descriptor socket() is about to return
+extern thread_local int t_shown_fd [[gnu::tls_model("initial-exec")]], t_shown_u [[gnu::tls_model("initial-exec")]];
+extern thread_local int t_new_socket_fd [[gnu::tls_model("initial-exec")]];  // the descriptor socket() is about to return
 extern std::atomic<bool> g_tracing;
 // The stack's next call on this thread is the program's `call` (read is a recv).
 inline int traced_as(const char* call) {
@@ -128,7 +128,7 @@ bool probe_range(const void* p, size_t n, bool write);
 bool readable(const void* p, size_t n);
 bool writable(void* p, size_t n);
 // Set when the shim itself fails a call with EFAULT (the stack has no reason on record).
-extern thread_local bool t_shim_fault;
+extern thread_local bool t_shim_fault [[gnu::tls_model("initial-exec")]];
 
 template <class T>
 T efault() {
@@ -172,8 +172,11 @@ int getname_checked(Get get, sockaddr* a, socklen_t* l) {
 // A receive buffer only partly writable: the kernel copies just the datagram's bytes and
 // faults only when they reach the bad part. Received into a bounce buffer, then copied.
 // recv(buf, len) is the stack's call.
+// Only the error queue's path probes here: otherwise the stack asks writable() for the
+// bytes a datagram fills (Stack::set_user_writable), and an empty queue probes nothing.
 template <class Recv>
 ssize_t recv_into(void* b, size_t n, int f, Recv recv) {
+    if (!(f & MSG_ERRQUEUE)) return recv(b, n);
     const size_t lim = std::min(n, kMaxCopy);
     if (writable(b, lim)) return recv(b, n);
     const size_t ok = writable_prefix(b, lim);

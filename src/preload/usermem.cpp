@@ -98,7 +98,7 @@ bool readable(const void* p, size_t n) { return n == 0 || probe_range(p, n, fals
 bool writable(void* p, size_t n) { return n == 0 || probe_range(p, n, true); }
 
 // Set when the shim itself fails a call with EFAULT (the stack has no reason on record).
-thread_local bool t_shim_fault = false;
+thread_local bool t_shim_fault [[gnu::tls_model("initial-exec")]] = false;
 
 }  // namespace usnet::shim
 

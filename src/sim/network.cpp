@@ -33,7 +33,7 @@ namespace {
 struct PortRef;
 
 // Set when this thread's wait in run_until_realtime ended because a signal handler ran.
-thread_local bool t_interrupted = false;
+thread_local bool t_interrupted [[gnu::tls_model("initial-exec")]] = false;
 
 // A blocked call sees every signal handler that runs while it waits, as the kernel's wait
 // loops see signal_pending: signals stay blocked while the thread is awake in the loop and

@@ -24,7 +24,7 @@ struct LastError {
     const char* call = "";
     int fd = -1;
 };
-thread_local LastError tl_last;
+thread_local LastError tl_last [[gnu::tls_model("initial-exec")]];
 }  // namespace
 
 Err last_error() { return tl_last.err; }
@@ -235,6 +235,7 @@ int Stack::socket(int domain, int type, int protocol) {
 }
 
 void Stack::set_world_note(std::string note) { impl_->world_note = std::move(note); }
+void Stack::set_user_writable(bool (*check)(void*, size_t)) { impl_->user_writable = check; }
 
 bool Stack::is_socket(int fd) const { return impl_->sock_of(fd) != nullptr; }
 
@@ -652,6 +653,18 @@ bool iov_data_bad(const msghdr* msg, size_t bytes) {
     for (size_t i = 0; i < msg->msg_iovlen && bytes > 0; ++i) {
         const size_t n = std::min(bytes, msg->msg_iov[i].iov_len);
         if (n && !msg->msg_iov[i].iov_base) return true;
+        bytes -= n;
+    }
+    return false;
+}
+
+// The receive side's copy_to_user: the iovecs the datagram's bytes reach must be writable.
+bool iov_dest_bad(const StackImpl& s, const msghdr* msg, size_t bytes) {
+    if (iov_data_bad(msg, bytes)) return true;
+    if (!s.user_writable) return false;
+    for (size_t i = 0; i < msg->msg_iovlen && bytes > 0; ++i) {
+        const size_t n = std::min(bytes, msg->msg_iov[i].iov_len);
+        if (n && !s.user_writable(msg->msg_iov[i].iov_base, n)) return true;
         bytes -= n;
     }
     return false;
@@ -1191,7 +1204,7 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
         }
     }
     buf::Packet& p = *sk->rx.front();
-    if (iov_data_bad(msg, p.size())) {
+    if (iov_dest_bad(s, msg, p.size())) {
         // udp_recvmsg: a failed copy drops the datagram (counted) and reports EFAULT.
         if (!(flags & MSG_PEEK)) {
             auto dead = sk->rx.pop();
