@@ -258,7 +258,16 @@ int sol_ip_set(StackImpl& s, DgramSock* sk, int name, const void* val, socklen_t
         }
         case IP_RECVOPTS: sk->opt_recvopts = v != 0; return 0;
         case IP_RETOPTS: sk->opt_retopts = v != 0; return 0;
-        case IP_FREEBIND: sk->opt_freebind = v != 0; return 0;
+        case IP_FREEBIND:
+            if (len < 1) return fail(Err::OptValue, call, sk->fd);
+            sk->opt_freebind = v != 0;
+            return 0;
+        case IP_PASSSEC: sk->passsec = v != 0; return 0;
+        case IP_CHECKSUM: sk->opt_checksum = v != 0; return 0;  // no CHECKSUM_COMPLETE here: no cmsg
+        case IP_RECVERR_RFC4884:
+            if (v < 0 || v > 1) return fail(Err::OptValue, call, sk->fd);
+            sk->recverr_rfc4884 = v != 0;
+            return 0;
         case IP_BIND_ADDRESS_NO_PORT: sk->bind_address_no_port = v != 0; return 0;
         case IP_RECVORIGDSTADDR: sk->origdstaddr = v != 0; return 0;
         case IP_MINTTL:
@@ -273,6 +282,7 @@ int sol_ip_set(StackImpl& s, DgramSock* sk, int name, const void* val, socklen_t
         case IP_NODEFRAG: return fail(Err::OptUnknown, call, sk->fd);  // raw sockets only
         case IP_TRANSPARENT:
             if (v && !s.cfg.privileged) return fail(Err::OptPermission, call, sk->fd);
+            if (len < 1) return fail(Err::OptValue, call, sk->fd);  // after the permission check
             sk->transparent = v != 0;
             return 0;
         default: return fail(Err::OptUnknown, call, sk->fd);
@@ -369,7 +379,9 @@ int sol_ip_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* len)
         case IP_MINTTL: v = sk->minttl; break;
         case IP_HDRINCL: v = 0; break;
         case IP_NODEFRAG: v = 0; break;
-        case IP_CHECKSUM: v = 0; break;
+        case IP_CHECKSUM: v = sk->opt_checksum; break;
+        case IP_PASSSEC: v = sk->passsec; break;
+        case IP_RECVERR_RFC4884: v = sk->recverr_rfc4884; break;
         case IP_OPTIONS: *len = 0; return 0;
         case IP_MTU:
             // Only a connected socket has a route, and so an MTU.

@@ -51,6 +51,7 @@ struct DgramSock {
     bool opt_debug = false, opt_keepalive = false, opt_oobinline = false, opt_dontroute = false;
     bool opt_recvopts = false, opt_retopts = false, opt_freebind = false;
     bool transparent = false, bind_address_no_port = false;
+    bool passsec = false, recverr_rfc4884 = false, opt_checksum = false;  // stored, reported by getsockopt
     bool rxq_ovfl = false, origdstaddr = false, udp_gro = false, no_check6_tx = false, no_check6_rx = false;
     int mark = 0, rcvlowat = 1, busy_poll = 0, minttl = 0, linger_onoff = 0, linger_secs = 0;
     uint16_t gso_size = 0;  // UDP_SEGMENT
