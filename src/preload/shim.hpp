@@ -190,6 +190,9 @@ ssize_t recvfrom_checked(usnet::Stack& st, int u, void* bb, size_t n, int f, soc
 ssize_t rw_iov(usnet::Stack& st, int u, const iovec* iov, int n, bool in);
 int getsockopt_checked(usnet::Stack& st, int u, int lv, int n, void* v, socklen_t* l);
 void* ioctl_arg(unsigned long req, void* arg);
+// An interface ioctl on a kernel-owned socket, answered from usnet (interpose.cpp): true
+// with *ret set when it was one.
+bool kernel_socket_if_ioctl(int fd, unsigned long req, void* arg, int* ret);
 
 // ---- readiness: poll, select and epoll over usnet and kernel descriptors (readiness.cpp) ----
 extern std::atomic<bool> g_signal;
