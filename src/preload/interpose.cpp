@@ -43,6 +43,9 @@ namespace usnet::shim {
 // program must see usnet's interfaces there too. Other descriptors keep the kernel's answer.
 bool kernel_socket_if_ioctl(int fd, unsigned long req, void* arg, int* ret) {
     if (fd < 0 || _IOC_TYPE(req) != 0x89 || usnet_fd(fd) >= 0) return false;
+    // While the world is being built, its own TAP queries go to the kernel; a program's
+    // first interface ioctl builds it (below) and is answered from it.
+    if (t_building_world) return false;
     NATIVE(getsockopt);
     int family = 0;
     socklen_t len = sizeof family;

@@ -62,6 +62,9 @@ struct Runtime {
     usnet::Stack& stack() { return *world.host; }
 };
 Runtime& runtime();
+// Set on the thread building the world: the shim's own calls meanwhile (a TAP's interface
+// queries through syscall(2), trapped) must reach the kernel.
+extern thread_local bool t_building_world;
 // Set once the first usnet socket exists: until then every call goes straight to libc.
 extern std::atomic<bool> g_active;
 // The usnet descriptor behind fd, or -1 (fd is the kernel's).
