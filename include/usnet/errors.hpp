@@ -76,6 +76,13 @@ namespace usnet {
     X(McastNotMember, EADDRNOTAVAIL, "ip_mc_leave_group", "the socket has not joined that group", "setsockopt") \
     X(McastNoBufs, ENOBUFS, "ip_mc_join_group", "the socket reached net.ipv4.igmp_max_memberships", "setsockopt") \
     X(IoctlUnknown, ENOTTY, "sock_ioctl", "the ioctl is not implemented for datagram sockets", "ioctl") \
+    X(IfNoDevice, ENODEV, "dev_get_by_name/dev_get_by_index", "no interface has that name (SIOCGIFNAME: that index)", "ioctl") \
+    X(IfNoAddr, EADDRNOTAVAIL, "devinet_ioctl", "the interface has no IPv4 address (or none with that label)", "ioctl") \
+    X(IfInvalid, EINVAL, "devinet_ioctl/dev_ifsioc", "the request or its value is not valid for this interface", "ioctl") \
+    X(IfPermission, EPERM, "dev_ioctl", "changing an interface needs CAP_NET_ADMIN", "ioctl") \
+    X(IfNotSupported, EOPNOTSUPP, "dev_ifsioc", "the interface's driver does not implement this request", "ioctl") \
+    X(IfUsnetLimit, EOPNOTSUPP, "usnet", "usnet does not implement this interface request (see the README's limits)", "ioctl") \
+    X(StampNone, ENOENT, "sock_gettstamp", "no datagram has been received on this socket yet", "ioctl") \
     X(FcntlCmd, EINVAL, "do_fcntl", "the fcntl command is not supported", "fcntl") \
     X(NotStream, EOPNOTSUPP, "sock_no_listen/sock_no_accept", "datagram sockets do not listen or accept", "listen accept") \
     X(PollNfds, EINVAL, "do_sys_poll", "nfds exceeds RLIMIT_NOFILE", "poll") \

@@ -109,6 +109,14 @@ public:
     int setsockopt(int fd, int level, int name, const void* val, socklen_t len);
     int getsockopt(int fd, int level, int name, void* val, socklen_t* len);
     int ioctl(int fd, unsigned long req, void* arg);
+    // An interface ioctl (SIOCGIFCONF, SIOCGIF*, SIOCSIF*) issued on a socket of another
+    // family that the caller owns (AF_UNIX, AF_NETLINK, AF_INET6, AF_PACKET...; `family`
+    // is its SO_DOMAIN): answered from this stack's interfaces as Linux answers it through
+    // sock_do_ioctl -> dev_ioctl (inet_ioctl's too for AF_INET and AF_PACKET). Returns
+    // -1 with errno ENOTTY for a request the kernel answers there without the interfaces.
+    int dev_ioctl(int family, unsigned long req, void* arg);
+    // Whether dev_ioctl answers `req` on a socket of `family` (else: leave it to the kernel).
+    static bool is_interface_ioctl(int family, unsigned long req);
     int fcntl(int fd, int cmd, long arg = 0);
     int poll(pollfd* fds, nfds_t n, int timeout_ms);
     // How many times the socket has woken its waiters (a datagram or an error queued):
@@ -151,6 +159,10 @@ public:
     void set_env(Env* env);
     Env& env() const;
     Time now() const;
+    // CLOCK_REALTIME as this stack sees it (ns since the epoch): the clock receive
+    // timestamps (SO_TIMESTAMP*, SIOCGSTAMP) are taken from; in a simulation it advances
+    // with the world's virtual time.
+    Time wall_time() const;
     // Runs due timers (ARP retries, reassembly expiry) and pending loopback delivery.
     void poll_timers();
     Time next_deadline() const;

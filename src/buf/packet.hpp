@@ -28,6 +28,7 @@ struct Meta {
     uint32_t l3_off = 0;    // offset of the IPv4 header from the buffer start, kept for ICMP quoting
     Mac src_mac;
     uint32_t drops = 0;     // the socket's drop count when this was queued (SO_RXQ_OVFL)
+    Time tstamp = 0;        // CLOCK_REALTIME ns at enqueue, when the socket asked (skb->tstamp); 0: none
     int loop_dev = 0;       // a looped-back copy of a broadcast/multicast sent on this device
     bool csum_ok = false;   // checksum known good (came through loopback), like CHECKSUM_UNNECESSARY
     // The UDP checksum holds only the pseudo-header sum; the device finishes it

@@ -1,6 +1,7 @@
 // Stack: construction, interface/address/route configuration, and the driving loop.
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <type_traits>
 
@@ -32,6 +33,12 @@ StackConfig config_from_host(StackConfig c) {
 StackImpl::StackImpl(StackConfig c) : cfg(std::move(c)), rng(cfg.seed) {
     // Warm the pool so steady-state traffic never reaches the heap.
     pool.reserve(256, 16);
+}
+
+Time StackImpl::realtime_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return Time(ts.tv_sec) * kSec + ts.tv_nsec;
 }
 
 StackImpl::~StackImpl() {
@@ -180,33 +187,37 @@ int Stack::add_loopback() {
     return idx;
 }
 
-int Stack::add_address(int ifindex, Ip4 addr, int prefix_len) {
-    link::Interface* ifc = impl_->iface(ifindex);
+int StackImpl::add_address(int ifindex, Ip4 addr, int prefix_len) {
+    link::Interface* ifc = iface(ifindex);
     if (!ifc) return -ENODEV;
     if (prefix_len < 0 || prefix_len > 32) return -EINVAL;
     for (auto& a : ifc->addrs)
         if (a.addr == addr) return -EEXIST;
-    link::IfAddr a{addr, prefix_len, Ip4(addr.v | ~prefix_mask(prefix_len)), false};
+    link::IfAddr a{addr, prefix_len, Ip4(addr.v | ~prefix_mask(prefix_len)), false, Ip4()};
     for (auto& x : ifc->addrs)
         if (!x.secondary && x.prefix == prefix_len && ((x.addr.v ^ addr.v) & prefix_mask(prefix_len)) == 0) a.secondary = true;
     ifc->addrs.push_back(a);
-    impl_->ip.add_ifaddr_routes(*ifc, a);
+    ip.add_ifaddr_routes(*ifc, a);
     return 0;
 }
 
-int Stack::del_address(int ifindex, Ip4 addr, int prefix_len) {
-    link::Interface* ifc = impl_->iface(ifindex);
+int Stack::add_address(int ifindex, Ip4 addr, int prefix_len) { return impl_->add_address(ifindex, addr, prefix_len); }
+
+int StackImpl::del_address(int ifindex, Ip4 addr, int prefix_len) {
+    link::Interface* ifc = iface(ifindex);
     if (!ifc) return -ENODEV;
     for (size_t i = 0; i < ifc->addrs.size(); ++i) {
         if (ifc->addrs[i].addr == addr && ifc->addrs[i].prefix == prefix_len) {
-            impl_->ip.del_ifaddr_routes(*ifc, ifc->addrs[i]);
+            ip.del_ifaddr_routes(*ifc, ifc->addrs[i]);
             ifc->addrs.erase(ifc->addrs.begin() + long(i));
-            if (ifc->addrs.empty()) impl_->ip.flush_dev_routes(ifindex, true);
+            if (ifc->addrs.empty()) ip.flush_dev_routes(ifindex, true);
             return 0;
         }
     }
     return -EADDRNOTAVAIL;
 }
+
+int Stack::del_address(int ifindex, Ip4 addr, int prefix_len) { return impl_->del_address(ifindex, addr, prefix_len); }
 
 int Stack::add_route(const RouteSpec& r) {
     if (r.prefix_len < 0 || r.prefix_len > 32) return -EINVAL;
@@ -241,27 +252,31 @@ int Stack::del_route(Ip4 dst, int prefix_len) {
     return impl_->ip.del_route(Ip4(dst.v & prefix_mask(prefix_len)), prefix_len, false) ? 0 : -ESRCH;
 }
 
-int Stack::set_link_up(int ifindex, bool up) {
-    link::Interface* ifc = impl_->iface(ifindex);
+int StackImpl::set_link_up(int ifindex, bool up) {
+    link::Interface* ifc = iface(ifindex);
     if (!ifc) return -ENODEV;
     if (ifc->up == up) return 0;
     ifc->up = up;
     // NETDEV_DOWN flushes every route through the device; NETDEV_UP restores only the
     // routes its addresses imply (fib_add_ifaddr), not the ones added by hand.
-    impl_->ip.flush_dev_routes(ifindex, false);
+    ip.flush_dev_routes(ifindex, false);
     if (up)
-        for (const auto& a : ifc->addrs) impl_->ip.add_ifaddr_routes(*ifc, a);
+        for (const auto& a : ifc->addrs) ip.add_ifaddr_routes(*ifc, a);
     return 0;
 }
 
-int Stack::set_mtu(int ifindex, uint32_t mtu) {
-    link::Interface* ifc = impl_->iface(ifindex);
+int Stack::set_link_up(int ifindex, bool up) { return impl_->set_link_up(ifindex, up); }
+
+int StackImpl::set_mtu(int ifindex, uint32_t mtu) {
+    link::Interface* ifc = iface(ifindex);
     if (!ifc) return -ENODEV;
     if (mtu < 68 || mtu > 65536) return -EINVAL;
     ifc->mtu = mtu;
-    ++impl_->ip.genid;
+    ++ip.genid;
     return 0;
 }
+
+int Stack::set_mtu(int ifindex, uint32_t mtu) { return impl_->set_mtu(ifindex, mtu); }
 
 int Stack::ifindex_of(const std::string& name) const {
     for (auto& i : impl_->ifaces)
@@ -321,6 +336,7 @@ const Counters& Stack::counters() const { return impl_->ctr; }
 void Stack::set_env(Env* env) { impl_->env = env ? env : &impl_->solo; }
 Env& Stack::env() const { return *impl_->env; }
 Time Stack::now() const { return impl_->now(); }
+Time Stack::wall_time() const { return impl_->wall_now(); }
 void Stack::poll_timers() { impl_->run_timers(); }
 
 size_t Stack::unresolved_packets() const {

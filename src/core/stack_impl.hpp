@@ -62,6 +62,20 @@ public:
         return nullptr;
     }
     int add_interface(std::unique_ptr<link::Interface> ifc);
+    // What `ip addr/link` change (Stack's methods and the SIOCSIF* ioctls); 0 or -errno.
+    int add_address(int ifindex, Ip4 addr, int prefix_len);
+    int del_address(int ifindex, Ip4 addr, int prefix_len);
+    int set_link_up(int ifindex, bool up);
+    int set_mtu(int ifindex, uint32_t mtu);
+    // CLOCK_REALTIME on the stack's clock (the world's time in a simulation), in ns: the
+    // system's CLOCK_REALTIME when first asked, advancing with now() from there (one clock
+    // read per stamp, no system call).
+    Time wall_now() const {
+        if (__builtin_expect(wall_base == kNever, 0)) wall_base = realtime_ns() - now();
+        return wall_base + now();
+    }
+    static Time realtime_ns();
+    mutable Time wall_base = kNever;
     sock::DgramSock* sock_of(int fd) {
         return fd >= 0 && size_t(fd) < fds.size() ? fds[size_t(fd)].get() : nullptr;
     }

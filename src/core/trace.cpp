@@ -32,6 +32,8 @@ const char* const kNameArgs[] = {
     "udp_prot", "ping_prot", "udp_recvmsg", "ping_recvmsg", "udp_setsockopt", "udp_getsockopt", "udp_lib_setsockopt", "udp_lib_getsockopt", "ip_setsockopt", "ip_getsockopt",
     "do_ip_setsockopt", "do_ip_getsockopt", "udp_ioctl", "udp_lib_close", "ping_close", "udp_lib_unhash", "ping_unhash", "udp_err",
     "ping_err", "udp_rcv", "icmp_rcv", "igmp_rcv", "sock_no_listen", "sock_no_accept", "close_fd",
+    // interface ioctls and receive timestamps
+    "dev_ifconf", "dev_ioctl", "devinet_ioctl", "sock_gettstamp",
     // the shim's descriptor calls
     "fget_raw", "ksys_dup3", "f_dupfd",
 };

@@ -169,6 +169,7 @@
     X(IoctlPath, "`sock_ioctl` -> `sock_do_ioctl` -> sock->ops->ioctl = `inet_ioctl` [`inet_dgram_ops`] -> `{}`: {}")       \
     X(IoctlNoProto, "`sock_ioctl` -> `sock_do_ioctl` -> sock->ops->ioctl = `inet_ioctl` [`inet_dgram_ops`]: `ping_prot` has no ioctl (-ENOIOCTLCMD)") \
     X(IoctlGeneric, "`do_vfs_ioctl`: {}")                                                                               \
+    X(IoctlDev, "`sock_ioctl` -> `{}`: {}")                                                                              \
     X(FcntlPath, "`do_fcntl`: {}")                                                                                      \
     X(ShutdownOps, "sock->ops->shutdown = `inet_shutdown` [`inet_dgram_ops`]: how {} -> `sk_shutdown` |= {}")             \
     X(ShutdownNotConn, "`sk_state` is `TCP_CLOSE` (not connected): marked all the same, but -ENOTCONN")                 \

@@ -25,6 +25,7 @@ struct IfAddr {
     int prefix = 0;
     Ip4 bcast;
     bool secondary = false;  // same subnet as an earlier (primary) address
+    Ip4 ifa_broadcast;       // what SIOCGIFBRDADDR reports: 0 unless given (brd, SIOCSIFADDR...)
 };
 
 // NUD_INCOMPLETE, REACHABLE, STALE, DELAY, PROBE, FAILED: a used STALE entry goes to DELAY,
@@ -63,6 +64,10 @@ struct Interface {
     uint64_t pending_mem = 0;   // buffer bytes of every neighbour's pending packets
     std::vector<McGroup> mc;
     bool in_group(Ip4 g) const;
+    // What SIOCSIFFLAGS may change (dev->flags' IFF_DEBUG ... IFF_AUTOMEDIA, gflags'
+    // IFF_PROMISC/IFF_ALLMULTI); -1: the device's defaults (IFF_MULTICAST on Ethernet).
+    int user_flags = -1;
+    uint32_t txqlen = 1000;  // dev->tx_queue_len (DEFAULT_TX_QUEUE_LEN)
 };
 
 // Linux neighbour defaults (net.ipv4.neigh.default.*).

@@ -36,6 +36,36 @@ namespace usnet::shim {
 
 using namespace usnet::shim;
 
+namespace usnet::shim {
+
+// An interface ioctl (SIOCGIFCONF, SIOCGIF*, SIOCSIF*) on a socket the kernel owns (AF_UNIX,
+// AF_NETLINK, AF_INET6, TCP...): Linux answers it on every family through dev_ioctl, so the
+// program must see usnet's interfaces there too. Other descriptors keep the kernel's answer.
+bool kernel_socket_if_ioctl(int fd, unsigned long req, void* arg, int* ret) {
+    if (fd < 0 || _IOC_TYPE(req) != 0x89 || usnet_fd(fd) >= 0) return false;
+    // While the world is being built, its own TAP queries go to the kernel; a program's
+    // first interface ioctl builds it (below) and is answered from it.
+    if (t_building_world) return false;
+    NATIVE(getsockopt);
+    int family = 0;
+    socklen_t len = sizeof family;
+    const int e = errno;
+    if (real_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) != 0) {  // ENOTSOCK: not a socket
+        errno = e;
+        return false;
+    }
+    if (!usnet::Stack::is_interface_ioctl(family, req)) return false;
+    Runtime& r = runtime();
+    std::lock_guard<std::recursive_mutex> g(r.mu);
+    t_shim_fault = false;
+    t_shown_fd = fd;
+    t_shown_u = -1;
+    *ret = explained(r.stack().dev_ioctl(family, req, ioctl_arg(req, arg)), fd);
+    return true;
+}
+
+}  // namespace usnet::shim
+
 // The interposers are the only symbols the shim exports (it is built with hidden visibility).
 #pragma GCC visibility push(default)
 extern "C" {
@@ -277,6 +307,8 @@ int ioctl(int fd, unsigned long req, ...) {
     va_start(ap, req);
     void* arg = va_arg(ap, void*);
     va_end(ap);
+    int kr;
+    if (kernel_socket_if_ioctl(fd, req, arg, &kr)) return kr;
     ROUTE(fd, st.ioctl(u, req, ioctl_arg(req, arg)), real_ioctl(fd, req, arg));
 }
 

@@ -1,6 +1,7 @@
 // Message headers and buffers, checked in the kernel's order before the stack sees them: a
 // range that cannot be read or written becomes a null pointer (the stack then fails with
 // EFAULT where the kernel would), or EFAULT at once where the kernel fails before anything.
+#include <net/if.h>
 #include "shim.hpp"
 
 namespace usnet::shim {
@@ -309,7 +310,17 @@ int getsockopt_checked(usnet::Stack& st, int u, int lv, int n, void* v, socklen_
 void* ioctl_arg(unsigned long req, void* arg) {
     if (req == FIONREAD || req == TIOCOUTQ) return writable(arg, sizeof(int)) ? arg : nullptr;
     if (req == FIONBIO) return readable(arg, sizeof(int)) ? arg : nullptr;
-    return arg;
+    if (_IOC_TYPE(req) != 0x89) return arg;
+    // Socket ioctls (0x89xx): SIOCGSTAMP* write two 64-bit words, SIOCGIFCONF writes its
+    // buffer and ifc_len, the rest read and write a struct ifreq (get/put_user_ifreq).
+    if ((req & 0xff) == 0x06 || (req & 0xff) == 0x07) return writable(arg, 16) ? arg : nullptr;
+    if (req == SIOCGIFCONF) {
+        if (!writable(arg, sizeof(ifconf))) return nullptr;
+        const ifconf* c = static_cast<const ifconf*>(arg);
+        if (c->ifc_buf && c->ifc_len > 0 && !writable(c->ifc_buf, size_t(c->ifc_len))) return nullptr;
+        return arg;
+    }
+    return writable(arg, sizeof(ifreq)) ? arg : nullptr;
 }
 
 }  // namespace usnet::shim

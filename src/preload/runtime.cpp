@@ -28,7 +28,9 @@ usnet::sim::DefaultWorld make_world() {
 Runtime::Runtime() {
     // Buffer limits and port range as this machine's kernel has them; the world from
     // `usnet run`'s topology flags (USNET_WORLD), else the default one.
+    t_building_world = true;
     world = make_world();
+    t_building_world = false;
     // A real program lives in real time: blocking calls wait, releasing mu meanwhile.
     world.net->set_realtime(&mu);
     // --explain also reports each dropped datagram; --stat prints the counters at exit.
@@ -61,6 +63,8 @@ Runtime::Runtime() {
         start_pump(*this);
     }
 }
+
+thread_local bool t_building_world = false;
 
 Runtime& runtime() {
     // Never destroyed: programs call socket functions from atexit handlers and destructors.

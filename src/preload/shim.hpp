@@ -62,6 +62,9 @@ struct Runtime {
     usnet::Stack& stack() { return *world.host; }
 };
 Runtime& runtime();
+// Set on the thread building the world: the shim's own calls meanwhile (a TAP's interface
+// queries through syscall(2), trapped) must reach the kernel.
+extern thread_local bool t_building_world;
 // Set once the first usnet socket exists: until then every call goes straight to libc.
 extern std::atomic<bool> g_active;
 // The usnet descriptor behind fd, or -1 (fd is the kernel's).
@@ -193,6 +196,9 @@ ssize_t recvfrom_checked(usnet::Stack& st, int u, void* bb, size_t n, int f, soc
 ssize_t rw_iov(usnet::Stack& st, int u, const iovec* iov, int n, bool in);
 int getsockopt_checked(usnet::Stack& st, int u, int lv, int n, void* v, socklen_t* l);
 void* ioctl_arg(unsigned long req, void* arg);
+// An interface ioctl on a kernel-owned socket, answered from usnet (interpose.cpp): true
+// with *ret set when it was one.
+bool kernel_socket_if_ioctl(int fd, unsigned long req, void* arg, int* ret);
 
 // ---- readiness: poll, select and epoll over usnet and kernel descriptors (readiness.cpp) ----
 extern std::atomic<bool> g_signal;

@@ -451,7 +451,11 @@ long route(long nr, const long* a) {
         case SYS_shutdown: ON_FD(a[0], ::shutdown(int(a[0]), int(a[1])));
         case SYS_setsockopt: ON_FD(a[0], ::setsockopt(int(a[0]), int(a[1]), int(a[2]), P<void>(a[3]), socklen_t(a[4])));
         case SYS_getsockopt: ON_FD(a[0], ::getsockopt(int(a[0]), int(a[1]), int(a[2]), P<void>(a[3]), P<socklen_t>(a[4])));
-        case SYS_ioctl: ON_FD(a[0], ::ioctl(int(a[0]), (unsigned long)(a[1]), P<void>(a[2])));
+        case SYS_ioctl: {
+            int kr;  // an interface ioctl on a kernel-owned socket is usnet's too
+            if (kernel_socket_if_ioctl(int(a[0]), (unsigned long)(a[1]), P<void>(a[2]), &kr)) return kret(kr);
+            ON_FD(a[0], ::ioctl(int(a[0]), (unsigned long)(a[1]), P<void>(a[2])));
+        }
         case SYS_fcntl: ON_FD(a[0], ::fcntl(int(a[0]), int(a[1]), a[2]));
         case SYS_read: ON_FD(a[0], ::read(int(a[0]), P<void>(a[1]), size_t(a[2])));
         case SYS_write: ON_FD(a[0], ::write(int(a[0]), P<void>(a[1]), size_t(a[2])));

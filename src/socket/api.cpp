@@ -1,6 +1,7 @@
 // The socket calls, shaped like the kernel's dispatch: the generic part (descriptor,
 // address copying) here, then the family part (inet_*: bind, connect, getname, shutdown)
 // and the protocol part (udp_sendmsg/udp_recvmsg, ping) below it.
+#include <linux/net_tstamp.h>
 #include <fcntl.h>
 #include <linux/errqueue.h>
 #include <signal.h>
@@ -45,6 +46,8 @@ std::string last_error_text(int shown_fd) {
 }
 
 namespace sock {
+
+void ok_call() { tl_last = {}; }
 
 int fail(Err e, const char* call, int fd) {
     tl_last = {e, call, fd};
@@ -1135,6 +1138,49 @@ static bool signal_handlers_restart() {
     return true;
 }
 
+// sock_recv_cmsgs (UDP) / sock_recv_timestamp (ping): the stamp control messages of
+// __sock_recv_timestamp, or sk_stamp for SIOCGSTAMP.
+static void recv_timestamp(StackImpl& s, DgramSock* sk, msghdr* msg, size_t* used, buf::Packet& p) {
+    const bool udp = sk->proto == sock::Proto::Udp;
+    const int ts = sk->tsflags;
+    const bool any_ts = ts & (SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_RAW_HARDWARE);  // SOCK_TIMESTAMPING_ANY
+    Time kt = p.meta.tstamp;
+    if (udp && !(sk->rcvtstamp || sk->rxq_ovfl || any_ts)) {
+        // No receive cmsg flag: sk_stamp follows the datagrams once SIOCGSTAMP was asked,
+        // else is marked "received, not stamped" (0).
+        if (sk->stamp_sock) sk->sk_stamp = kt;
+        else if (sk->sk_stamp == sock::kStampNone) sk->sk_stamp = 0;
+        return;
+    }
+    if (!(sk->rcvtstamp || (ts & SOF_TIMESTAMPING_RX_SOFTWARE) || (kt && (ts & SOF_TIMESTAMPING_SOFTWARE)))) {
+        sk->sk_stamp = kt;
+        return;
+    }
+    if (sk->rcvtstamp && kt == 0) kt = p.meta.tstamp = s.wall_now();  // enabled after it was queued
+    if (sk->rcvtstamp) {
+        // Two 64-bit fields in every layout on a 64-bit kernel: timeval or timespec.
+        int64_t v[2] = {kt / kSec, kt % kSec};
+        int type;
+        if (!sk->rcvtstampns) {
+            v[1] /= 1000;
+            type = sk->tstamp_new ? SO_TIMESTAMP_NEW : SO_TIMESTAMP_OLD;
+        } else {
+            type = sk->tstamp_new ? SO_TIMESTAMPNS_NEW : SO_TIMESTAMPNS_OLD;
+        }
+        put_cmsg(msg, used, SOL_SOCKET, type, v, sizeof v);
+    }
+#ifdef SOF_TIMESTAMPING_OPT_RX_FILTER
+    const bool rx_ok = (ts & SOF_TIMESTAMPING_RX_SOFTWARE) || !(ts & SOF_TIMESTAMPING_OPT_RX_FILTER);
+#else
+    const bool rx_ok = true;
+#endif
+    if ((ts & SOF_TIMESTAMPING_SOFTWARE) && rx_ok && kt) {
+        // struct scm_timestamping(64): software stamp first, the two hardware ones zero.
+        int64_t v[6] = {kt / kSec, kt % kSec, 0, 0, 0, 0};
+        put_cmsg(msg, used, SOL_SOCKET, sk->tstamp_new ? SO_TIMESTAMPING_NEW : SO_TIMESTAMPING_OLD, v, sizeof v);
+    }
+}
+
 template <bool Tr>
 ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* call) {
     USNET_TRACER(s);
@@ -1228,6 +1274,8 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
         msg->msg_namelen = l;
     }
     size_t used = 0;
+    if (__builtin_expect(sk->rcvtstamp | sk->rxq_ovfl | sk->stamp_sock | (sk->tsflags != 0) | (sk->sk_stamp == sock::kStampNone), 0))
+        recv_timestamp(s, sk, msg, &used, p);
     if (sk->rxq_ovfl && p.meta.drops) {
         const uint32_t d = p.meta.drops;
         put_cmsg(msg, &used, SOL_SOCKET, SO_RXQ_OVFL, &d, sizeof d);
@@ -1414,10 +1462,20 @@ int sys_ioctl(StackImpl& s, int fd, unsigned long req, void* arg) {
             USNET_TRACE(s.tracer, IoctlGeneric, std::string("FIONBIO: O_NONBLOCK ") + (v ? "set" : "cleared"));
             break;
         }
-        default:
+        default: {
+            // sock_ioctl: SIOCGSTAMP*, SIOCGIFCONF; inet_ioctl: the address requests.
+            if (sock::if_is_stamp_req(req)) {
+                if (sock::gettstamp(s, sk, req, arg, fd) < 0) return -1;
+                break;
+            }
+            const int r = sock::if_ioctl_early(s, AF_INET, req, arg, fd);
+            if (r == -1) return -1;
+            if (r != sock::kIfNotMine) break;
             if (udp) USNET_TRACE(s.tracer, IoctlPath, "udp_ioctl", "not handled (-ENOIOCTLCMD)");
             else USNET_TRACE(s.tracer, IoctlNoProto);
-            return fail(Err::IoctlUnknown, "ioctl", fd);
+            if (sock::if_ioctl_fallback(s, req, arg, fd) < 0) return -1;
+            break;
+        }
     }
     ok();
     return 0;

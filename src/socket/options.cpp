@@ -1,5 +1,6 @@
 // setsockopt/getsockopt: sk_setsockopt (SOL_SOCKET), do_ip_setsockopt (SOL_IP) and
 // udp_lib_setsockopt (SOL_UDP), with Linux's length rules and clamping.
+#include <linux/net_tstamp.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -100,6 +101,35 @@ int sol_socket_set(StackImpl& s, DgramSock* sk, int name, const void* val, sockl
         case SO_OOBINLINE: sk->opt_oobinline = b; return 0;
         case SO_DONTROUTE: sk->opt_dontroute = b; return 0;
         case SO_RXQ_OVFL: sk->rxq_ovfl = b; return 0;
+        case SO_TIMESTAMP_OLD:
+        case SO_TIMESTAMP_NEW:
+        case SO_TIMESTAMPNS_OLD:
+        case SO_TIMESTAMPNS_NEW:
+            // __sock_set_timestamps: on sets the layout (new or old, ns or not); off clears both.
+            if (b) {
+                sk->tstamp_new = name == SO_TIMESTAMP_NEW || name == SO_TIMESTAMPNS_NEW;
+                sk->rcvtstampns = name == SO_TIMESTAMPNS_OLD || name == SO_TIMESTAMPNS_NEW;
+                sk->rcvtstamp = true;
+            } else {
+                sk->rcvtstamp = sk->rcvtstampns = false;
+            }
+            return 0;
+        case SO_TIMESTAMPING_OLD:
+        case SO_TIMESTAMPING_NEW: {
+            // An int, or struct so_timestamping {flags, bind_phc} (sock_set_timestamping).
+            int flags = v, phc = 0;
+            if (len == 2 * sizeof(int)) std::memcpy(&phc, static_cast<const char*>(val) + sizeof(int), sizeof phc);
+            constexpr int kMask = (SOF_TIMESTAMPING_LAST - 1) | SOF_TIMESTAMPING_LAST;
+            if (flags & ~kMask) return fail(Err::OptValue, call, sk->fd);
+            if ((flags & SOF_TIMESTAMPING_OPT_STATS) && !(flags & SOF_TIMESTAMPING_OPT_TSONLY))
+                return fail(Err::OptValue, call, sk->fd);
+            // No PTP clock to bind to (sock_timestamping_bind_phc finds none).
+            if (flags & SOF_TIMESTAMPING_BIND_PHC) return fail(Err::OptValue, call, sk->fd);
+            (void)phc;
+            sk->tsflags = flags;
+            sk->tstamp_new = name == SO_TIMESTAMPING_NEW;
+            return 0;
+        }
         case SO_MARK:
             if (!s.cfg.privileged) return fail(Err::OptPermission, call, sk->fd);
             sk->mark = v;
@@ -321,7 +351,17 @@ int sol_socket_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* 
         case SO_RXQ_OVFL: v = sk->rxq_ovfl; break;
         case SO_MARK: v = sk->mark; break;
         case SO_BUSY_POLL: v = sk->busy_poll; break;
-        case SO_TIMESTAMP_OLD: v = 0; break;
+        // sk_getsockopt: each reports its own layout only.
+        case SO_TIMESTAMP_OLD: v = sk->rcvtstamp && !sk->tstamp_new && !sk->rcvtstampns; break;
+        case SO_TIMESTAMP_NEW: v = sk->rcvtstamp && sk->tstamp_new; break;  // (the ns layout too, as Linux)
+        case SO_TIMESTAMPNS_OLD: v = sk->rcvtstampns && !sk->tstamp_new; break;
+        case SO_TIMESTAMPNS_NEW: v = sk->rcvtstampns && sk->tstamp_new; break;
+        case SO_TIMESTAMPING_OLD:
+        case SO_TIMESTAMPING_NEW: {
+            int ts[2] = {0, 0};  // struct so_timestamping: flags, bind_phc
+            if (name == SO_TIMESTAMPING_OLD || sk->tstamp_new) ts[0] = sk->tsflags;
+            return put_value(val, len, ts, sizeof ts);
+        }
         case SO_PASSCRED: return fail(Err::OptUnixOnly, call, sk->fd);
         case SO_SNDLOWAT: v = 1; break;
         case SO_BINDTOIFINDEX: v = sk->bound_dev_if; break;

@@ -17,6 +17,9 @@ struct Membership {
     Ip4 addr;  // imr_address as given
 };
 
+// sk_stamp before any datagram was received (SK_DEFAULT_STAMP: -1 s).
+constexpr Time kStampNone = -kSec;
+
 struct DgramSock {
     Proto proto = Proto::Udp;
     int fd = -1;
@@ -56,6 +59,11 @@ struct DgramSock {
     int mark = 0, rcvlowat = 1, busy_poll = 0, minttl = 0, linger_onoff = 0, linger_secs = 0;
     uint16_t gso_size = 0;  // UDP_SEGMENT
     std::vector<Membership> mc_list;
+    // Receive timestamps: SOCK_RCVTSTAMP, SOCK_RCVTSTAMPNS, SOCK_TSTAMP_NEW, sk_tsflags,
+    // and SOCK_TIMESTAMP (SIOCGSTAMP asked: sk_stamp follows each datagram received).
+    bool rcvtstamp = false, rcvtstampns = false, tstamp_new = false, stamp_sock = false;
+    int tsflags = 0;
+    Time sk_stamp = kStampNone;  // CLOCK_REALTIME ns of the last datagram received
 
     // --- state ---
     int sk_err = 0;      // pending error (sk_err), reported once

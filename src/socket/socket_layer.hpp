@@ -7,6 +7,19 @@
 
 namespace usnet::sock {
 
+// Clears the record of the calling thread's last failure (a call that succeeded).
+void ok_call();
+
+// Interface ioctls and SIOCGSTAMP (ifioctl.cpp). kIfNotMine: not one of theirs, go on.
+constexpr int kIfNotMine = -2;
+// sock_ioctl's SIOCGIFCONF, and inet_ioctl's ifreq requests on AF_INET/AF_PACKET sockets.
+int if_ioctl_early(StackImpl& s, int family, unsigned long req, void* arg, int fd);
+// sock_do_ioctl once the protocol said -ENOIOCTLCMD: dev_ioctl, or ENOTTY.
+int if_ioctl_fallback(StackImpl& s, unsigned long req, void* arg, int fd);
+bool if_is_stamp_req(unsigned long req);
+int gettstamp(StackImpl& s, DgramSock* sk, unsigned long req, void* arg, int fd);
+bool is_interface_ioctl(int family, unsigned long req);
+
 // Records why the call failed (per thread) and sets errno; returns -1.
 int fail(Err e, const char* call, int fd);
 inline void succeed() { errno = errno; }

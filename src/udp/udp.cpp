@@ -307,6 +307,8 @@ bool Udp::enqueue_t(DgramSock* sk, buf::PacketPtr pkt, bool count_udp) {
     }
     pkt->meta.truesize = ts;
     pkt->meta.drops = sk->drops;
+    // skb->tstamp: taken on receive only while a socket wants stamps (net_enable_timestamp).
+    pkt->meta.tstamp = __builtin_expect(sk->rcvtstamp | sk->stamp_sock | (sk->tsflags != 0), 0) ? s_.wall_now() : 0;
     sk->rmem += ts;
     sk->rx.push(std::move(pkt));
     ++sk->wakeups;

@@ -2,6 +2,10 @@
 
 #include <arpa/inet.h>
 #include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <time.h>
 #include <netinet/ip.h>
 #include <sys/ioctl.h>
 
@@ -10,6 +14,17 @@
 #include <sstream>
 
 namespace conformance {
+
+int64_t Api::realtime_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+int Api::kernel_socket(int, int) {
+    errno = ENOSYS;
+    return -1;
+}
 
 std::vector<Scenario>& registry() {
     static std::vector<Scenario> r;
@@ -96,6 +111,13 @@ int T::socket(int domain, int type, int proto, Host h) {
     const std::string call = std::string(h == kGw ? "gw." : "") + "socket(" + std::to_string(domain) + "," +
                              std::to_string(type) + "," + std::to_string(proto) + ")";
     trace.push_back(call + " = " + (r >= 0 ? "fd" : result(r)));
+    return r;
+}
+
+int T::kernel_socket(int domain, int type) {
+    errno = 0;
+    int r = api_.kernel_socket(domain, type);
+    trace.push_back("ksocket(" + std::to_string(domain) + "," + std::to_string(type) + ") = " + (r >= 0 ? "fd" : result(r)));
     return r;
 }
 
@@ -195,7 +217,7 @@ ssize_t T::send(int fd, const std::string& data, int flags) {
     return r;
 }
 
-static std::string decode_cmsgs(msghdr& m) {
+static std::string decode_cmsgs_t(T* t, msghdr& m) {
     std::string out;
     if (!m.msg_control) return out;
     for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
@@ -226,6 +248,24 @@ static std::string decode_cmsgs(msghdr& m) {
                 o << ",offender=" << T::fmt_addr(off);
             }
             o << ")";
+        } else if (c->cmsg_level == SOL_SOCKET && (c->cmsg_type == SO_TIMESTAMP_OLD || c->cmsg_type == SO_TIMESTAMP_NEW ||
+                                                   c->cmsg_type == SO_TIMESTAMPNS_OLD || c->cmsg_type == SO_TIMESTAMPNS_NEW) &&
+                   dlen == 16) {
+            // timeval / timespec (old and new layouts are both two 64-bit fields here).
+            int64_t v[2];
+            std::memcpy(v, CMSG_DATA(c), sizeof v);
+            const bool us = c->cmsg_type == SO_TIMESTAMP_OLD || c->cmsg_type == SO_TIMESTAMP_NEW;
+            const bool sub_ok = v[1] >= 0 && v[1] < (us ? 1000000 : 1000000000);
+            o << (c->cmsg_type == SO_TIMESTAMP_OLD ? "TIMESTAMP_OLD" : c->cmsg_type == SO_TIMESTAMP_NEW ? "TIMESTAMP_NEW"
+                  : c->cmsg_type == SO_TIMESTAMPNS_OLD ? "TIMESTAMPNS_OLD" : "TIMESTAMPNS_NEW")
+              << "(len=" << c->cmsg_len << "," << (sub_ok ? t->stamp_window(v[0] * 1000000000 + v[1] * (us ? 1000 : 1)) : "bad-fraction") << ")";
+        } else if (c->cmsg_level == SOL_SOCKET && (c->cmsg_type == SO_TIMESTAMPING_OLD || c->cmsg_type == SO_TIMESTAMPING_NEW) &&
+                   dlen == 48) {
+            int64_t v[6];
+            std::memcpy(v, CMSG_DATA(c), sizeof v);
+            o << (c->cmsg_type == SO_TIMESTAMPING_OLD ? "TIMESTAMPING_OLD" : "TIMESTAMPING_NEW") << "(len=" << c->cmsg_len
+              << ",sw=" << t->stamp_window(v[0] * 1000000000 + v[1]) << ",hw=" << v[2] << "." << v[3] << "," << v[4] << "."
+              << v[5] << ")";
         } else {
             o << "cmsg(" << c->cmsg_level << "," << c->cmsg_type << "," << dlen << "B)";
         }
@@ -277,7 +317,7 @@ static ssize_t do_recv(T& t, Api& api, int fd, size_t cap, int flags, size_t con
         }();
         extra += " from=" + (m.msg_namelen ? T::fmt_addr(from, m.msg_namelen) : std::string("none"));
         extra += " flags=" + msg_flags(m.msg_flags);
-        const std::string c = decode_cmsgs(m);
+        const std::string c = decode_cmsgs_t(&t, m);
         if (!c.empty()) extra += " cmsg=[" + c + "]";
     }
     trace.push_back(std::string(name) + "(cap=" + std::to_string(cap) + ",flags=" + std::to_string(flags) + ") = " +
@@ -358,6 +398,89 @@ int T::ioctl_int(int fd, unsigned long req, const char* name) {
     int r = api_.ioctl(fd, req, &v);
     log(std::string("ioctl(") + name + ")", r, r == 0 ? "value=" + std::to_string(v) : "");
     return r == 0 ? v : -1;
+}
+
+std::string T::stamp_window(int64_t ns) {
+    const int64_t hi = api_.realtime_ns(), slack = 1000000;
+    if (window_lo_ == 0) return "no-window";
+    if (ns >= window_lo_ - slack && ns <= hi + slack) return "in-window";
+    return ns < window_lo_ ? "early-by-" + std::to_string((window_lo_ - ns) / 1000) + "us"
+                           : "late-by-" + std::to_string((ns - hi) / 1000) + "us";
+}
+
+static std::string hex(const unsigned char* p, size_t n) {
+    static const char* d = "0123456789abcdef";
+    std::string s;
+    for (size_t i = 0; i < n; ++i) {
+        s += d[p[i] >> 4];
+        s += d[p[i] & 15];
+    }
+    return s;
+}
+
+int T::ioctl_ifreq(int fd, unsigned long req, const char* reqname, const std::string& name, const std::string& data, bool null) {
+    ifreq ifr;
+    std::memset(&ifr, 0, sizeof ifr.ifr_name);
+    std::memcpy(ifr.ifr_name, name.data(), std::min(name.size(), sizeof ifr.ifr_name));
+    unsigned char* u = reinterpret_cast<unsigned char*>(&ifr) + IFNAMSIZ;
+    const size_t ulen = sizeof ifr - IFNAMSIZ;
+    std::memset(u, 0xa5, ulen);
+    std::memcpy(u, data.data(), std::min(data.size(), ulen));
+    errno = 0;
+    int r = api_.ioctl(fd, req, null ? nullptr : &ifr);
+    const int e = errno;
+    std::string extra;
+    if (!null) {
+        // A MAC address differs run to run (veth's is random): masked, its length kept.
+        if (req == SIOCGIFHWADDR && r == 0 && ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER) std::memset(u + 2, 0xee, 6);
+        extra = "ifr=" + quote(ifr.ifr_name, IFNAMSIZ) + ":" + hex(u, ulen);
+    }
+    errno = e;
+    log(std::string("ioctl(") + reqname + "," + quote(name.data(), name.size()) + (null ? ",NULL" : "") + ")", r, extra);
+    return r;
+}
+
+int T::ioctl_ifconf(int fd, int len, bool null_buf, bool null) {
+    std::vector<unsigned char> buf(size_t(std::max(len, 0)) + 64, 0xa5);
+    ifconf ifc{};
+    ifc.ifc_len = len;
+    ifc.ifc_buf = null_buf ? nullptr : reinterpret_cast<char*>(buf.data());
+    errno = 0;
+    int r = api_.ioctl(fd, SIOCGIFCONF, null ? nullptr : &ifc);
+    const int e = errno;
+    std::ostringstream o;
+    if (!null) {
+        o << "ifc_len=" << ifc.ifc_len;
+        if (r == 0 && !null_buf) {
+            for (int off = 0; off + int(sizeof(ifreq)) <= ifc.ifc_len && off + int(sizeof(ifreq)) <= len; off += int(sizeof(ifreq))) {
+                ifreq x;
+                std::memcpy(&x, buf.data() + off, sizeof x);
+                o << " [" << quote(x.ifr_name, IFNAMSIZ) << ":" << hex(buf.data() + off + IFNAMSIZ, sizeof x - IFNAMSIZ) << "]";
+            }
+            size_t untouched = 0;
+            for (size_t i = size_t(std::max(ifc.ifc_len, 0)); i < buf.size(); ++i) untouched += buf[i] == 0xa5;
+            o << " tail_untouched=" << (untouched == buf.size() - size_t(std::max(ifc.ifc_len, 0)) ? "yes" : "no");
+        }
+    }
+    errno = e;
+    log("ioctl(SIOCGIFCONF,len=" + std::to_string(len) + (null_buf ? ",buf=NULL" : "") + (null ? ",NULL" : "") + ")", r, o.str());
+    return r;
+}
+
+int T::ioctl_stamp(int fd, unsigned long req, const char* reqname, bool null) {
+    int64_t v[2] = {-7, -7};
+    errno = 0;
+    int r = api_.ioctl(fd, req, null ? nullptr : v);
+    const int e = errno;
+    std::string extra;
+    if (r == 0) {
+        const bool us = std::string(reqname).find("NS") == std::string::npos;
+        const bool sub_ok = v[1] >= 0 && v[1] < (us ? 1000000 : 1000000000);
+        extra = sub_ok ? stamp_window(v[0] * 1000000000 + v[1] * (us ? 1000 : 1)) : "bad-fraction";
+    }
+    errno = e;
+    log(std::string("ioctl(") + reqname + (null ? ",NULL" : "") + ")", r, extra);
+    return r;
 }
 
 int T::fcntl(int fd, int cmd, long arg, const char* name) {

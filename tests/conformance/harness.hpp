@@ -41,6 +41,12 @@ public:
     // `ip` arguments on host h, e.g. "route del default" (a small, shared vocabulary).
     virtual int ip(Host h, const std::string& args) = 0;
     virtual void sleep_ms(int ms) = 0;
+    // CLOCK_REALTIME in ns as the host's receive timestamps see it (the kernel's clock; on
+    // usnet the stack's).
+    virtual int64_t realtime_ns();
+    // An interface ioctl on a socket the kernel owns even under the shim (AF_UNIX): how
+    // programs list interfaces without an AF_INET socket. -1 without an answer (ENOSYS).
+    virtual int kernel_socket(int domain, int type);
 };
 
 sockaddr_in addr(const char* ip, uint16_t port, sa_family_t fam = AF_INET);
@@ -53,6 +59,8 @@ public:
 
     void note(const std::string& s) { trace.push_back("# " + s); }
     int socket(int domain, int type, int proto = 0, Host h = kHost);
+    // A socket the kernel owns even under the shim (AF_UNIX, AF_INET6...).
+    int kernel_socket(int domain, int type);
     int bind(int fd, const sockaddr_in& a, socklen_t len = sizeof(sockaddr_in));
     int connect(int fd, const sockaddr_in& a, socklen_t len = sizeof(sockaddr_in));
     int connect_unspec(int fd);
@@ -76,6 +84,22 @@ public:
     int shutdown(int fd, int how);
     int close(int fd);
     int ioctl_int(int fd, unsigned long req, const char* name);
+    // An ioctl taking a struct ifreq whose name is the bytes given (up to IFNAMSIZ, not
+    // necessarily NUL-terminated) and whose union starts with `data`, the rest 0xa5; logs
+    // the whole ifreq after the call (MAC addresses masked). null: pass a NULL pointer.
+    int ioctl_ifreq(int fd, unsigned long req, const char* reqname, const std::string& name,
+                    const std::string& data = {}, bool null = false);
+    // SIOCGIFCONF with a buffer of `len` bytes (null_buf: ifc_buf NULL; null: no ifconf);
+    // logs ifc_len and each entry.
+    int ioctl_ifconf(int fd, int len, bool null_buf = false, bool null = false);
+    // SIOCGSTAMP / SIOCGSTAMPNS (or their _NEW forms): logs whether the stamp lies within
+    // the window opened by mark_time().
+    int ioctl_stamp(int fd, unsigned long req, const char* reqname, bool null = false);
+    // Opens the window receive timestamps are checked against (now, on the host's clock).
+    void mark_time() { window_lo_ = api_.realtime_ns(); }
+    // A stamp in ns: "in-window" when between mark_time() and now (with 1 ms of slack for a
+    // clock read in another layer), else how far outside.
+    std::string stamp_window(int64_t ns);
     int fcntl(int fd, int cmd, long arg, const char* name);
     int poll1(int fd, short events, int timeout_ms);
     int ip(const std::string& args, Host h = kHost);
@@ -93,7 +117,8 @@ private:
     std::string result(long r);
     void log(const std::string& call, long r, const std::string& extra = "");
     Api& api_;
-    std::map<int, bool> ping_fds_;  // ping socket -> its identifier was bound explicitly
+    std::map<int, bool> ping_fds_;
+    int64_t window_lo_ = 0;  // ping socket -> its identifier was bound explicitly
 };
 
 using ScenarioFn = std::function<void(T&)>;

@@ -33,6 +33,7 @@ public:
         errno = e;
         return r;
     }
+    int kernel_socket(int d, int t) override { return ::socket(d, t, 0); }
     int ip(Host h, const std::string& args) override {
         std::string cmd = h == kGw ? "nsenter -t " + std::to_string(gw_pid_) + " -n ip " + args : "ip " + args;
         cmd += " >/dev/null 2>&1";

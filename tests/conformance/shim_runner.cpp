@@ -88,6 +88,7 @@ public:
         const int r = gw().call([&](usnet::Stack& s) { return s.socket(d, t, p); });
         return r >= 0 ? r + kGwBase : r;
     }
+    int kernel_socket(int d, int t) override { return ::socket(d, t, 0); }
     int ip(conformance::Host h, const std::string& args) override {
         if (h == conformance::kHost) return ip_on_own_stack(args);
         return gw().call([&](usnet::Stack& s) { return usnet::sim::ip_command(s, args); });

@@ -1,6 +1,7 @@
 // Runs a scenario on usnet's default world, configured like the kernel it is compared with.
 #include <cerrno>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "harness.hpp"
@@ -34,8 +35,22 @@ public:
     int setsockopt(int fd, int l, int n, const void* v, socklen_t len) override { return st(fd).setsockopt(f(fd), l, n, v, len); }
     int getsockopt(int fd, int l, int n, void* v, socklen_t* len) override { return st(fd).getsockopt(f(fd), l, n, v, len); }
     int shutdown(int fd, int how) override { return st(fd).shutdown(f(fd), how); }
-    int close(int fd) override { return st(fd).close(f(fd)); }
-    int ioctl(int fd, unsigned long req, void* arg) override { return st(fd).ioctl(f(fd), req, arg); }
+    int close(int fd) override {
+        if (kernel_fds_.erase(fd)) return 0;
+        return st(fd).close(f(fd));
+    }
+    int ioctl(int fd, unsigned long req, void* arg) override {
+        // A kernel-owned socket of the program (kernel_socket): the stack answers its
+        // interface ioctls as the shim asks it to.
+        if (auto k = kernel_fds_.find(fd); k != kernel_fds_.end()) return w_.host->dev_ioctl(k->second, req, arg);
+        return st(fd).ioctl(f(fd), req, arg);
+    }
+    int kernel_socket(int domain, int) override {
+        const int fd = kKernelBase + int(kernel_fds_.size());
+        kernel_fds_[fd] = domain;
+        return fd;
+    }
+    int64_t realtime_ns() override { return w_.host->wall_time(); }
     int fcntl(int fd, int cmd, long arg) override { return st(fd).fcntl(f(fd), cmd, arg); }
     int poll(pollfd* fds, nfds_t n, int t) override {
         if (n == 0) return st(0).poll(fds, 0, t);
@@ -50,7 +65,9 @@ public:
     void sleep_ms(int ms) override { w_.net->run_for(usnet::Time(ms) * usnet::kMs); }
 
 private:
+    static constexpr int kKernelBase = 500;
     usnet::sim::DefaultWorld& w_;
+    std::map<int, int> kernel_fds_;  // fake descriptor -> its family
 };
 
 }  // namespace

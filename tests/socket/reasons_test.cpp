@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <set>
 #include <string>
@@ -40,6 +41,14 @@ long sendto4(Stack& h, int fd, Ip4 ip, uint16_t port, size_t len = 1, int flags 
     std::vector<char> buf(len, 'x');
     const sockaddr_in a = sin4(ip, port);
     return h.sendto(fd, buf.data(), buf.size(), flags, sa(a), sizeof a);
+}
+
+// An interface ioctl on a fresh UDP socket, naming `dev`, with an int value.
+long ifreq_call(Stack& h, unsigned long req, const char* dev, int v = 0) {
+    ifreq r{};
+    std::strncpy(r.ifr_name, dev, IFNAMSIZ - 1);
+    r.ifr_mtu = v;
+    return h.ioctl(udp(h), req, &r);
 }
 
 int seti(Stack& h, int fd, int level, int name, int v) { return h.setsockopt(fd, level, name, &v, sizeof v); }
@@ -356,6 +365,23 @@ const Trigger kTriggers[] = {
      [](World& w) -> long {
          int v = 0;
          return w.host->ioctl(udp(*w.host), 0x7fff, &v);
+     }},
+    {Err::IfNoDevice, nullptr, [](World& w) -> long { return ifreq_call(*w.host, SIOCGIFFLAGS, "nope0"); }},
+    {Err::IfNoAddr, nullptr,
+     [](World& w) -> long {
+         Stack& h = *w.host;
+         if (h.del_address(h.ifindex_of("eth0"), kHost, 24) != 0) return 0;
+         return ifreq_call(h, SIOCGIFADDR, "eth0");
+     }},
+    {Err::IfInvalid, nullptr, [](World& w) -> long { return ifreq_call(*w.host, SIOCGIFSLAVE, "eth0"); }},
+    {Err::IfPermission, [](StackConfig& c) { c.privileged = false; },
+     [](World& w) -> long { return ifreq_call(*w.host, SIOCSIFMTU, "eth0", 1400); }},
+    {Err::IfNotSupported, nullptr, [](World& w) -> long { return ifreq_call(*w.host, SIOCSIFMETRIC, "eth0", 5); }},
+    {Err::IfUsnetLimit, nullptr, [](World& w) -> long { return ifreq_call(*w.host, SIOCSIFNAME, "eth0"); }},
+    {Err::StampNone, nullptr,
+     [](World& w) -> long {
+         long long ts[2];
+         return w.host->ioctl(udp(*w.host), SIOCGSTAMP_OLD, ts);
      }},
     {Err::FcntlCmd, nullptr, [](World& w) -> long { return w.host->fcntl(udp(*w.host), 9999); }},
     {Err::NotStream, nullptr, [](World& w) -> long { return w.host->listen(udp(*w.host), 1); }},
