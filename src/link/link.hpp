@@ -25,6 +25,7 @@ struct IfAddr {
     int prefix = 0;
     Ip4 bcast;
     bool secondary = false;  // same subnet as an earlier (primary) address
+    bool brd_given = false;  // IFA_BROADCAST was asked for (ip addr add ... brd +): netlink reports it
 };
 
 // NUD_INCOMPLETE, REACHABLE, STALE, DELAY, PROBE, FAILED: a used STALE entry goes to DELAY,
