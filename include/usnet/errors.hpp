@@ -87,7 +87,7 @@ namespace usnet {
     X(NetlinkPortInUse, EADDRINUSE, "netlink_insert", "another netlink socket of the program has that port id", "bind") \
     X(NetlinkNoPeer, ECONNREFUSED, "netlink_unicast", "no netlink socket has that port id (0 is the kernel, which usnet answers for)", "send sendto sendmsg") \
     X(NetlinkMsgSize, EMSGSIZE, "netlink_sendmsg", "the message is larger than the send buffer (SO_SNDBUF less 32 bytes)", "send sendto sendmsg") \
-    X(NetlinkOptLen, EINVAL, "netlink_setsockopt/netlink_getsockopt", "the option value is shorter than an int", "setsockopt getsockopt") \
+    X(NetlinkOptLen, EINVAL, "netlink_getsockopt", "the option buffer is shorter than an int", "getsockopt") \
     X(NetlinkShutdown, EOPNOTSUPP, "sock_no_shutdown", "netlink sockets cannot be shut down", "shutdown")
 
 enum class Err : uint16_t {

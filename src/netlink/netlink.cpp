@@ -49,7 +49,7 @@ void deliver(NlSock& n, std::vector<uint8_t> skb) {
 
 // Queues a dump: the messages packed into datagrams of up to kGoodSize, then NLMSG_DONE
 // with `done_err` in a datagram of its own (netlink_dump puts it in the next skb).
-void send_dump(Reply& r, int done_err) {
+void send_dump(Reply& r, int done_err, const char* ext_msg) {
     std::vector<uint8_t> skb;
     for (auto& m : r.msgs) {
         if (!skb.empty() && skb.size() + m.size() > kGoodSize) deliver(r.n, std::move(skb)), skb.clear();
@@ -58,8 +58,10 @@ void send_dump(Reply& r, int done_err) {
     if (!skb.empty()) deliver(r.n, std::move(skb));
     std::vector<uint8_t> done;
     NlWriter w(done);
-    w.begin(NLMSG_DONE, uint16_t(NLM_F_MULTI | r.answer_flags), r.seq, r.n.portid);
+    const bool tlv = r.n.ext_ack && ext_msg;  // netlink_dump_done: the reason of a failed dump
+    w.begin(NLMSG_DONE, uint16_t(NLM_F_MULTI | r.answer_flags | (tlv ? NLM_F_ACK_TLVS : 0)), r.seq, r.n.portid);
     w.fam(int32_t(done_err));
+    if (tlv) w.attr_str(NLMSGERR_ATTR_MSG, ext_msg);
     w.end();
     deliver(r.n, std::move(done));
 }
@@ -258,8 +260,10 @@ link::Interface* dev_by_name(StackImpl& s, std::span<const uint8_t> name) {
 int dump_links(Req& q, Reply& r) {
     if (q.strict) {
         ifinfomsg h{};
-        if (!q.m.fam(&h)) return -EINVAL;
-        if (h.__ifi_pad || h.ifi_type || h.ifi_flags || h.ifi_change || h.ifi_index) return -EINVAL;
+        if (!q.m.fam(&h)) return err_msg(q, -EINVAL, "Invalid header for link dump");
+        if (h.__ifi_pad || h.ifi_type || h.ifi_flags || h.ifi_change)
+            return err_msg(q, -EINVAL, "Invalid values in header for link dump request");
+        if (h.ifi_index) return err_msg(q, -EINVAL, "Filter by device index not supported for link dumps");
         std::vector<Rta> tb;
         if (wire::parse_attrs(q.m.attrs(sizeof h), &tb, IFLA_MAX) != wire::RtaError::Ok) return -EINVAL;
         for (uint16_t t = 0; t <= IFLA_MAX; ++t)
@@ -451,12 +455,12 @@ int change_addr(Req& q) {
     // inet_rtm_to_ifa: IFA_LOCAL, else IFA_ADDRESS.
     const Rta& local = tb[IFA_LOCAL].type ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
     if (h.ifa_prefixlen > 32 || !local.type) return -EINVAL;
-    if (!i) return -ENODEV;
+    if (!i) return err_msg(q, -ENODEV, "ipv4: Device not found");
     const Ip4 a = in_attr(local);
     for (auto& x : i->addrs)
         if (x.addr == a && x.prefix == h.ifa_prefixlen) {
             const uint16_t f = q.m.h.nlmsg_flags;
-            if ((f & NLM_F_EXCL) || !(f & NLM_F_REPLACE)) return -EEXIST;
+            if ((f & NLM_F_EXCL) || !(f & NLM_F_REPLACE)) return err_msg(q, -EEXIST, "ipv4: Address already assigned");
             return 0;  // a replace only renews lifetimes, which are forever here
         }
     if (const int rc = q.st.add_address(i->ifindex, a, h.ifa_prefixlen); rc < 0) return rc;
@@ -573,11 +577,10 @@ int rtnetlink(Req& q) {
             case RTM_GETNEIGH: rc = dump_neigh(q, r); break;
             default: return -EOPNOTSUPP;  // usnet: rules, qdiscs, netconf... are not modelled
         }
-        // A header the strict check refuses fails the request; a dump that fails later
+        // A dump that fails (a header the strict check refuses too: the dumpit checks it)
         // ends with the error in NLMSG_DONE.
-        if (rc == -EINVAL) return rc;
         if (rc < 0) r.msgs.clear();
-        send_dump(r, rc);
+        send_dump(r, rc, rc < 0 ? q.ext_msg : nullptr);
         return 1;
     }
     std::vector<uint8_t> reply;
@@ -838,10 +841,12 @@ int setsockopt(StackImpl& s, NlSock& n, int level, int name, const void* v, sock
         return 0;
     }
     if (level != SOL_NETLINK) return fail(Err::OptUnknown, "setsockopt", n.fd);
-    if (int(len) < int(sizeof(int))) return fail(Err::NetlinkOptLen, "setsockopt", n.fd);
-    if (!v) return fail(Err::Fault, "setsockopt", n.fd);
-    int val;
-    std::memcpy(&val, v, sizeof val);
+    // netlink_setsockopt reads an int only when one was given: a shorter value counts as 0.
+    int val = 0;
+    if (int(len) >= int(sizeof(int))) {
+        if (!v) return fail(Err::Fault, "setsockopt", n.fd);
+        std::memcpy(&val, v, sizeof val);
+    }
     bool* flag = nullptr;
     switch (name) {
         case NETLINK_PKTINFO: flag = &n.pktinfo; break;
