@@ -779,9 +779,14 @@ ssize_t recvmsg(StackImpl& s, NlSock& n, msghdr* m, int flags, const char* call)
     if (flags & MSG_OOB) return fail(Err::SendOob, call, n.fd);
     if (n.rx.empty()) {
         if (n.nonblock || (flags & MSG_DONTWAIT)) return fail(Err::WouldBlock, call, n.fd);
-        // Nothing will come: answers come only to requests, and no notifications are sent.
-        (void)s;
-        return fail(Err::WouldBlockForever, call, n.fd);
+        // Only another thread's request (or another socket's unicast) can fill the queue:
+        // no notifications are sent. Waits as a blocking recv does (in real time under
+        // usnet run; a simulation that nothing can wake fails with EDEADLK).
+        const int fd = n.fd;
+        const bool ready = s.env->run_until([&] { return !s.nl_of(fd) || !s.nl_of(fd)->rx.empty(); }, kNever);
+        if (!s.nl_of(fd)) return fail(Err::BadFd, call, fd);
+        if (!ready && s.env->take_interrupt()) return fail(Err::Interrupted, call, fd);
+        if (!ready) return fail(Err::WouldBlockForever, call, fd);
     }
     const std::vector<uint8_t>& skb = n.rx.front();
     size_t copied = 0;
