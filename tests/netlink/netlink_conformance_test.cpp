@@ -573,3 +573,81 @@ TEST(NetlinkConformance, SameAnswersAsTheKernel) {
 }
 
 }  // namespace
+
+namespace {
+
+// usnet alone (no kernel needed): a dump larger than one datagram comes in several, each
+// whole messages of at most NLMSG_GOODSIZE, NLMSG_DONE alone last; the program's sockets
+// reach each other by port id; a blocking receive that nothing can satisfy fails with
+// EDEADLK in a simulation.
+TEST(NetlinkUsnet, LongDumpSplitsAndUnicastAndBlocking) {
+    usnet::sim::DefaultWorld w = usnet::sim::make_default_world();
+    usnet::Stack& h = *w.host;
+    for (int i = 0; i < 100; ++i) {
+        usnet::RouteSpec r;
+        r.dst = usnet::Ip4(172, 16, uint8_t(i), 0);
+        r.prefix_len = 24;
+        r.gateway = usnet::Ip4(10, 0, 2, 2);
+        r.ifindex = 2;
+        ASSERT_EQ(h.add_route(r), 0);
+    }
+    const int fd = h.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+    ASSERT_GE(fd, 0);
+    rtmsg rtm{};
+    rtm.rtm_family = AF_INET;
+    Request rq(RTM_GETROUTE, NLM_F_DUMP, rtm, 5);
+    const auto& req = rq.done();
+    ASSERT_EQ(h.send(fd, req.data(), req.size(), 0), ssize_t(req.size()));
+    int datagrams = 0, routes = 0;
+    bool done_alone = false;
+    for (;;) {
+        char buf[65536];
+        const ssize_t n = h.recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        ASSERT_GT(n, 0);
+        ++datagrams;
+        EXPECT_LE(n, 3776);
+        int len = int(n), here = 0;
+        bool done = false;
+        for (auto* m = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(m, unsigned(len)); m = NLMSG_NEXT(m, len)) {
+            ++here;
+            if (m->nlmsg_type == RTM_NEWROUTE) ++routes;
+            if (m->nlmsg_type == NLMSG_DONE) done = true;
+        }
+        EXPECT_EQ(len, 0) << "a datagram holds whole messages";
+        if (done) {
+            done_alone = here == 1;
+            break;
+        }
+    }
+    EXPECT_EQ(routes, 100 + 2 + 5);  // ours, default and prefix route, the local table's five
+    EXPECT_GE(datagrams, 3);  // two of routes (over 6 KB), then NLMSG_DONE
+    EXPECT_TRUE(done_alone);
+
+    // Port ids: the first socket autobinds to the process id, the next below -4096.
+    sockaddr_nl a{};
+    socklen_t al = sizeof a;
+    ASSERT_EQ(h.getsockname(fd, reinterpret_cast<sockaddr*>(&a), &al), 0);
+    EXPECT_EQ(a.nl_pid, uint32_t(getpid()));
+    const int fd2 = h.socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK, NETLINK_ROUTE);
+    const char hello[] = "hello";
+    ASSERT_EQ(h.sendto(fd2, hello, sizeof hello, 0, reinterpret_cast<sockaddr*>(&a), sizeof a), ssize_t(sizeof hello));
+    char got[16] = {};
+    EXPECT_EQ(h.recv(fd, got, sizeof got, 0), ssize_t(sizeof hello));
+    EXPECT_STREQ(got, "hello");
+    sockaddr_nl b{};
+    socklen_t bl = sizeof b;
+    ASSERT_EQ(h.getsockname(fd2, reinterpret_cast<sockaddr*>(&b), &bl), 0);
+    EXPECT_LE(int32_t(b.nl_pid), -4096);
+
+    pollfd p{fd, POLLIN, 0};
+    EXPECT_EQ(h.poll(&p, 1, 0), 0);
+    EXPECT_EQ(h.recv(fd2, got, sizeof got, 0), -1);
+    EXPECT_EQ(errno, EAGAIN);
+    EXPECT_EQ(h.recv(fd, got, sizeof got, 0), -1);
+    EXPECT_EQ(errno, EDEADLK);  // nothing in the simulation could ever answer
+    EXPECT_EQ(h.close(fd), 0);
+    EXPECT_EQ(h.close(fd2), 0);
+    EXPECT_FALSE(h.is_socket(fd));
+}
+
+}  // namespace
