@@ -268,7 +268,7 @@ int dump_links(Req& q, Reply& r) {
         if (wire::parse_attrs(q.m.attrs(sizeof h), &tb, IFLA_MAX) != wire::RtaError::Ok) return -EINVAL;
         for (uint16_t t = 0; t <= IFLA_MAX; ++t)
             if (tb[t].type && t != IFLA_EXT_MASK && t != IFLA_TARGET_NETNSID && t != IFLA_MASTER && t != IFLA_LINKINFO)
-                return -EINVAL;
+                return err_msg(q, -EINVAL, "Unsupported attribute in link dump request");
     }
     for (auto& i : q.s.ifaces)
         r.msgs.push_back(one(q, [&](NlWriter& w) { fill_link(w, *i, RTM_NEWLINK, NLM_F_MULTI, r.seq, q.n.portid); }));
@@ -280,12 +280,13 @@ int dump_addrs(Req& q, Reply& r) {
     int ifindex = 0;
     if (q.strict) {
         ifaddrmsg h{};
-        if (!q.m.fam(&h)) return -EINVAL;
-        if (h.ifa_prefixlen || h.ifa_flags || h.ifa_scope) return -EINVAL;
+        if (!q.m.fam(&h)) return err_msg(q, -EINVAL, "ipv4: Invalid header for address dump request");
+        if (h.ifa_prefixlen || h.ifa_flags || h.ifa_scope)
+            return err_msg(q, -EINVAL, "ipv4: Invalid values in header for address dump request");
         std::vector<Rta> tb;
         if (wire::parse_attrs(q.m.attrs(sizeof h), &tb, IFA_MAX) != wire::RtaError::Ok) return -EINVAL;
         for (uint16_t t = 1; t <= IFA_MAX; ++t)
-            if (tb[t].type && t != IFA_TARGET_NETNSID) return -EINVAL;
+            if (tb[t].type && t != IFA_TARGET_NETNSID) return err_msg(q, -EINVAL, "ipv4: Unsupported attribute in dump request");
         ifindex = int(h.ifa_index);
         if (ifindex) {
             r.answer_flags = NLM_F_DUMP_FILTERED;
@@ -309,9 +310,10 @@ int dump_routes(Req& q, Reply& r) {
     int table = 0, oif = 0, proto = 0;
     if (q.strict) {
         rtmsg h{};
-        if (!q.m.fam(&h)) return -EINVAL;
-        if (h.rtm_dst_len || h.rtm_src_len || h.rtm_tos || h.rtm_scope || h.rtm_type) return -EINVAL;
-        if (h.rtm_flags & ~(RTM_F_CLONED | RTM_F_PREFIX)) return -EINVAL;
+        if (!q.m.fam(&h)) return err_msg(q, -EINVAL, "Invalid header for FIB dump request");
+        if (h.rtm_dst_len || h.rtm_src_len || h.rtm_tos || h.rtm_scope || h.rtm_type)
+            return err_msg(q, -EINVAL, "Invalid values in header for FIB dump request");
+        if (h.rtm_flags & ~(RTM_F_CLONED | RTM_F_PREFIX)) return err_msg(q, -EINVAL, "Invalid flags for FIB dump request");
         table = h.rtm_table;
         proto = h.rtm_protocol;
         std::vector<Rta> tb;
@@ -321,7 +323,7 @@ int dump_routes(Req& q, Reply& r) {
             uint32_t v = 0;
             if (t == RTA_TABLE && tb[t].u32(&v)) table = int(v);
             else if (t == RTA_OIF && tb[t].u32(&v)) oif = int(v);
-            else return -EINVAL;
+            else return err_msg(q, -EINVAL, "Unsupported attribute in dump request");
         }
         if (oif && !q.s.iface(oif)) return -ENODEV;
         if (table || oif || proto) r.answer_flags = NLM_F_DUMP_FILTERED;
@@ -348,15 +350,17 @@ int dump_neigh(Req& q, Reply& r) {
     int ifindex = 0;
     if (q.strict) {
         ndmsg h{};
-        if (!q.m.fam(&h)) return -EINVAL;
-        if (h.ndm_pad1 || h.ndm_pad2 || h.ndm_state || h.ndm_type || (h.ndm_flags & ~NTF_PROXY)) return -EINVAL;
+        if (!q.m.fam(&h)) return err_msg(q, -EINVAL, "Invalid header for neighbor dump request");
+        if (h.ndm_pad1 || h.ndm_pad2 || h.ndm_state || h.ndm_type)
+            return err_msg(q, -EINVAL, "Invalid values in header for neighbor dump request");
+        if (h.ndm_flags & ~NTF_PROXY) return err_msg(q, -EINVAL, "Invalid flags in header for neighbor dump request");
         std::vector<Rta> tb;
         if (wire::parse_attrs(q.m.attrs(sizeof h), &tb, NDA_MAX) != wire::RtaError::Ok) return -EINVAL;
         for (uint16_t t = 1; t <= NDA_MAX; ++t) {
             if (!tb[t].type) continue;
             uint32_t v = 0;
             if (t == NDA_IFINDEX && tb[t].u32(&v)) ifindex = int(v);
-            else if (t != NDA_MASTER) return -EINVAL;
+            else if (t != NDA_MASTER) return err_msg(q, -EINVAL, "Unsupported attribute in neighbor dump request");
         }
         if (ifindex) r.answer_flags = NLM_F_DUMP_FILTERED;
         if (h.ndm_flags & NTF_PROXY) return 0;  // proxy entries: none

@@ -294,6 +294,32 @@ public:
             by2.ifa_family = AF_INET;
             by2.ifa_index = 1;
             dump("strict address dump of lo", Request(RTM_GETADDR, NLM_F_DUMP, by2, 64).done());
+            ifaddrmsg badaddr{};
+            badaddr.ifa_family = AF_INET;
+            badaddr.ifa_prefixlen = 8;
+            dump("strict address dump with a prefix", Request(RTM_GETADDR, NLM_F_DUMP, badaddr, 65).done());
+            by2.ifa_index = 99;
+            dump("strict address dump of index 99", Request(RTM_GETADDR, NLM_F_DUMP, by2, 66).done());
+            rtmsg badrt{};
+            badrt.rtm_family = AF_INET;
+            badrt.rtm_dst_len = 8;
+            dump("strict route dump with a prefix", Request(RTM_GETROUTE, NLM_F_DUMP, badrt, 67).done());
+            rtmsg rtoif{};
+            rtoif.rtm_family = AF_INET;
+            Request ro(RTM_GETROUTE, NLM_F_DUMP, rtoif, 68);
+            ro.attr_u32(RTA_OIF, 1);
+            dump("strict route dump of lo", ro.done());
+            Request rbad(RTM_GETROUTE, NLM_F_DUMP, rtoif, 69);
+            rbad.attr_ip(RTA_GATEWAY, "10.0.2.2");
+            dump("strict route dump with a gateway", rbad.done());
+            ndmsg badnd{};
+            badnd.ndm_family = AF_INET;
+            badnd.ndm_state = NUD_REACHABLE;
+            dump("strict neighbour dump with a state", Request(RTM_GETNEIGH, NLM_F_DUMP, badnd, 70).done());
+            ifinfomsg li{};
+            Request lbad(RTM_GETLINK, NLM_F_DUMP, li, 71);
+            lbad.attr_u32(IFLA_MTU, 1500);
+            dump("strict link dump with an mtu", lbad.done());
         }
         // Sizing a datagram as iproute2 does, and a short buffer.
         {
