@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -674,6 +675,89 @@ TEST(NetlinkUsnet, LongDumpSplitsAndUnicastAndBlocking) {
     EXPECT_EQ(h.close(fd), 0);
     EXPECT_EQ(h.close(fd2), 0);
     EXPECT_FALSE(h.is_socket(fd));
+}
+
+}  // namespace
+
+namespace {
+
+// Mutated requests (bit flips, overwritten bytes, lengths that lie, truncation, several
+// messages in one datagram) never crash the stack and are always answered in whole messages.
+TEST(NetlinkUsnet, MutatedRequestsAreSafe) {
+    usnet::sim::DefaultWorld w = usnet::sim::make_default_world();
+    usnet::Stack& h = *w.host;
+    const int fd = h.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK, NETLINK_ROUTE);
+    ASSERT_GE(fd, 0);
+    const int one = 1;
+    std::vector<std::vector<uint8_t>> seeds;
+    ifinfomsg ifi{};
+    ifaddrmsg ifa{};
+    ifa.ifa_family = AF_INET;
+    rtmsg rtm{};
+    rtm.rtm_family = AF_INET;
+    ndmsg nd{};
+    seeds.push_back(Request(RTM_GETLINK, NLM_F_DUMP, ifi, 1).done());
+    seeds.push_back(Request(RTM_GETADDR, NLM_F_DUMP, ifa, 2).done());
+    seeds.push_back(Request(RTM_GETROUTE, NLM_F_DUMP, rtm, 3).done());
+    seeds.push_back(Request(RTM_GETNEIGH, NLM_F_DUMP, nd, 4).done());
+    {
+        ifaddrmsg a = ifa;
+        a.ifa_prefixlen = 24;
+        a.ifa_index = 2;
+        Request r(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE, a, 5);
+        r.attr_ip(IFA_LOCAL, "10.0.2.30");
+        seeds.push_back(r.done());
+        rtmsg m = rtm;
+        m.rtm_dst_len = 16;
+        m.rtm_type = RTN_UNICAST;
+        Request rr(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE, m, 6);
+        rr.attr_ip(RTA_DST, "192.168.0.0");
+        rr.attr_ip(RTA_GATEWAY, "10.0.2.2");
+        rr.attr_u32(RTA_OIF, 2);
+        seeds.push_back(rr.done());
+        Request g(RTM_GETROUTE, 0, rtm, 7);
+        g.attr_ip(RTA_DST, "10.0.2.2");
+        seeds.push_back(g.done());
+        ifinfomsg l{};
+        l.ifi_index = 2;
+        Request s(RTM_SETLINK, NLM_F_ACK, l, 8);
+        s.attr_u32(IFLA_MTU, 1400);
+        seeds.push_back(s.done());
+    }
+    std::mt19937 rng(7);
+    int answered = 0;
+    for (int i = 0; i < 4000; ++i) {
+        if (i % 1000 == 0) h.setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+        std::vector<uint8_t> b = seeds[rng() % seeds.size()];
+        if (rng() % 4 == 0) {
+            const auto& more = seeds[rng() % seeds.size()];
+            b.insert(b.end(), more.begin(), more.end());
+        }
+        const int edits = 1 + int(rng() % 4);
+        for (int e = 0; e < edits; ++e) {
+            switch (rng() % 4) {
+                case 0: b[rng() % b.size()] ^= uint8_t(1u << (rng() % 8)); break;
+                case 1: b[rng() % b.size()] = uint8_t(rng()); break;
+                case 2: b.resize(1 + rng() % b.size()); break;
+                default: {
+                    const uint32_t len = rng() % 128;  // the first message's length
+                    if (b.size() >= 4) std::memcpy(b.data(), &len, 4);
+                }
+            }
+        }
+        ASSERT_EQ(h.send(fd, b.data(), b.size(), 0), ssize_t(b.size()));
+        std::vector<uint8_t> buf(65536);
+        for (ssize_t n; (n = h.recv(fd, buf.data(), buf.size(), 0)) > 0;) {
+            int len = int(n);
+            for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(m, unsigned(len)); m = NLMSG_NEXT(m, len)) {
+            }
+            ASSERT_EQ(len, 0) << "iteration " << i;
+            ++answered;
+        }
+        ASSERT_EQ(errno, EAGAIN);
+    }
+    EXPECT_GT(answered, 1000);
+    EXPECT_EQ(h.close(fd), 0);
 }
 
 }  // namespace
