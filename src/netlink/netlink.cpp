@@ -473,6 +473,38 @@ int change_addr(Req& q) {
     return 0;
 }
 
+// fib_table_delete: among the routes of that prefix (lowest metric first), the first that
+// matches every field given (a metric given must be the route's).
+int delete_route(Req& q, const rtmsg& h, const std::vector<Rta>& tb, Ip4 dst) {
+    auto& routes = q.s.ip.routes;
+    std::vector<size_t> cand;
+    for (size_t i = 0; i < routes.size(); ++i)
+        if (!routes[i].local_table && routes[i].spec.prefix_len == h.rtm_dst_len &&
+            routes[i].spec.dst.v == (dst.v & prefix_mask(h.rtm_dst_len)))
+            cand.push_back(i);
+    std::stable_sort(cand.begin(), cand.end(), [&](size_t a, size_t b) { return routes[a].spec.metric < routes[b].spec.metric; });
+    uint32_t prio = 0, oif = 0;
+    if (tb[RTA_PRIORITY].type) tb[RTA_PRIORITY].u32(&prio);
+    if (tb[RTA_OIF].type) tb[RTA_OIF].u32(&oif);
+    for (size_t i : cand) {
+        const ip::Route& r = routes[i];
+        if (tb[RTA_PRIORITY].type && r.spec.metric != prio) continue;
+        const bool reject = r.spec.type == RouteType::Blackhole || r.spec.type == RouteType::Unreachable ||
+                            r.spec.type == RouteType::Prohibit;
+        const uint8_t scope = reject ? uint8_t(RT_SCOPE_UNIVERSE) : uint8_t(r.scope);
+        if (h.rtm_type && rtn_of(r.spec.type) != h.rtm_type) continue;
+        if (h.rtm_scope != RT_SCOPE_NOWHERE && scope != h.rtm_scope) continue;
+        if (h.rtm_protocol && r.spec.protocol != h.rtm_protocol) continue;
+        if (tb[RTA_PREFSRC].type && r.spec.prefsrc != in_attr(tb[RTA_PREFSRC])) continue;
+        if (oif && r.spec.ifindex != int(oif)) continue;
+        if (tb[RTA_GATEWAY].type && r.spec.gateway != in_attr(tb[RTA_GATEWAY])) continue;
+        routes.erase(routes.begin() + long(i));
+        ++q.s.ip.genid;
+        return 0;
+    }
+    return -ESRCH;
+}
+
 // inet_rtm_newroute / inet_rtm_delroute on the main table.
 int change_route(Req& q) {
     rtmsg h{};
@@ -488,7 +520,7 @@ int change_route(Req& q) {
     const Ip4 dst = tb[RTA_DST].type ? in_attr(tb[RTA_DST]) : Ip4();
     const bool del = q.m.h.nlmsg_type == RTM_DELROUTE;
     if (table != RT_TABLE_MAIN) return del ? -ESRCH : -EOPNOTSUPP;  // usnet: the main table only
-    if (del) return q.st.del_route(dst, h.rtm_dst_len);
+    if (del) return delete_route(q, h, tb, dst);
     if (tb[RTA_MULTIPATH].type || tb[RTA_ENCAP].type || tb[RTA_NH_ID].type) return -EOPNOTSUPP;
     RouteSpec r;
     r.dst = dst;

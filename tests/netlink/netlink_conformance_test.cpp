@@ -251,6 +251,31 @@ public:
             b.attr_ip(RTA_DST, "10.8.0.0");
             dump("newroute blackhole", b.done());
         }
+        {
+            // The same prefix twice, metrics 7 and 20: a delete names which by metric or gateway.
+            Request r(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, nr, 45);
+            r.attr_ip(RTA_DST, "192.168.0.0");
+            r.attr_ip(RTA_GATEWAY, "10.0.2.3");
+            r.attr_u32(RTA_OIF, 2);
+            r.attr_u32(RTA_PRIORITY, 20);
+            dump("newroute 192.168.0.0/16 metric 20", r.done());
+            rtmsg del = nr;
+            del.rtm_protocol = 0;
+            del.rtm_scope = RT_SCOPE_NOWHERE;
+            del.rtm_type = 0;
+            Request d(RTM_DELROUTE, NLM_F_ACK, del, 46);
+            d.attr_ip(RTA_DST, "192.168.0.0");
+            d.attr_ip(RTA_GATEWAY, "10.0.2.9");
+            dump("delroute via another gateway", d.done());
+            Request d2(RTM_DELROUTE, NLM_F_ACK, del, 47);
+            d2.attr_ip(RTA_DST, "192.168.0.0");
+            d2.attr_u32(RTA_PRIORITY, 8);
+            dump("delroute metric 8", d2.done());
+            Request d3(RTM_DELROUTE, NLM_F_ACK, del, 48);
+            d3.attr_ip(RTA_DST, "192.168.0.0");
+            d3.attr_u32(RTA_PRIORITY, 20);
+            dump("delroute metric 20", d3.done());
+        }
         dump("routes after newroute", Request(RTM_GETROUTE, NLM_F_DUMP, rtm, 43).done());
         {
             Request d(RTM_DELROUTE, NLM_F_ACK, nr, 44);
