@@ -544,13 +544,19 @@ int change_route(Req& q) {
     if (tb[RTA_PRIORITY].type) tb[RTA_PRIORITY].u32(&r.metric);
     if (r.type == RouteType::Unicast && !r.ifindex && r.gateway.any()) return -ENODEV;
     const uint16_t f = q.m.h.nlmsg_flags;
-    if ((f & NLM_F_REPLACE) && !(f & NLM_F_EXCL))
-        for (const auto& x : q.s.ip.routes)
-            if (!x.local_table && x.spec.dst.v == (dst.v & prefix_mask(r.prefix_len)) &&
-                x.spec.prefix_len == r.prefix_len && x.spec.metric == r.metric) {
-                q.st.del_route(dst, r.prefix_len);
+    if ((f & NLM_F_REPLACE) && !(f & NLM_F_EXCL)) {
+        bool found = false;
+        for (auto it = q.s.ip.routes.begin(); it != q.s.ip.routes.end(); ++it)
+            if (!it->local_table && it->spec.dst.v == (dst.v & prefix_mask(r.prefix_len)) &&
+                it->spec.prefix_len == r.prefix_len && it->spec.metric == r.metric) {
+                q.s.ip.routes.erase(it);
+                ++q.s.ip.genid;
+                found = true;
                 break;
             }
+        // fib_table_insert: `ip route change` (a replace without NLM_F_CREATE) needs the route.
+        if (!found && !(f & NLM_F_CREATE)) return -ENOENT;
+    }
     return q.st.add_route(r);
 }
 

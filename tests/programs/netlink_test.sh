@@ -19,6 +19,7 @@ addr show dev eth0
 route add 192.168.0.0/16 via 10.0.2.2 metric 5
 route add 192.168.0.0/16 via 10.0.2.3 metric 5
 route replace 192.168.0.0/16 via 10.0.2.3 metric 5
+route change 192.169.0.0/16 via 10.0.2.3
 route add blackhole 10.8.0.0/16
 route add 10.9.0.0/16 via 10.0.2.2 src 10.0.2.99
 link set eth0 mtu 1400
