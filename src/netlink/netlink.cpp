@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <linux/if.h>
+#include <linux/fib_rules.h>
 #include <linux/if_arp.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -376,6 +377,28 @@ int dump_neigh(Req& q, Reply& r) {
     return 0;
 }
 
+// fib_nl_dumprule: the three rules of a fresh namespace (usnet has no others): lookup
+// local at 0, main at 32766, default at 32767.
+int dump_rules(Req& q, Reply& r) {
+    if (q.family == AF_INET6) return 0;
+    const std::pair<uint32_t, uint8_t> rules[] = {{0, RT_TABLE_LOCAL}, {32766, RT_TABLE_MAIN}, {32767, RT_TABLE_DEFAULT}};
+    for (const auto& [pref, table] : rules)
+        r.msgs.push_back(one(q, [&](NlWriter& w) {
+            w.begin(RTM_NEWRULE, uint16_t(NLM_F_MULTI | r.answer_flags), r.seq, q.n.portid);
+            fib_rule_hdr h{};
+            h.family = AF_INET;
+            h.table = table;
+            h.action = FR_ACT_TO_TBL;
+            w.fam(h);
+            w.attr_u32(FRA_TABLE, table);
+            w.attr_u32(FRA_SUPPRESS_PREFIXLEN, 0xffffffffu);
+            w.attr_u8(FRA_PROTOCOL, RTPROT_KERNEL);
+            if (pref) w.attr_u32(FRA_PRIORITY, pref);
+            w.end();
+        }));
+    return 0;
+}
+
 // rtnl_getlink: one device, by index or IFLA_IFNAME.
 int get_link(Req& q, std::vector<uint8_t>* out) {
     ifinfomsg h{};
@@ -617,6 +640,7 @@ int rtnetlink(Req& q) {
             case RTM_GETADDR: if (!(v4 || v6 || any)) return -EOPNOTSUPP; rc = dump_addrs(q, r); break;
             case RTM_GETROUTE: if (!(v4 || v6 || any)) return -EOPNOTSUPP; rc = dump_routes(q, r); break;
             case RTM_GETNEIGH: rc = dump_neigh(q, r); break;
+            case RTM_GETRULE: if (!(v4 || v6 || any)) return -EOPNOTSUPP; rc = dump_rules(q, r); break;
             default: return -EOPNOTSUPP;  // usnet: rules, qdiscs, netconf... are not modelled
         }
         // A dump that fails (a header the strict check refuses too: the dumpit checks it)

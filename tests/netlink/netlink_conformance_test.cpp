@@ -6,6 +6,7 @@
 // scopes, routes of every table, error codes, message framing); the lines must be equal.
 #include <gtest/gtest.h>
 #include <linux/if.h>
+#include <linux/fib_rules.h>
 #include <linux/if_arp.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
@@ -182,6 +183,9 @@ public:
         ndmsg nd{};
         nd.ndm_family = AF_INET;
         dump("neighbours", Request(RTM_GETNEIGH, NLM_F_DUMP, nd, 14).done());
+        fib_rule_hdr frh{};
+        frh.family = AF_INET;
+        dump("rules", Request(RTM_GETRULE, NLM_F_DUMP, frh, 15).done());
 
         // One device, by name and by index.
         {
@@ -519,6 +523,18 @@ private:
                     default: break;
                 }
             });
+        } else if (h->nlmsg_type == RTM_NEWRULE) {
+            fib_rule_hdr m;
+            std::memcpy(&m, d, sizeof m);
+            o << " rule family " << int(m.family) << " table " << int(m.table) << " action " << int(m.action);
+            int len = int(h->nlmsg_len - NLMSG_LENGTH(sizeof m));
+            for (auto* a = reinterpret_cast<const rtattr*>(d + NLMSG_ALIGN(sizeof m)); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+                uint32_t u = 0;
+                std::memcpy(&u, RTA_DATA(a), std::min<size_t>(4, RTA_PAYLOAD(a)));
+                if (a->rta_type == FRA_TABLE) o << " FRA_TABLE " << u;
+                if (a->rta_type == FRA_PRIORITY) o << " pref " << u;
+                if (a->rta_type == FRA_PROTOCOL) o << " proto " << (u & 0xff);
+            }
         } else if (h->nlmsg_type == RTM_NEWNEIGH) {
             ndmsg m;
             std::memcpy(&m, d, sizeof m);

@@ -39,7 +39,7 @@ B
 # `ip neigh` first: each process under usnet run has a stack of its own, so the ARP entry
 # netlink_view's datagram makes is its own (it prints it); the kernel's would outlive it.
 script="echo '## ip neigh'; ip neigh; '$view'; echo '## ip -4 addr'; ip -4 addr; echo '## ip link'; ip link;
-  echo '## ip -4 route'; ip -4 route; echo '## ip -batch'; ip -force -batch '$tmp/batch' 2>&1"
+  echo '## ip -4 route'; ip -4 route; echo '## ip rule'; ip rule; echo '## ip -batch'; ip -force -batch '$tmp/batch' 2>&1"
 off6='echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6'
 k=$(unshare -n bash -c "
   $off6
