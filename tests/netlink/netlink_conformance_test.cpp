@@ -186,6 +186,12 @@ public:
         fib_rule_hdr frh{};
         frh.family = AF_INET;
         dump("rules", Request(RTM_GETRULE, NLM_F_DUMP, frh, 15).done());
+        ifaddrmsg pkt{};
+        pkt.ifa_family = AF_PACKET;
+        dump("addresses of family AF_PACKET", Request(RTM_GETADDR, NLM_F_DUMP, pkt, 16).done());
+        ndmsg nd6{};
+        nd6.ndm_family = AF_INET6;
+        dump("IPv6 neighbours", Request(RTM_GETNEIGH, NLM_F_DUMP, nd6, 17).done());
 
         // One device, by name and by index.
         {
