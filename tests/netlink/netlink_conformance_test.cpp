@@ -169,6 +169,20 @@ public:
         rc = c_.getsockopt(fd_, SOL_SOCKET, SO_PROTOCOL, &v, &vl);
         line("getsockopt SO_PROTOCOL " + std::to_string(rc) + " = " + std::to_string(v));
 
+        // Multicast groups are accepted (and listed) though usnet sends no notifications.
+        const int grp = RTNLGRP_IPV4_IFADDR, bad_grp = 0;
+        line("add membership " + std::to_string(c_.setsockopt(fd_, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &grp, sizeof grp)));
+        line("add membership 0 " + std::to_string(c_.setsockopt(fd_, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &bad_grp, sizeof bad_grp)));
+        sockaddr_nl gs{};
+        socklen_t gl = sizeof gs;
+        rc = c_.getsockname(fd_, reinterpret_cast<sockaddr*>(&gs), &gl);
+        line("getsockname groups " + std::to_string(rc) + " 0x" + std::to_string(gs.nl_groups));
+        uint32_t groups[4] = {};
+        socklen_t glen = sizeof groups;
+        rc = c_.getsockopt(fd_, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, groups, &glen);
+        line("list memberships " + std::to_string(rc) + " word0 " + std::to_string(groups[0]));
+        line("drop membership " + std::to_string(c_.setsockopt(fd_, SOL_NETLINK, NETLINK_DROP_MEMBERSHIP, &grp, sizeof grp)));
+
         // Dumps.
         ifinfomsg ifi{};
         dump("links", Request(RTM_GETLINK, NLM_F_DUMP, ifi, 10).done());
