@@ -86,7 +86,16 @@ namespace usnet {
     X(FcntlCmd, EINVAL, "do_fcntl", "the fcntl command is not supported", "fcntl") \
     X(NotStream, EOPNOTSUPP, "sock_no_listen/sock_no_accept", "datagram sockets do not listen or accept", "listen accept") \
     X(PollNfds, EINVAL, "do_sys_poll", "nfds exceeds RLIMIT_NOFILE", "poll") \
-    X(InvalidArg, EINVAL, "(various)", "an argument is out of range", "send sendto sendmsg sendmmsg write")
+    X(InvalidArg, EINVAL, "(various)", "an argument is out of range", "send sendto sendmsg sendmmsg write") \
+    X(NetlinkType, ESOCKTNOSUPPORT, "netlink_create", "a netlink socket is SOCK_RAW or SOCK_DGRAM", "socket") \
+    X(NetlinkProtocol, EPROTONOSUPPORT, "netlink_create", "usnet answers NETLINK_ROUTE only (under usnet run, other netlink families stay the kernel's)", "socket") \
+    X(NetlinkAddr, EINVAL, "netlink_bind/netlink_connect/netlink_sendmsg", "the address is shorter than sockaddr_nl or its family is not AF_NETLINK", "bind connect sendto sendmsg") \
+    X(NetlinkBound, EINVAL, "netlink_bind", "the socket already has another port id (bound, or autobound by a send)", "bind") \
+    X(NetlinkPortInUse, EADDRINUSE, "netlink_insert", "another netlink socket of the program has that port id", "bind") \
+    X(NetlinkNoPeer, ECONNREFUSED, "netlink_unicast", "no netlink socket has that port id (0 is the kernel, which usnet answers for)", "send sendto sendmsg") \
+    X(NetlinkMsgSize, EMSGSIZE, "netlink_sendmsg", "the message is larger than the send buffer (SO_SNDBUF less 32 bytes)", "send sendto sendmsg") \
+    X(NetlinkOptLen, EINVAL, "netlink_getsockopt", "the option buffer is shorter than an int", "getsockopt") \
+    X(NetlinkShutdown, EOPNOTSUPP, "sock_no_shutdown", "netlink sockets cannot be shut down", "shutdown")
 
 enum class Err : uint16_t {
     None = 0,

@@ -54,6 +54,7 @@ struct RouteSpec {
     Ip4 gateway;       // 0: directly connected
     Ip4 prefsrc;       // 0: chosen by inet_select_addr
     uint32_t metric = 0;
+    uint8_t protocol = 3;  // rtm_protocol: RTPROT_BOOT, as `ip route add` (RTPROT_KERNEL: an address's)
 };
 
 struct InterfaceInfo {

@@ -295,6 +295,10 @@ std::vector<InterfaceInfo> Stack::interfaces() const {
 }
 
 int Stack::setsockopt(int fd, int level, int name, const void* val, socklen_t len) {
+    if (netlink::NlSock* n = impl_->nl_of(fd)) {
+        trace::t_call_as = nullptr;
+        return netlink::setsockopt(*impl_, *n, level, name, val, len);
+    }
     StackImpl& s = *impl_;
     return sock::traced(
         s, "setsockopt", fd,
@@ -311,6 +315,10 @@ int Stack::setsockopt(int fd, int level, int name, const void* val, socklen_t le
 }
 
 int Stack::getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
+    if (netlink::NlSock* n = impl_->nl_of(fd)) {
+        trace::t_call_as = nullptr;
+        return netlink::getsockopt(*impl_, *n, level, name, val, len);
+    }
     StackImpl& s = *impl_;
     return sock::traced(
         s, "getsockopt", fd,

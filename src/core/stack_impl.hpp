@@ -11,6 +11,7 @@
 #include "core/trace.hpp"
 #include "ip/ip.hpp"
 #include "link/link.hpp"
+#include "netlink/netlink.hpp"
 #include "socket/sock.hpp"
 #include "udp/udp.hpp"
 #include "usnet/stack.hpp"
@@ -49,6 +50,12 @@ public:
 
     // Descriptor table: index is the fd.
     std::vector<std::unique_ptr<sock::DgramSock>> fds;
+    // NETLINK_ROUTE sockets, in the same descriptor numbers (a number is one or the other).
+    std::vector<std::unique_ptr<netlink::NlSock>> nl_fds;
+    netlink::NlSock* nl_of(int fd) {
+        return fd >= 0 && size_t(fd) < nl_fds.size() ? nl_fds[size_t(fd)].get() : nullptr;
+    }
+    bool fd_used(int fd) { return sock_of(fd) || nl_of(fd); }
 
     Time now() const { return env->now(); }
     link::Interface* iface(int ifindex) {

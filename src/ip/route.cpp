@@ -50,17 +50,18 @@ void Ip::add_ifaddr_routes(link::Interface& ifc, const link::IfAddr& a) {
     if (a.secondary)
         for (const auto& x : ifc.addrs)
             if (!x.secondary && x.prefix == a.prefix && ((x.addr.v ^ a.addr.v) & prefix_mask(a.prefix)) == 0) prim = x.addr;
-    Route local{{a.addr, 32, RouteType::Local, ifc.ifindex, Ip4(), prim, 0}, true, Scope::Host};
+    constexpr uint8_t kKernel = 2;  // RTPROT_KERNEL
+    Route local{{a.addr, 32, RouteType::Local, ifc.ifindex, Ip4(), prim, 0, kKernel}, true, Scope::Host};
     add_route(local);
     if (a.secondary) return;
     const Ip4 prefix(a.addr.v & prefix_mask(a.prefix));
     if (a.prefix < 32 && !prefix.is_zeronet()) {
         if (ifc.loopback)
-            add_route({{prefix, a.prefix, RouteType::Local, ifc.ifindex, Ip4(), a.addr, 0}, true, Scope::Host});
+            add_route({{prefix, a.prefix, RouteType::Local, ifc.ifindex, Ip4(), a.addr, 0, kKernel}, true, Scope::Host});
         else
-            add_route({{prefix, a.prefix, RouteType::Unicast, ifc.ifindex, Ip4(), a.addr, 0}, false, Scope::Link});
+            add_route({{prefix, a.prefix, RouteType::Unicast, ifc.ifindex, Ip4(), a.addr, 0, kKernel}, false, Scope::Link});
         if (a.prefix < 31)
-            add_route({{a.bcast, 32, RouteType::Broadcast, ifc.ifindex, Ip4(), a.addr, 0}, true, Scope::Link});
+            add_route({{a.bcast, 32, RouteType::Broadcast, ifc.ifindex, Ip4(), a.addr, 0, kKernel}, true, Scope::Link});
     }
 }
 

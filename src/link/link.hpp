@@ -25,7 +25,7 @@ struct IfAddr {
     int prefix = 0;
     Ip4 bcast;
     bool secondary = false;  // same subnet as an earlier (primary) address
-    Ip4 ifa_broadcast;       // what SIOCGIFBRDADDR reports: 0 unless given (brd, SIOCSIFADDR...)
+    Ip4 ifa_broadcast;       // SIOCGIFBRDADDR and IFA_BROADCAST: 0 unless given (brd, SIOCSIFBRDADDR...)
 };
 
 // NUD_INCOMPLETE, REACHABLE, STALE, DELAY, PROBE, FAILED: a used STALE entry goes to DELAY,

@@ -1,5 +1,7 @@
 // The process's usnet stack: the world `usnet run` asked for, built on the first socket
 // call; its descriptor table; fork; and the thread that takes a switch's frames in.
+#include <linux/netlink.h>
+
 #include "shim.hpp"
 
 namespace usnet::shim {
@@ -138,6 +140,10 @@ void start_pump(Runtime& r) {
 }
 
 bool is_usnet_socket(int domain, int type, int protocol) {
+    // NETLINK_ROUTE is the stack's too: the program's `ip`, getifaddrs and if_nameindex
+    // see usnet's interfaces. Other netlink families stay the kernel's.
+    if (domain == AF_NETLINK)
+        return protocol == NETLINK_ROUTE && ((type & 0xf) == SOCK_RAW || (type & 0xf) == SOCK_DGRAM);
     return domain == AF_INET && (type & 0xf) == SOCK_DGRAM &&
            (protocol == 0 || protocol == IPPROTO_UDP || protocol == IPPROTO_ICMP);
 }

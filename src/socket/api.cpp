@@ -4,6 +4,7 @@
 #include <linux/net_tstamp.h>
 #include <fcntl.h>
 #include <linux/errqueue.h>
+#include <linux/netlink.h>
 #include <signal.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
@@ -16,6 +17,15 @@
 #include "socket/socket_layer.hpp"
 #include "wire/icmp.hpp"
 #include "wire/udp.hpp"
+
+// A call on a NETLINK_ROUTE descriptor goes to the netlink layer (untraced).
+#define USNET_NETLINK(fd, expr)                                           \
+    if (netlink::NlSock* nl_ = impl_->nl_of(fd)) {                        \
+        trace::t_call_as = nullptr;                                       \
+        [[maybe_unused]] netlink::NlSock& n = *nl_;                       \
+        [[maybe_unused]] StackImpl& ns = *impl_;                          \
+        return expr;                                                      \
+    }
 
 namespace usnet {
 
@@ -93,6 +103,14 @@ namespace {
 constexpr uint8_t kRcvShutdown = 1, kSendShutdown = 2;
 
 void ok() { tl_last = {}; }
+
+}  // namespace
+
+namespace sock {
+void clear_error() { ok(); }
+}  // namespace sock
+
+namespace {
 
 // The sockaddr_in a caller passed, after the generic length checks of move_addr_to_kernel.
 struct InAddr {
@@ -208,7 +226,7 @@ int sys_socket(StackImpl& s, int domain, int type, int protocol) {
         }
     }
     int fd = 3;
-    while (size_t(fd) < s.fds.size() && s.fds[size_t(fd)]) ++fd;
+    while (s.fd_used(fd)) ++fd;
     if (fd >= s.cfg.max_fds) return fail(Err::TooManyFiles, "socket", -1);
     if (size_t(fd) >= s.fds.size()) s.fds.resize(size_t(fd) + 1);
     auto sk = std::make_unique<DgramSock>();
@@ -228,6 +246,10 @@ int sys_socket(StackImpl& s, int domain, int type, int protocol) {
 }  // namespace
 
 int Stack::socket(int domain, int type, int protocol) {
+    if (domain == AF_NETLINK) {
+        trace::t_call_as = nullptr;
+        return netlink::socket(*impl_, type, protocol);
+    }
     return sock::traced(
         *impl_, "socket", -1, [&] { return sys_socket(*impl_, domain, type, protocol); },
         [&](int r, int e) {
@@ -240,9 +262,10 @@ int Stack::socket(int domain, int type, int protocol) {
 void Stack::set_world_note(std::string note) { impl_->world_note = std::move(note); }
 void Stack::set_user_writable(bool (*check)(void*, size_t)) { impl_->user_writable = check; }
 
-bool Stack::is_socket(int fd) const { return impl_->sock_of(fd) != nullptr; }
+bool Stack::is_socket(int fd) const { return impl_->sock_of(fd) != nullptr || impl_->nl_of(fd) != nullptr; }
 
 std::string Stack::describe(int fd) const {
+    if (const netlink::NlSock* n = impl_->nl_of(fd)) return netlink::describe(*n);
     const DgramSock* sk = impl_->sock_of(fd);
     if (!sk) return "no socket with that descriptor";
     std::string d = sk->proto == sock::Proto::Udp ? "UDP socket" : "ICMP ping socket";
@@ -262,7 +285,7 @@ std::string Stack::describe(int fd) const {
 std::string Stack::explain_last_error(int shown_fd) const {
     if (tl_last.err == Err::None) return "";
     std::string s = last_error_text(shown_fd >= 0 ? shown_fd : tl_last.fd);
-    if (tl_last.fd >= 0 && impl_->sock_of(tl_last.fd)) s += " (" + describe(tl_last.fd) + ")";
+    if (tl_last.fd >= 0 && is_socket(tl_last.fd)) s += " (" + describe(tl_last.fd) + ")";
     // A route or device missing because the world lost a part: say which, not only "no route".
     const Err e = tl_last.err;
     if (!impl_->world_note.empty() &&
@@ -380,12 +403,14 @@ int sys_bind(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
 }  // namespace
 
 int Stack::close(int fd) {
+    USNET_NETLINK(fd, netlink::close(ns, fd));
     return sock::traced(
         *impl_, "close", fd, [&] { return sys_close(*impl_, fd); },
         [&](int r, int e) { return sock::head_str(std::to_string(impl_->tracer->shown(fd)), r, e); });
 }
 
 int Stack::bind(int fd, const sockaddr* addr, socklen_t len) {
+    USNET_NETLINK(fd, netlink::bind(ns, n, addr, len));
     return sock::traced(
         *impl_, "bind", fd, [&] { return sys_bind(*impl_, fd, addr, len); },
         [&](int r, int e) {
@@ -524,6 +549,7 @@ std::string name_head(StackImpl& s, int fd, int r, int e, const sockaddr* addr, 
 }  // namespace
 
 int Stack::connect(int fd, const sockaddr* addr, socklen_t len) {
+    USNET_NETLINK(fd, netlink::connect(ns, n, addr, len));
     return sock::traced(
         *impl_, "connect", fd, [&] { return sys_connect(*impl_, fd, addr, len); },
         [&](int r, int e) {
@@ -532,18 +558,21 @@ int Stack::connect(int fd, const sockaddr* addr, socklen_t len) {
 }
 
 int Stack::getsockname(int fd, sockaddr* addr, socklen_t* len) {
+    USNET_NETLINK(fd, netlink::getsockname(ns, n, addr, len, false));
     return sock::traced(
         *impl_, "getsockname", fd, [&] { return sys_getsockname(*impl_, fd, addr, len); },
         [&](int r, int e) { return name_head(*impl_, fd, r, e, addr, len); });
 }
 
 int Stack::getpeername(int fd, sockaddr* addr, socklen_t* len) {
+    USNET_NETLINK(fd, netlink::getsockname(ns, n, addr, len, true));
     return sock::traced(
         *impl_, "getpeername", fd, [&] { return sys_getpeername(*impl_, fd, addr, len); },
         [&](int r, int e) { return name_head(*impl_, fd, r, e, addr, len); });
 }
 
 int Stack::shutdown(int fd, int how) {
+    USNET_NETLINK(fd, netlink::unsupported(ns, n, "shutdown"));
     return sock::traced(
         *impl_, "shutdown", fd, [&] { return sys_shutdown(*impl_, fd, how); },
         [&](int r, int e) {
@@ -552,6 +581,7 @@ int Stack::shutdown(int fd, int how) {
 }
 
 int Stack::listen(int fd, int backlog) {
+    USNET_NETLINK(fd, netlink::unsupported(ns, n, "listen"));
     return sock::traced(
         *impl_, "listen", fd, [&] { return stream_only(*impl_, fd, "__sys_listen", "listen", "sock_no_listen", "listen"); },
         [&](int r, int e) {
@@ -560,6 +590,7 @@ int Stack::listen(int fd, int backlog) {
 }
 
 int Stack::accept(int fd, sockaddr*, socklen_t*) {
+    USNET_NETLINK(fd, netlink::unsupported(ns, n, "accept"));
     return sock::traced(
         *impl_, "accept", fd, [&] { return stream_only(*impl_, fd, "__sys_accept4", "accept", "sock_no_accept", "accept"); },
         [&](int r, int e) { return sock::head_str(std::to_string(impl_->tracer->shown(fd)), r, e); });
@@ -939,6 +970,7 @@ std::string msg_arg(const msghdr* m) {
 }  // namespace
 
 ssize_t Stack::sendmsg(int fd, const msghdr* msg, int flags) {
+    USNET_NETLINK(fd, netlink::sendmsg(*this, n, msg, flags, "sendmsg"));
     StackImpl& s = *impl_;
     return sock::traced(
         s, "sendmsg", fd,
@@ -954,6 +986,16 @@ ssize_t Stack::sendmsg(int fd, const msghdr* msg, int flags) {
 }
 
 ssize_t Stack::sendto(int fd, const void* buf, size_t len, int flags, const sockaddr* to, socklen_t tolen) {
+    if (netlink::NlSock* nl = impl_->nl_of(fd)) {
+        trace::t_call_as = nullptr;
+        iovec iov{const_cast<void*>(buf), len};
+        msghdr m{};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_name = const_cast<sockaddr*>(to);
+        m.msg_namelen = to ? tolen : 0;
+        return netlink::sendmsg(*this, *nl, &m, flags, "sendto");
+    }
     StackImpl& s = *impl_;
     iovec iov{const_cast<void*>(buf), len};
     msghdr m{};
@@ -972,6 +1014,14 @@ ssize_t Stack::sendto(int fd, const void* buf, size_t len, int flags, const sock
 }
 
 ssize_t Stack::send(int fd, const void* buf, size_t len, int flags) {
+    if (netlink::NlSock* nl = impl_->nl_of(fd)) {
+        trace::t_call_as = nullptr;
+        iovec iov{const_cast<void*>(buf), len};
+        msghdr m{};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        return netlink::sendmsg(*this, *nl, &m, flags, "send");
+    }
     StackImpl& s = *impl_;
     iovec iov{const_cast<void*>(buf), len};
     msghdr m{};
@@ -988,6 +1038,16 @@ ssize_t Stack::send(int fd, const void* buf, size_t len, int flags) {
 }
 
 int Stack::sendmmsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags) {
+    if (netlink::NlSock* nl = impl_->nl_of(fd)) {
+        trace::t_call_as = nullptr;
+        unsigned i = 0;
+        for (; i < std::min(vlen, 1024u); ++i) {
+            const ssize_t r = netlink::sendmsg(*this, *nl, &msgs[i].msg_hdr, flags, "sendmmsg");
+            if (r < 0) return i ? int(i) : -1;
+            msgs[i].msg_len = unsigned(r);
+        }
+        return int(i);
+    }
     StackImpl& s = *impl_;
     return sock::traced(
         s, "sendmmsg", fd,
@@ -1320,6 +1380,7 @@ std::string from_extra(ssize_t r, const msghdr* m) {
 }  // namespace
 
 ssize_t Stack::recvmsg(int fd, msghdr* msg, int flags) {
+    USNET_NETLINK(fd, netlink::recvmsg(ns, n, msg, flags, "recvmsg"));
     StackImpl& s = *impl_;
     return sock::traced(
         s, "recvmsg", fd,
@@ -1360,6 +1421,26 @@ ssize_t sys_recvfrom(StackImpl& s, int fd, void* buf, size_t len, int flags, soc
 }
 
 ssize_t Stack::recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* from, socklen_t* fromlen) {
+    if (netlink::NlSock* nl = impl_->nl_of(fd)) {
+        trace::t_call_as = nullptr;
+        iovec iov{buf, len};
+        msghdr m{};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        sockaddr_nl a{};
+        if (from) {
+            m.msg_name = &a;
+            m.msg_namelen = sizeof a;
+        }
+        const ssize_t r = netlink::recvmsg(*impl_, *nl, &m, flags, "recvfrom");
+        if (r < 0 || !from) return r;
+        // move_addr_to_user, after the message is taken.
+        if (!fromlen) return fail(Err::Fault, "recvfrom", fd);
+        if (int(*fromlen) < 0) return fail(Err::AddrLenNegative, "recvfrom", fd);
+        std::memcpy(from, &a, std::min<size_t>(*fromlen, sizeof a));
+        *fromlen = sizeof a;
+        return r;
+    }
     StackImpl& s = *impl_;
     if (__builtin_expect(s.tracer == nullptr, 1)) return sys_recvfrom<false>(s, fd, buf, len, flags, from, fromlen, "recvfrom");
     return sock::traced_call(
@@ -1374,6 +1455,7 @@ ssize_t Stack::recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* from
 }
 
 ssize_t Stack::recv(int fd, void* buf, size_t len, int flags) {
+    if (impl_->nl_of(fd)) return recvfrom(fd, buf, len, flags, nullptr, nullptr);
     StackImpl& s = *impl_;
     if (__builtin_expect(s.tracer == nullptr, 1)) return sys_recvfrom<false>(s, fd, buf, len, flags, nullptr, nullptr, "recv");
     return sock::traced_call(
@@ -1386,6 +1468,18 @@ ssize_t Stack::recv(int fd, void* buf, size_t len, int flags) {
 }
 
 int Stack::recvmmsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags, timespec* timeout) {
+    if (netlink::NlSock* nl = impl_->nl_of(fd)) {
+        trace::t_call_as = nullptr;
+        (void)timeout;
+        unsigned i = 0;
+        for (; i < std::min(vlen, 1024u); ++i) {
+            const ssize_t r = netlink::recvmsg(*impl_, *nl, &msgs[i].msg_hdr, i ? flags | MSG_DONTWAIT : flags, "recvmmsg");
+            if (r < 0) return i ? int(i) : -1;
+            msgs[i].msg_len = unsigned(r);
+            if (flags & MSG_WAITFORONE) flags |= MSG_DONTWAIT;
+        }
+        return int(i);
+    }
     StackImpl& s = *impl_;
     return sock::traced(
         s, "recvmmsg", fd,
@@ -1510,6 +1604,7 @@ int sys_fcntl(StackImpl& s, int fd, int cmd, long arg) {
 }  // namespace
 
 int Stack::ioctl(int fd, unsigned long req, void* arg) {
+    USNET_NETLINK(fd, netlink::ioctl(ns, n, req, arg));
     return sock::traced(
         *impl_, "ioctl", fd, [&] { return sys_ioctl(*impl_, fd, req, arg); },
         [&](int r, int e) {
@@ -1518,6 +1613,7 @@ int Stack::ioctl(int fd, unsigned long req, void* arg) {
 }
 
 int Stack::fcntl(int fd, int cmd, long arg) {
+    USNET_NETLINK(fd, netlink::fcntl(ns, n, cmd, arg));
     return sock::traced(
         *impl_, "fcntl", fd, [&] { return sys_fcntl(*impl_, fd, cmd, arg); },
         [&](int r, int e) {
@@ -1529,6 +1625,7 @@ int Stack::fcntl(int fd, int cmd, long arg) {
 
 // datagram_poll / udp_poll
 static short poll_mask(StackImpl& s, int fd) {
+    if (const netlink::NlSock* n = s.nl_of(fd)) return netlink::poll_mask(*n);
     DgramSock* sk = s.sock_of(fd);
     if (!sk) return POLLNVAL;
     short m = 0;
@@ -1552,6 +1649,7 @@ static std::string poll_mask_name(short m) {
 }
 
 uint64_t Stack::wakeups(int fd) const {
+    if (const netlink::NlSock* n = impl_->nl_of(fd)) return n->wakeups;
     const DgramSock* sk = impl_->sock_of(fd);
     return sk ? sk->wakeups : 0;
 }

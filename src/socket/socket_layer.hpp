@@ -23,6 +23,8 @@ bool is_interface_ioctl(int family, unsigned long req);
 // Records why the call failed (per thread) and sets errno; returns -1.
 int fail(Err e, const char* call, int fd);
 inline void succeed() { errno = errno; }
+// A call that succeeded: no reason on record (for the netlink layer).
+void clear_error();
 
 // Linux's SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF (2048 + sizeof(struct sk_buff), doubled for send).
 constexpr int kMinRcvbuf = 2304;

@@ -4,6 +4,7 @@
 // Reasons no API call can reach are listed in kUnreachable with why; the last test demands
 // that triggers and kUnreachable together cover the whole table.
 #include <gtest/gtest.h>
+#include <linux/netlink.h>
 #include <net/if.h>
 #include <netinet/udp.h>
 #include <sys/ioctl.h>
@@ -413,6 +414,48 @@ const Trigger kTriggers[] = {
          std::memcpy(CMSG_DATA(cm), &ttl, sizeof ttl);
          return h.sendmsg(udp(h), &m, 0);
      }},
+    // NETLINK_ROUTE sockets (src/netlink/).
+    {Err::NetlinkType, nullptr, [](World& w) -> long { return w.host->socket(AF_NETLINK, SOCK_STREAM, NETLINK_ROUTE); }},
+    {Err::NetlinkProtocol, nullptr, [](World& w) -> long { return w.host->socket(AF_NETLINK, SOCK_RAW, NETLINK_GENERIC); }},
+    {Err::NetlinkAddr, nullptr,
+     [](World& w) -> long {
+         const sockaddr_nl a{AF_NETLINK, 0, 0, 0};
+         return w.host->bind(w.host->socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE), reinterpret_cast<const sockaddr*>(&a), 8);
+     }},
+    {Err::NetlinkBound, nullptr,
+     [](World& w) -> long {
+         const int fd = w.host->socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+         sockaddr_nl a{AF_NETLINK, 0, 4242, 0};
+         w.host->bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+         a.nl_pid = 4343;
+         return w.host->bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+     }},
+    {Err::NetlinkPortInUse, nullptr,
+     [](World& w) -> long {
+         const sockaddr_nl a{AF_NETLINK, 0, 4242, 0};
+         w.host->bind(w.host->socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE), reinterpret_cast<const sockaddr*>(&a), sizeof a);
+         return w.host->bind(w.host->socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE), reinterpret_cast<const sockaddr*>(&a), sizeof a);
+     }},
+    {Err::NetlinkNoPeer, nullptr,
+     [](World& w) -> long {
+         const sockaddr_nl a{AF_NETLINK, 0, 4242, 0};
+         char b[16] = {};
+         return w.host->sendto(w.host->socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE), b, sizeof b, 0,
+                               reinterpret_cast<const sockaddr*>(&a), sizeof a);
+     }},
+    {Err::NetlinkMsgSize, nullptr,
+     [](World& w) -> long {
+         std::vector<char> b(300000);
+         return w.host->send(w.host->socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE), b.data(), b.size(), 0);
+     }},
+    {Err::NetlinkOptLen, nullptr,
+     [](World& w) -> long {
+         int v = 0;
+         socklen_t l = 2;
+         return w.host->getsockopt(w.host->socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE), SOL_NETLINK, NETLINK_EXT_ACK, &v, &l);
+     }},
+    {Err::NetlinkShutdown, nullptr,
+     [](World& w) -> long { return w.host->shutdown(w.host->socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE), SHUT_RDWR); }},
 };
 
 // Reasons no call can be made to fail with; each says why.
