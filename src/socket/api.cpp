@@ -165,6 +165,8 @@ Err connect_route(StackImpl& s, DgramSock* sk, Ip4 daddr, ip::RouteResult* rt) {
     fl.saddr = sk->saddr;
     fl.oif = sk->bound_dev_if;
     fl.any_src = sk->opt_freebind || sk->transparent;
+    // ip_sock_rt_scope: SO_DONTROUTE connects only to on-link and local destinations.
+    fl.onlink = sk->opt_dontroute;
     if (daddr.is_multicast()) {
         if (!fl.oif) fl.oif = sk->mc_index;
         if (fl.saddr.any()) fl.saddr = sk->mc_addr;

@@ -1,5 +1,6 @@
 // setsockopt/getsockopt: sk_setsockopt (SOL_SOCKET), do_ip_setsockopt (SOL_IP) and
 // udp_lib_setsockopt (SOL_UDP), with Linux's length rules and clamping.
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -287,6 +288,19 @@ int sol_ip_set(StackImpl& s, DgramSock* sk, int name, const void* val, socklen_t
             return fail(Err::OptNotSupported, call, sk->fd);
         case IP_HDRINCL:
         case IP_NODEFRAG: return fail(Err::OptUnknown, call, sk->fd);  // raw sockets only
+        case IP_UNICAST_IF: {
+            // do_ip_setsockopt: the index comes in network byte order; not with a bound device.
+            if (len != sizeof(int)) return fail(Err::OptValue, call, sk->fd);
+            const int idx = int(ntohl(uint32_t(v)));
+            if (idx == 0) {
+                sk->uc_index = 0;
+                return 0;
+            }
+            if (!s.iface(idx)) return fail(Err::UnicastIfNoDevice, call, sk->fd);
+            if (sk->bound_dev_if) return fail(Err::OptValue, call, sk->fd);
+            sk->uc_index = idx;
+            return 0;
+        }
         case IP_TRANSPARENT:
             if (v && !s.cfg.privileged) return fail(Err::OptPermission, call, sk->fd);
             sk->transparent = v != 0;
@@ -357,7 +371,9 @@ int sol_socket_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* 
             }
             if (*len < IFNAMSIZ) return fail(Err::OptValue, call, sk->fd);
             link::Interface* d = s.iface(sk->bound_dev_if);
-            const std::string n = d ? d->name : "";
+            // sock_getbindtodevice: an index SO_BINDTOIFINDEX took unchecked has no name.
+            if (!d) return fail(Err::OptNoDevice, call, sk->fd);
+            const std::string n = d->name;
             std::memcpy(val, n.c_str(), n.size() + 1);
             *len = socklen_t(n.size() + 1);
             return 0;
@@ -389,6 +405,7 @@ int sol_ip_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* len)
         case IP_RECVORIGDSTADDR: v = sk->origdstaddr; break;
         case IP_MINTTL: v = sk->minttl; break;
         case IP_PROTOCOL: v = sk->num; break;  // do_ip_getsockopt reports inet_num
+        case IP_UNICAST_IF: v = int(htonl(uint32_t(sk->uc_index))); break;
         case IP_HDRINCL: v = 0; break;
         case IP_NODEFRAG: v = 0; break;
         case IP_CHECKSUM: v = 0; break;

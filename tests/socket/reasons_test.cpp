@@ -319,6 +319,8 @@ const Trigger kTriggers[] = {
          if (seti(h, fd, SOL_SOCKET, SO_SNDBUF, 0) != 0) return 0;
          return sendto4(h, fd, kGw, 9, 65000);
      }},
+    {Err::UnicastIfNoDevice, nullptr,
+     [](World& w) -> long { return seti(*w.host, udp(*w.host), SOL_IP, IP_UNICAST_IF, int(htonl(99))); }},
     {Err::RecvmmsgTimeout, nullptr,
      [](World& w) -> long {
          char b[4];
