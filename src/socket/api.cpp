@@ -732,7 +732,8 @@ ssize_t do_sendmsg_t(StackImpl& s, int fd, const msghdr* msg, int flags, const c
             iov_copy_in(tmp, msg);  // len >= 8 checked above
             std::memcpy(hdr, tmp, 2);
         }
-        if (hdr[0] != wire::kIcmpEcho || hdr[1] != 0) return fail(Err::InvalidArg, call, fd);
+        // ping_common_sendmsg: echo requests, and RFC 8335 extended echo requests (type 42).
+        if ((hdr[0] != wire::kIcmpEcho && hdr[0] != 42) || hdr[1] != 0) return fail(Err::InvalidArg, call, fd);
     } else if (flags & MSG_OOB) {
         return fail(Err::SendOob, call, fd);
     }
@@ -1165,6 +1166,8 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
     // Frames waiting outside the process (a switch's ring, a TAP) first, unless a datagram
     // is already queued: looking at a TAP costs a system call.
     if (sk->rx.empty()) s.env->poll_input();
+    // ping_recvmsg: no out-of-band data, checked before the error queue.
+    if (!udp && (flags & MSG_OOB)) return fail(Err::RecvOob, call, fd);
     if (flags & MSG_ERRQUEUE) return recv_error(s, sk, msg, flags, call);
     const bool dontwait = sk->nonblock || (flags & MSG_DONTWAIT);
     // SO_RCVTIMEO in jiffies: -1 waits forever, 0 never waits.
@@ -1255,11 +1258,18 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
         put_cmsg(msg, &used, SOL_SOCKET, SO_RXQ_OVFL, &d, sizeof d);
     }
     if (sk->pktinfo | sk->recvttl | sk->recvtos) {
-        // fib_compute_spec_dst: the local address for unicast, else one chosen for the sender.
-        Ip4 spec = p.meta.dst;
-        if (p.meta.route_flags & (ip::kRtBroadcast | ip::kRtMulticast))
-            spec = s.ip.select_addr(s.iface(p.meta.ifindex), p.meta.src, ip::Scope::Universe);
-        put_inet_cmsgs(sk, msg, &used, p.meta.ifindex, p.meta.dst, spec, p.meta.ttl, p.meta.tos);
+        if (udp) {
+            // fib_compute_spec_dst: the local address for unicast, else one chosen for the sender.
+            Ip4 spec = p.meta.dst;
+            if (p.meta.route_flags & (ip::kRtBroadcast | ip::kRtMulticast))
+                spec = s.ip.select_addr(s.iface(p.meta.ifindex), p.meta.src, ip::Scope::Universe);
+            put_inet_cmsgs(sk, msg, &used, p.meta.ifindex, p.meta.dst, spec, p.meta.ttl, p.meta.tos);
+        } else {
+            // ping_rcv never runs ipv4_pktinfo_prepare: the control block still holds the
+            // input device (IPCB iif, lo for local traffic) and no spec_dst.
+            put_inet_cmsgs(sk, msg, &used, p.meta.in_dev ? p.meta.in_dev : p.meta.ifindex, p.meta.dst, Ip4(),
+                           p.meta.ttl, p.meta.tos);
+        }
     }
     if (sk->origdstaddr) {
         sockaddr_in o{};
@@ -1270,7 +1280,8 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
     }
     if (msg->msg_control) msg->msg_controllen = used;
     const size_t full = p.size();
-    const ssize_t ret = ssize_t((flags & MSG_TRUNC) ? full : copied);
+    // ping_recvmsg returns what it copied, MSG_TRUNC or not.
+    const ssize_t ret = ssize_t((flags & MSG_TRUNC) && udp ? full : copied);
     if (!(flags & MSG_PEEK)) {
         auto dead = sk->rx.pop();
         sk->rmem -= std::min(sk->rmem, dead->meta.truesize);

@@ -321,6 +321,11 @@ const Trigger kTriggers[] = {
      }},
     {Err::UnicastIfNoDevice, nullptr,
      [](World& w) -> long { return seti(*w.host, udp(*w.host), SOL_IP, IP_UNICAST_IF, int(htonl(99))); }},
+    {Err::RecvOob, nullptr,
+     [](World& w) -> long {
+         char b[4];
+         return w.host->recv(w.host->socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), b, sizeof b, MSG_OOB | MSG_DONTWAIT);
+     }},
     {Err::RecvmmsgTimeout, nullptr,
      [](World& w) -> long {
          char b[4];
