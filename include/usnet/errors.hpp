@@ -67,8 +67,14 @@ namespace usnet {
     X(OptLevelUnsupported, EOPNOTSUPP, "do_ip_getsockopt", "getsockopt at a level other than SOL_SOCKET, SOL_IP or SOL_UDP", "getsockopt") \
     X(OptUnixOnly, EOPNOTSUPP, "sk_setsockopt(SO_PASSCRED)", "SO_PASSCRED applies only to AF_UNIX and netlink sockets", "setsockopt getsockopt") \
     X(OptTimeoutDomain, EDOM, "sock_set_timeout", "tv_usec must be within 0..999999", "setsockopt") \
+    X(PeekOffUnsupported, EOPNOTSUPP, "sk_setsockopt(SO_PEEK_OFF)", "ping sockets (inet_sockraw_ops) have no set_peek_off; SO_PEEK_OFF is for UDP", "setsockopt getsockopt") \
+    X(UdpEncapType, ENOPROTOOPT, "udp_lib_setsockopt(UDP_ENCAP)", "not an encapsulation type Linux knows (0, UDP_ENCAP_ESPINUDP, UDP_ENCAP_L2TPINUDP)", "setsockopt") \
+    X(FragNoBufs, ENOBUFS, "__ip_append_data", "the datagram needs more fragments than twice SO_SNDBUF holds; raise SO_SNDBUF or send less", "send sendto sendmsg sendmmsg write") \
+    X(RecvmmsgTimeout, EINVAL, "poll_select_set_timeout", "the timeout has a negative tv_sec, or a tv_nsec outside 0..999999999", "recvmmsg") \
+    X(RecvOob, EOPNOTSUPP, "ping_recvmsg", "ping sockets have no out-of-band data to receive (MSG_OOB)", "recv recvfrom recvmsg recvmmsg") \
+    X(UnicastIfNoDevice, EADDRNOTAVAIL, "do_ip_setsockopt(IP_UNICAST_IF)", "no interface has that index (IP_UNICAST_IF takes it in network byte order)", "setsockopt") \
     X(McastAddrNotAvail, EADDRNOTAVAIL, "do_ip_setsockopt(IP_MULTICAST_IF)", "no interface has that address or index", "setsockopt") \
-    X(OptNoDevice, ENODEV, "sock_bindtoindex", "no interface with that name or index", "setsockopt connect send sendto sendmsg sendmmsg write") \
+    X(OptNoDevice, ENODEV, "sock_bindtoindex", "no interface with that name or index", "setsockopt getsockopt connect send sendto sendmsg sendmmsg write") \
     X(OptPermission, EPERM, "sock_setsockopt", "the option needs a capability", "setsockopt") \
     X(McastNoDevice, ENODEV, "ip_mc_join_group", "no interface for that multicast group", "setsockopt") \
     X(McastNotMulticast, EINVAL, "ip_mc_join_group", "the group address is not multicast", "setsockopt") \

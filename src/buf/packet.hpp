@@ -30,6 +30,7 @@ struct Meta {
     uint32_t drops = 0;     // the socket's drop count when this was queued (SO_RXQ_OVFL)
     Time tstamp = 0;        // CLOCK_REALTIME ns at enqueue, when the socket asked (skb->tstamp); 0: none
     int loop_dev = 0;       // a looped-back copy of a broadcast/multicast sent on this device
+    int in_dev = 0;         // the device it really came in on (IPCB(skb)->iif: lo for local traffic)
     bool csum_ok = false;   // checksum known good (came through loopback), like CHECKSUM_UNNECESSARY
     // The UDP checksum holds only the pseudo-header sum; the device finishes it
     // (CHECKSUM_PARTIAL, for a TAP with a virtio header).

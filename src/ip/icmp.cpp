@@ -98,7 +98,9 @@ void Ip::icmp_send_error(const buf::Packet& orig, uint8_t type, uint8_t code, ui
     if (!icmp_rate_allow(h.src)) return not_sent("rate limited: icmp_msgs_per_sec or icmp_ratelimit");
     Flow fl;
     fl.daddr = h.src;
-    if (is_local_addr(h.dst)) fl.saddr = h.dst;
+    // __icmp_send: a datagram routed to this host (RTCF_LOCAL, e.g. 127.0.0.2 by the local
+    // 127/8 route) is answered from the address it was sent to.
+    if ((orig.meta.route_flags & kRtLocal) || is_local_addr(h.dst)) fl.saddr = h.dst;
     RouteResult rt;
     if (route_output(fl, &rt) != Err::None) {
         ++s_.ctr.icmp.OutErrors;

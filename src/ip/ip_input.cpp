@@ -103,6 +103,7 @@ void Ip::input_t(link::Interface& ifc, buf::PacketPtr pkt) {
     USNET_TRACE(tr_, IpInputRoute, h.dst, (flags & kRtBroadcast) ? "RTN_BROADCAST" : (flags & kRtMulticast) ? "RTN_MULTICAST" : "RTN_LOCAL");
     // A looped-back broadcast/multicast is seen as arriving on the device it was sent on.
     pkt->meta.ifindex = pkt->meta.loop_dev ? pkt->meta.loop_dev : ifc.ifindex;
+    pkt->meta.in_dev = ifc.ifindex;
     if (h.is_fragment()) {
         USNET_IF_TRACING(tr_) USNET_TRACE(tr_, IpDefrag, h.frag_offset(), h.total_len - h.header_len, h.mf() ? ", more fragments follow" : ", the last");
         pkt = reassemble(std::move(pkt));

@@ -86,7 +86,9 @@ static const Route* lpm(const std::vector<Route>& routes, Ip4 dst, bool local_ta
         if (r.local_table != local_table) continue;
         if (onlink && !r.spec.gateway.any()) continue;
         if ((dst.v & prefix_mask(r.spec.prefix_len)) != (r.spec.dst.v & prefix_mask(r.spec.prefix_len))) continue;
-        if (oif && r.spec.ifindex && r.spec.ifindex != oif && !local_table) continue;
+        // fib_lookup_good_nhc: an output device skips routes through other devices, local
+        // ones too (a socket bound to eth0 does not reach 127.0.0.1 through lo).
+        if (oif && r.spec.ifindex && r.spec.ifindex != oif) continue;
         if (!best || r.spec.prefix_len > best->spec.prefix_len ||
             (r.spec.prefix_len == best->spec.prefix_len && r.spec.metric < best->spec.metric))
             best = &r;

@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <string>
 
@@ -185,6 +186,8 @@ Err connect_route(StackImpl& s, DgramSock* sk, Ip4 daddr, ip::RouteResult* rt) {
     fl.saddr = sk->saddr;
     fl.oif = sk->bound_dev_if;
     fl.any_src = sk->opt_freebind || sk->transparent;
+    // ip_sock_rt_scope: SO_DONTROUTE connects only to on-link and local destinations.
+    fl.onlink = sk->opt_dontroute;
     if (daddr.is_multicast()) {
         if (!fl.oif) fl.oif = sk->mc_index;
         if (fl.saddr.any()) fl.saddr = sk->mc_addr;
@@ -776,7 +779,8 @@ ssize_t do_sendmsg_t(StackImpl& s, int fd, const msghdr* msg, int flags, const c
             iov_copy_in(tmp, msg);  // len >= 8 checked above
             std::memcpy(hdr, tmp, 2);
         }
-        if (hdr[0] != wire::kIcmpEcho || hdr[1] != 0) return fail(Err::InvalidArg, call, fd);
+        // ping_common_sendmsg: echo requests, and RFC 8335 extended echo requests (type 42).
+        if ((hdr[0] != wire::kIcmpEcho && hdr[0] != 42) || hdr[1] != 0) return fail(Err::InvalidArg, call, fd);
     } else if (flags & MSG_OOB) {
         return fail(Err::SendOob, call, fd);
     }
@@ -899,6 +903,17 @@ ssize_t do_sendmsg_t(StackImpl& s, int fd, const msghdr* msg, int flags, const c
         }
         if (!sk->cork && (sk->shutdown & kSendShutdown)) return fail(Err::SendShutdown, call, fd);
         if (iov_data_bad(msg, len)) return fail(Err::Fault, call, fd);
+        if (!corkreq && !sk->cork && !gso && len + hdr + 20 > rt.mtu && rt.mtu > 28) {
+            // __ip_append_data: each fragment after the first is allocated only while the
+            // socket's write memory stays within twice SO_SNDBUF, else ENOBUFS.
+            const uint32_t per = ((rt.mtu - 20) & ~7u);
+            const uint64_t frags = (len + hdr + per - 1) / per;
+            const uint64_t ts = udp::truesize_for(per);
+            if ((frags - 1) * ts > 2 * uint64_t(sk->sndbuf)) {
+                ++s.ctr.udp.SndbufErrors;
+                return fail(Err::FragNoBufs, call, fd);
+            }
+        }
         if (!corkreq && !sk->cork && gso && len > gso) {
             // UDP_SEGMENT (udp_send_skb): the payload leaves as gso-sized datagrams.
             if (gso + 28u > rt.mtu || len > size_t(gso) * 128 || sk->no_check) return fail(Err::InvalidArg, call, fd);
@@ -1106,14 +1121,30 @@ void put_cmsg(msghdr* msg, size_t* used, int level, int type, const void* data, 
     *used += std::min<size_t>(CMSG_SPACE(len), avail);
 }
 
-size_t copy_out(const buf::Packet& p, const msghdr* msg) {
-    size_t off = 0;
+// Copies the payload from byte `from` on; returns the bytes copied.
+size_t copy_out(const buf::Packet& p, const msghdr* msg, size_t from = 0) {
+    size_t off = from;
     for (size_t i = 0; i < msg->msg_iovlen && off < p.size(); ++i) {
         const size_t n = std::min<size_t>(msg->msg_iov[i].iov_len, p.size() - off);
         if (n) std::memcpy(msg->msg_iov[i].iov_base, p.data() + off, n);
         off += n;
     }
-    return off;
+    return off - from;
+}
+
+// __skb_try_recv_from_queue with a peek offset: the datagram the offset falls in (whole
+// datagrams it covers are skipped), and the offset within it; null if it covers them all.
+buf::Packet* peek_at(const DgramSock* sk, size_t* within) {
+    size_t o = size_t(sk->peek_off);
+    for (buf::Packet* q = sk->rx.front(); q; q = q->next) {
+        if (o && o >= q->size()) {
+            o -= q->size();
+            continue;
+        }
+        *within = o;
+        return q;
+    }
+    return nullptr;
 }
 
 // ip_cmsg_recv: IP_PKTINFO, IP_TTL, IP_TOS in that order, as the socket asked.
@@ -1254,11 +1285,17 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
     // Frames waiting outside the process (a switch's ring, a TAP) first, unless a datagram
     // is already queued: looking at a TAP costs a system call.
     if (sk->rx.empty()) s.env->poll_input();
+    // ping_recvmsg: no out-of-band data, checked before the error queue.
+    if (!udp && (flags & MSG_OOB)) return fail(Err::RecvOob, call, fd);
     if (flags & MSG_ERRQUEUE) return recv_error(s, sk, msg, flags, call);
     const bool dontwait = sk->nonblock || (flags & MSG_DONTWAIT);
     // SO_RCVTIMEO in jiffies: -1 waits forever, 0 never waits.
     const bool dontwait_t = sk->rcvtimeo == 0;
     const Time deadline = sk->rcvtimeo < 0 ? kNever : s.now() + sk->rcvtimeo * (kSec / s.cfg.hz);
+    // udp_recvmsg: MSG_PEEK starts SO_PEEK_OFF bytes into the queue when that is set.
+    const bool peek_off = udp && (flags & MSG_PEEK) && sk->peek_off >= 0;
+    size_t from = 0;
+    auto target = [&]() -> buf::Packet* { return peek_off ? peek_at(sk, &from) : sk->rx.front(); };
     for (;;) {
         // __skb_recv_udp: a pending error is reported before queued data.
         if (sk->sk_err) {
@@ -1267,7 +1304,7 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
             USNET_IF_TRACING(tr_) USNET_TRACE(tr_, RecvSkErr, sock::errno_name(e), sock::errno_name(e));
             return fail(pending_error_from_errno(e), call, fd);
         }
-        if (!sk->rx.empty()) break;
+        if (target()) break;
         if (dontwait || dontwait_t) {
             USNET_TRACE(tr_, RecvEmpty, dontwait_t ? "SO_RCVTIMEO is 0" : (flags & MSG_DONTWAIT) ? "MSG_DONTWAIT" : "O_NONBLOCK");
             return fail(Err::WouldBlock, call, fd);
@@ -1286,7 +1323,7 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
         {
             USNET_TRACE_INDENT(tr_);
             ready = s.env->run_until(
-                [&] { return !sk->rx.empty() || sk->sk_err || (sk->shutdown & kRcvShutdown) || !s.sock_of(fd); },
+                [&] { return target() || sk->sk_err || (sk->shutdown & kRcvShutdown) || !s.sock_of(fd); },
                 deadline);
         }
         USNET_IF_TRACING(tr_) {
@@ -1309,8 +1346,8 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
             return fail(Err::WouldBlockForever, call, fd);
         }
     }
-    buf::Packet& p = *sk->rx.front();
-    if (iov_dest_bad(s, msg, p.size())) {
+    buf::Packet& p = *target();
+    if (iov_dest_bad(s, msg, p.size() - from)) {
         // udp_recvmsg: a failed copy drops the datagram (counted) and reports EFAULT.
         if (!(flags & MSG_PEEK)) {
             auto dead = sk->rx.pop();
@@ -1320,9 +1357,10 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
         }
         return fail(Err::Fault, call, fd);
     }
-    const size_t copied = copy_out(p, msg);
+    const size_t copied = copy_out(p, msg, from);
     msg->msg_flags = 0;
-    if (copied < p.size()) msg->msg_flags |= MSG_TRUNC;
+    // udp_recvmsg compares what was copied with the whole datagram, offset or not.
+    if (const size_t cap = iov_total(msg); cap <= p.size() - from && cap < p.size()) msg->msg_flags |= MSG_TRUNC;
     USNET_IF_TRACING(tr_) {
         USNET_TRACE(tr_, RecvGot, p.size(), p.meta.src, p.meta.sport, (flags & MSG_PEEK) ? " (MSG_PEEK: left queued)" : "");
         USNET_TRACE(tr_, RecvCopy, copied, p.size(), copied < p.size() ? ", MSG_TRUNC" : "",
@@ -1341,11 +1379,18 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
         put_cmsg(msg, &used, SOL_SOCKET, SO_RXQ_OVFL, &d, sizeof d);
     }
     if (sk->pktinfo | sk->recvttl | sk->recvtos) {
-        // fib_compute_spec_dst: the local address for unicast, else one chosen for the sender.
-        Ip4 spec = p.meta.dst;
-        if (p.meta.route_flags & (ip::kRtBroadcast | ip::kRtMulticast))
-            spec = s.ip.select_addr(s.iface(p.meta.ifindex), p.meta.src, ip::Scope::Universe);
-        put_inet_cmsgs(sk, msg, &used, p.meta.ifindex, p.meta.dst, spec, p.meta.ttl, p.meta.tos);
+        if (udp) {
+            // fib_compute_spec_dst: the local address for unicast, else one chosen for the sender.
+            Ip4 spec = p.meta.dst;
+            if (p.meta.route_flags & (ip::kRtBroadcast | ip::kRtMulticast))
+                spec = s.ip.select_addr(s.iface(p.meta.ifindex), p.meta.src, ip::Scope::Universe);
+            put_inet_cmsgs(sk, msg, &used, p.meta.ifindex, p.meta.dst, spec, p.meta.ttl, p.meta.tos);
+        } else {
+            // ping_rcv never runs ipv4_pktinfo_prepare: the control block still holds the
+            // input device (IPCB iif, lo for local traffic) and no spec_dst.
+            put_inet_cmsgs(sk, msg, &used, p.meta.in_dev ? p.meta.in_dev : p.meta.ifindex, p.meta.dst, Ip4(),
+                           p.meta.ttl, p.meta.tos);
+        }
     }
     if (sk->origdstaddr) {
         sockaddr_in o{};
@@ -1356,13 +1401,21 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
     }
     if (msg->msg_control) msg->msg_controllen = used;
     const size_t full = p.size();
+    // ping_recvmsg returns what it copied, MSG_TRUNC or not.
+    const ssize_t ret = ssize_t((flags & MSG_TRUNC) && udp ? full : copied);
     if (!(flags & MSG_PEEK)) {
         auto dead = sk->rx.pop();
         sk->rmem -= std::min(sk->rmem, dead->meta.truesize);
         if (sk->proto == sock::Proto::Udp) ++s.ctr.udp.InDatagrams;
     }
+    // skb_consume_udp -> sk_peek_offset_bwd: a peek moves the offset on by what it
+    // returned, a read moves it back (not below 0).
+    if (udp && sk->peek_off >= 0) {
+        const int64_t o = (flags & MSG_PEEK) ? int64_t(sk->peek_off) + ret : int64_t(sk->peek_off) - ret;
+        sk->peek_off = int(std::clamp<int64_t>(o, 0, INT_MAX));
+    }
     ok();
-    return ssize_t((flags & MSG_TRUNC) ? full : copied);
+    return ret;
 }
 
 static ssize_t do_recvmsg(StackImpl& s, int fd, msghdr* msg, int flags, const char* call) {
@@ -1484,6 +1537,9 @@ int Stack::recvmmsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags, timespe
     return sock::traced(
         s, "recvmmsg", fd,
         [&]() -> int {
+            // do_recvmmsg: poll_select_set_timeout rejects the timeout before the fd is looked up.
+            if (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L))
+                return fail(Err::RecvmmsgTimeout, "recvmmsg", fd);
             if (!s.sock_of(fd)) {
                 sock::enter_io(s, s.tracer, "recvmmsg", fd);
                 return fail(Err::BadFd, "recvmmsg", fd);
@@ -1629,7 +1685,7 @@ static short poll_mask(StackImpl& s, int fd) {
     DgramSock* sk = s.sock_of(fd);
     if (!sk) return POLLNVAL;
     short m = 0;
-    if (sk->sk_err || !sk->errq.empty()) m |= POLLERR;
+    if (sk->sk_err || !sk->errq.empty()) m |= POLLERR | (sk->select_err_queue ? POLLPRI : 0);
     if (sk->shutdown & kRcvShutdown) m |= POLLRDHUP | POLLIN | POLLRDNORM;
     if (sk->shutdown == (kRcvShutdown | kSendShutdown)) m |= POLLHUP;
     if (!sk->rx.empty()) m |= POLLIN | POLLRDNORM;

@@ -1,9 +1,14 @@
 // setsockopt/getsockopt: sk_setsockopt (SOL_SOCKET), do_ip_setsockopt (SOL_IP) and
 // udp_lib_setsockopt (SOL_UDP), with Linux's length rules and clamping.
 #include <linux/net_tstamp.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+
+#ifndef IP_PROTOCOL
+#define IP_PROTOCOL 52  // linux/in.h; older glibc headers lack it
+#endif
 
 #include <algorithm>
 #include <climits>
@@ -36,8 +41,14 @@ int sol_socket_set(StackImpl& s, DgramSock* sk, int name, const void* val, sockl
         if (len < sizeof(linger)) return fail(Err::OptLen, call, sk->fd);
         linger l;
         std::memcpy(&l, val, sizeof l);
+        // sk_setsockopt: turning it off keeps the time; the time is kept in jiffies, a
+        // negative one (as unsigned long) saturating at MAX_SCHEDULE_TIMEOUT.
         sk->linger_onoff = l.l_onoff ? 1 : 0;
-        sk->linger_secs = l.l_linger;
+        if (l.l_onoff) {
+            const uint64_t secs = uint64_t(int64_t(l.l_linger));
+            const uint64_t hz = uint64_t(s.cfg.hz);
+            sk->lingertime = secs >= uint64_t(INT64_MAX) / hz ? INT64_MAX : int64_t(secs * hz);
+        }
         return 0;
     }
     if (len < sizeof(int)) return fail(Err::OptLen, call, sk->fd);
@@ -130,6 +141,12 @@ int sol_socket_set(StackImpl& s, DgramSock* sk, int name, const void* val, sockl
             sk->tstamp_new = name == SO_TIMESTAMPING_NEW;
             return 0;
         }
+        case SO_SELECT_ERR_QUEUE: sk->select_err_queue = b; return 0;
+        case SO_PEEK_OFF:
+            // sk_setsockopt: only protocols with set_peek_off (udp_set_peek_off) take it.
+            if (sk->proto != Proto::Udp) return fail(Err::PeekOffUnsupported, call, sk->fd);
+            sk->peek_off = v;
+            return 0;
         case SO_MARK:
             if (!s.cfg.privileged) return fail(Err::OptPermission, call, sk->fd);
             sk->mark = v;
@@ -310,6 +327,19 @@ int sol_ip_set(StackImpl& s, DgramSock* sk, int name, const void* val, socklen_t
             return fail(Err::OptNotSupported, call, sk->fd);
         case IP_HDRINCL:
         case IP_NODEFRAG: return fail(Err::OptUnknown, call, sk->fd);  // raw sockets only
+        case IP_UNICAST_IF: {
+            // do_ip_setsockopt: the index comes in network byte order; not with a bound device.
+            if (len != sizeof(int)) return fail(Err::OptValue, call, sk->fd);
+            const int idx = int(ntohl(uint32_t(v)));
+            if (idx == 0) {
+                sk->uc_index = 0;
+                return 0;
+            }
+            if (!s.iface(idx)) return fail(Err::UnicastIfNoDevice, call, sk->fd);
+            if (sk->bound_dev_if) return fail(Err::OptValue, call, sk->fd);
+            sk->uc_index = idx;
+            return 0;
+        }
         case IP_TRANSPARENT:
             if (v && !s.cfg.privileged) return fail(Err::OptPermission, call, sk->fd);
             if (len < 1) return fail(Err::OptValue, call, sk->fd);  // after the permission check
@@ -349,6 +379,11 @@ int sol_socket_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* 
         case SO_ACCEPTCONN: v = 0; break;
         case SO_RCVLOWAT: v = sk->rcvlowat; break;
         case SO_RXQ_OVFL: v = sk->rxq_ovfl; break;
+        case SO_SELECT_ERR_QUEUE: v = sk->select_err_queue; break;
+        case SO_PEEK_OFF:
+            if (sk->proto != Proto::Udp) return fail(Err::PeekOffUnsupported, call, sk->fd);
+            v = sk->peek_off;
+            break;
         case SO_MARK: v = sk->mark; break;
         case SO_BUSY_POLL: v = sk->busy_poll; break;
         // sk_getsockopt: each reports its own layout only.
@@ -376,7 +411,7 @@ int sol_socket_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* 
             return put_value(val, len, &tv, sizeof tv);
         }
         case SO_LINGER: {
-            linger l{sk->linger_onoff, sk->linger_secs};
+            linger l{sk->linger_onoff, int(sk->lingertime / s.cfg.hz)};
             return put_value(val, len, &l, sizeof l);
         }
         case SO_BINDTODEVICE: {
@@ -386,7 +421,9 @@ int sol_socket_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* 
             }
             if (*len < IFNAMSIZ) return fail(Err::OptValue, call, sk->fd);
             link::Interface* d = s.iface(sk->bound_dev_if);
-            const std::string n = d ? d->name : "";
+            // sock_getbindtodevice: an index SO_BINDTOIFINDEX took unchecked has no name.
+            if (!d) return fail(Err::OptNoDevice, call, sk->fd);
+            const std::string n = d->name;
             std::memcpy(val, n.c_str(), n.size() + 1);
             *len = socklen_t(n.size() + 1);
             return 0;
@@ -417,6 +454,8 @@ int sol_ip_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* len)
         case IP_TRANSPARENT: v = sk->transparent; break;
         case IP_RECVORIGDSTADDR: v = sk->origdstaddr; break;
         case IP_MINTTL: v = sk->minttl; break;
+        case IP_PROTOCOL: v = sk->num; break;  // do_ip_getsockopt reports inet_num
+        case IP_UNICAST_IF: v = int(htonl(uint32_t(sk->uc_index))); break;
         case IP_HDRINCL: v = 0; break;
         case IP_NODEFRAG: v = 0; break;
         case IP_CHECKSUM: v = sk->opt_checksum; break;
@@ -512,7 +551,12 @@ int do_setsockopt(StackImpl& s, DgramSock* sk, int level, int name, const void* 
             case UDP_GRO: sk->udp_gro = v != 0; return 0;
             case UDP_NO_CHECK6_TX: sk->no_check6_tx = v != 0; return 0;
             case UDP_NO_CHECK6_RX: sk->no_check6_rx = v != 0; return 0;
-            case UDP_ENCAP: return fail(Err::OptNotSupported, "setsockopt", sk->fd);  // no tunnels here
+            case UDP_ENCAP:
+                // udp_lib_setsockopt: a known type is stored; no tunnel consumes datagrams here.
+                if (v != 0 && v != UDP_ENCAP_ESPINUDP && v != UDP_ENCAP_L2TPINUDP)
+                    return fail(Err::UdpEncapType, "setsockopt", sk->fd);
+                sk->encap_type = v;
+                return 0;
             default: return fail(Err::OptUnknown, "setsockopt", sk->fd);
         }
     }
@@ -535,14 +579,18 @@ int do_getsockopt(StackImpl& s, DgramSock* sk, int level, int name, void* val, s
             case UDP_GRO: v = sk->udp_gro; break;
             case UDP_NO_CHECK6_TX: v = sk->no_check6_tx; break;
             case UDP_NO_CHECK6_RX: v = sk->no_check6_rx; break;
-            case UDP_ENCAP: v = 0; break;
+            case UDP_ENCAP: v = sk->encap_type; break;
+            // UDPLITE_SEND_CSCOV, UDPLITE_RECV_CSCOV: a UDP socket reads full coverage, 0
+            // (udp_lib_getsockopt), though it cannot set them.
+            case 10:
+            case 11: v = 0; break;
             default: return fail(Err::OptUnknown, "getsockopt", sk->fd);
         }
         return put_value(val, len, &v, sizeof v);
     }
-    // do_ip_getsockopt: any other level is EOPNOTSUPP (setsockopt says ENOPROTOOPT).
-    if (level != SOL_UDP) return fail(Err::OptLevelUnsupported, "getsockopt", sk->fd);
-    return fail(Err::OptUnknown, "getsockopt", sk->fd);
+    // do_ip_getsockopt: any other level is EOPNOTSUPP (setsockopt says ENOPROTOOPT); a ping
+    // socket's SOL_UDP goes there too (ping_prot has no udp_getsockopt).
+    return fail(Err::OptLevelUnsupported, "getsockopt", sk->fd);
 }
 
 void drop_memberships(StackImpl& s, DgramSock* sk) {

@@ -56,7 +56,11 @@ struct DgramSock {
     bool transparent = false, bind_address_no_port = false;
     bool passsec = false, recverr_rfc4884 = false, opt_checksum = false;  // stored, reported by getsockopt
     bool rxq_ovfl = false, origdstaddr = false, udp_gro = false, no_check6_tx = false, no_check6_rx = false;
-    int mark = 0, rcvlowat = 1, busy_poll = 0, minttl = 0, linger_onoff = 0, linger_secs = 0;
+    int mark = 0, rcvlowat = 1, busy_poll = 0, minttl = 0, linger_onoff = 0;
+    int64_t lingertime = 0;        // sk_lingertime, in jiffies
+    int peek_off = -1;             // SO_PEEK_OFF (sk_peek_off); -1: MSG_PEEK reads from the start
+    bool select_err_queue = false;  // SO_SELECT_ERR_QUEUE: POLLPRI with POLLERR
+    int encap_type = 0;            // UDP_ENCAP, stored (no tunnel receive path)
     uint16_t gso_size = 0;  // UDP_SEGMENT
     std::vector<Membership> mc_list;
     // Receive timestamps: SOCK_RCVTSTAMP, SOCK_RCVTSTAMPNS, SOCK_TSTAMP_NEW, sk_tsflags,

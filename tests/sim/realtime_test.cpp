@@ -46,6 +46,38 @@ TEST(Realtime, BlockedRecvWakesWhenAnotherThreadSends) {
     EXPECT_GE(waited, std::chrono::milliseconds(40));  // it really waited for the sender
 }
 
+// As Linux (sk_state_change on shutdown): a reader blocked in recv returns 0 once another
+// thread shuts the socket down for reading.
+TEST(Realtime, ShutdownReadFromAnotherThreadWakesBlockedRecv) {
+    auto w = sim::make_default_world(1);
+    std::recursive_mutex mu;
+    w.net->set_realtime(&mu);
+    Stack& h = *w.host;
+    int r;
+    {
+        std::lock_guard<std::recursive_mutex> g(mu);
+        r = udp_bound(h, Ip4(127, 0, 0, 1), 5002);
+        const sockaddr_in peer = sin4(Ip4(127, 0, 0, 1), 5003);
+        ASSERT_EQ(h.connect(r, sa(peer), sizeof peer), 0);
+    }
+    std::thread closer([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::lock_guard<std::recursive_mutex> g(mu);
+        EXPECT_EQ(h.shutdown(r, SHUT_RD), 0);
+    });
+    char buf[8];
+    const auto t0 = Clock::now();
+    ssize_t n;
+    {
+        std::lock_guard<std::recursive_mutex> g(mu);
+        n = h.recv(r, buf, sizeof buf, 0);  // blocks until the shutdown
+    }
+    const auto waited = Clock::now() - t0;
+    closer.join();
+    EXPECT_EQ(n, 0);
+    EXPECT_GE(waited, std::chrono::milliseconds(40));
+}
+
 TEST(Realtime, ReceiveTimeoutPassesInRealTime) {
     auto w = sim::make_default_world(1);
     std::recursive_mutex mu;

@@ -314,7 +314,38 @@ const Trigger kTriggers[] = {
     {Err::OptUnknown, nullptr, [](World& w) -> long { return seti(*w.host, udp(*w.host), SOL_SOCKET, 9999, 1); }},
     {Err::OptValue, nullptr, [](World& w) -> long { return seti(*w.host, udp(*w.host), SOL_IP, IP_TTL, 300); }},
     {Err::OptNotSupported, nullptr,
-     [](World& w) -> long { return seti(*w.host, udp(*w.host), SOL_UDP, UDP_ENCAP, 1); }},
+     [](World& w) -> long { return seti(*w.host, udp(*w.host), SOL_IP, IP_OPTIONS, 1); }},
+    {Err::UdpEncapType, nullptr,
+     [](World& w) -> long { return seti(*w.host, udp(*w.host), SOL_UDP, UDP_ENCAP, 99); }},
+    {Err::PeekOffUnsupported, nullptr,
+     [](World& w) -> long {
+         Stack& h = *w.host;
+         return seti(h, h.socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), SOL_SOCKET, SO_PEEK_OFF, 0);
+     }},
+    {Err::FragNoBufs, nullptr,
+     [](World& w) -> long {
+         Stack& h = *w.host;
+         const int fd = udp(h);
+         if (seti(h, fd, SOL_SOCKET, SO_SNDBUF, 0) != 0) return 0;
+         return sendto4(h, fd, kGw, 9, 65000);
+     }},
+    {Err::UnicastIfNoDevice, nullptr,
+     [](World& w) -> long { return seti(*w.host, udp(*w.host), SOL_IP, IP_UNICAST_IF, int(htonl(99))); }},
+    {Err::RecvOob, nullptr,
+     [](World& w) -> long {
+         char b[4];
+         return w.host->recv(w.host->socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), b, sizeof b, MSG_OOB | MSG_DONTWAIT);
+     }},
+    {Err::RecvmmsgTimeout, nullptr,
+     [](World& w) -> long {
+         char b[4];
+         iovec iov{b, sizeof b};
+         mmsghdr m{};
+         m.msg_hdr.msg_iov = &iov;
+         m.msg_hdr.msg_iovlen = 1;
+         timespec bad{0, 1000000000L};
+         return w.host->recvmmsg(udp_bound(*w.host, kLo, 5000), &m, 1, 0, &bad);
+     }},
     {Err::OptLevelUnsupported, nullptr,
      [](World& w) -> long {
          int v = 0;
