@@ -200,8 +200,9 @@ void Ip::local_deliver_t(buf::PacketPtr pkt) {
             icmp_input(std::move(pkt));
             return;
         case wire::kProtoIgmp:
-            // No querier or router role here: reports and queries are consumed.
+            // igmp_rcv: queries are answered (link layer); reports are consumed (no router role).
             ++c.InDelivers;
+            if (auto* ifc = s_.iface(pkt->meta.ifindex)) s_.link.igmp_input(*ifc, pkt->data(), pkt->size());
             return;
         default:
             ++c.InUnknownProtos;

@@ -322,6 +322,8 @@ void Link::neigh_fail(Interface& ifc, Neighbour& n) {
 }
 
 void Link::timers(Time now) {
+    for (auto& ifc : s_.ifaces)
+        if (ifc->mc_query_due <= now || !ifc->mc_rtx.empty()) mc_timers(*ifc, now);
     for (auto& ifc : s_.ifaces) {
         auto& v = ifc->neigh;
         for (size_t i = 0; i < v.size(); ++i) {
@@ -374,8 +376,11 @@ void Link::timers(Time now) {
 
 Time Link::next_deadline() const {
     Time t = kNever;
-    for (const auto& ifc : s_.ifaces)
+    for (const auto& ifc : s_.ifaces) {
         for (const auto& n : ifc->neigh) t = std::min(t, n.timer);
+        t = std::min(t, ifc->mc_query_due);
+        for (const auto& r : ifc->mc_rtx) t = std::min(t, r.due);
+    }
     return t;
 }
 
@@ -437,6 +442,31 @@ void Link::mc_count(McGroup& g, int mode, std::span<const Ip4> srcs, int sign) {
     }
 }
 
+void Link::mc_send_records(Interface& ifc, const std::vector<McRecord>& recs) {
+    // Split at the MTU: records that fit share a report; a record too long for one report
+    // goes out in pieces of the same type (add_grec starts a new packet).
+    const uint32_t room = ifc.mtu - 24 - wire::kIgmpV3HeaderLen;
+    const uint32_t per = (room - wire::kIgmpV3RecordLen) / 4;
+    std::vector<wire::Igmpv3Record> batch;
+    uint32_t used = 0;
+    for (const auto& rec : recs) {
+        std::span<const uint32_t> rest = rec.sources;
+        do {
+            const size_t take = std::min<size_t>(rest.size(), per);
+            wire::Igmpv3Record piece{rec.type, rec.group.v, rest.first(take)};
+            if (used + piece.size() > room) {
+                igmpv3_send(ifc, batch);
+                batch.clear();
+                used = 0;
+            }
+            batch.push_back(piece);
+            used += piece.size();
+            rest = rest.subspan(take);
+        } while (!rest.empty());
+    }
+    if (!batch.empty()) igmpv3_send(ifc, batch);
+}
+
 void Link::mc_report(Interface& ifc, Ip4 group, bool was_exclude, const std::vector<Ip4>& before, const McGroup* g) {
     if (ifc.loopback || !ifc.port || group == Ip4(224, 0, 0, 1)) return;  // all-hosts is never reported
     std::vector<Ip4> after;
@@ -451,42 +481,91 @@ void Link::mc_report(Interface& ifc, Ip4 group, bool was_exclude, const std::vec
     };
     // RFC 3376 5.1: a mode change reports TO_EX/TO_IN with the new list; otherwise the
     // sources that became allowed and those that became blocked.
-    std::vector<uint32_t> lists[2];
-    wire::Igmpv3Record recs[2];
-    int n = 0;
+    std::vector<McRecord> recs;
     if (was_exclude != now_exclude) {
-        for (Ip4 x : after) lists[0].push_back(x.v);
-        recs[n++] = {now_exclude ? wire::kIgmpChangeToExclude : wire::kIgmpChangeToInclude, group.v, lists[0]};
+        McRecord r{now_exclude ? wire::kIgmpChangeToExclude : wire::kIgmpChangeToInclude, group, {}};
+        for (Ip4 x : after) r.sources.push_back(x.v);
+        recs.push_back(std::move(r));
     } else {
-        lists[0] = now_exclude ? minus(before, after) : minus(after, before);  // allowed now
-        lists[1] = now_exclude ? minus(after, before) : minus(before, after);  // blocked now
-        if (!lists[0].empty()) recs[n++] = {wire::kIgmpAllowNewSources, group.v, lists[0]};
-        if (!lists[1].empty()) recs[n++] = {wire::kIgmpBlockOldSources, group.v, lists[1]};
+        auto allowed = now_exclude ? minus(before, after) : minus(after, before);
+        auto blocked = now_exclude ? minus(after, before) : minus(before, after);
+        if (!allowed.empty()) recs.push_back({wire::kIgmpAllowNewSources, group, std::move(allowed)});
+        if (!blocked.empty()) recs.push_back({wire::kIgmpBlockOldSources, group, std::move(blocked)});
     }
     if (!now_exclude && after.empty()) ++s_.ctr.link.IgmpLeavesSent;
     else ++s_.ctr.link.IgmpReportsSent;
-    // Split at the MTU: records that fit share a report; a record too long for one report
-    // goes out in pieces of the same type (add_grec starts a new packet).
-    const uint32_t room = ifc.mtu - 24 - wire::kIgmpV3HeaderLen;
-    const uint32_t per = (room - wire::kIgmpV3RecordLen) / 4;
-    std::vector<wire::Igmpv3Record> batch;
-    uint32_t used = 0;
-    for (int i = 0; i < n; ++i) {
-        std::span<const uint32_t> rest = recs[i].sources;
-        do {
-            const size_t take = std::min<size_t>(rest.size(), per);
-            wire::Igmpv3Record piece{recs[i].type, group.v, rest.first(take)};
-            if (used + piece.size() > room) {
-                igmpv3_send(ifc, batch);
-                batch.clear();
-                used = 0;
-            }
-            batch.push_back(piece);
-            used += piece.size();
-            rest = rest.subspan(take);
-        } while (!rest.empty());
+    mc_send_records(ifc, recs);
+    // Robustness (igmp_qrv 2): the change goes out once more, at a random time within the
+    // unsolicited report interval (1 s for IGMPv3); a newer change of the group replaces it.
+    auto& rtx = ifc.mc_rtx;
+    for (size_t i = 0; i < rtx.size(); ++i)
+        if (rtx[i].group == group) {
+            rtx.erase(rtx.begin() + long(i));
+            break;
+        }
+    rtx.push_back({s_.now() + Time(s_.random() % uint64_t(kIgmpUnsolicitedInterval)) + 1, group, std::move(recs)});
+}
+
+// igmp_heard_query (IGMPv3 queries only): answer with the current state of every group
+// (a general query) or of the one asked about, at a random time within Max Resp Time.
+void Link::igmp_input(Interface& ifc, const uint8_t* p, size_t len) {
+    if (ifc.loopback || len < 12 || p[0] != wire::kIgmpQuery) return;  // reports; IGMPv1/v2 queries
+    if (wire::checksum(p, len) != 0) return;
+    const uint8_t code = p[1];
+    // RFC 3376 4.1.1: below 128 in tenths of a second, above in a floating-point form.
+    const uint64_t tenths = code < 128 ? code : uint64_t((code & 0x0f) | 0x10) << (((code >> 4) & 7) + 3);
+    const Time delay = Time(s_.random() % std::max<uint64_t>(1, tenths * uint64_t(100 * kMs))) + 1;
+    const Ip4 group(p[4], p[5], p[6], p[7]);
+    if (!group.any() && !ifc.in_group(group)) return;
+    const Time due = s_.now() + delay;
+    if (ifc.mc_query_due <= due && (ifc.mc_query_general || !group.any())) {
+        // An answer already due sooner covers it (for a group, add it to the list).
+        if (!group.any() && !ifc.mc_query_general) ifc.mc_query_groups.push_back(group);
+        return;
     }
-    if (!batch.empty()) igmpv3_send(ifc, batch);
+    ifc.mc_query_due = std::min(ifc.mc_query_due, due);
+    if (group.any()) {
+        ifc.mc_query_general = true;
+        ifc.mc_query_groups.clear();
+    } else if (!ifc.mc_query_general) {
+        ifc.mc_query_groups.push_back(group);
+    }
+}
+
+void Link::mc_current_state(Interface& ifc) {
+    std::vector<McRecord> recs;
+    std::vector<Ip4> f;
+    for (const auto& g : ifc.mc) {
+        if (g.group == Ip4(224, 0, 0, 1)) continue;
+        if (!ifc.mc_query_general &&
+            std::find(ifc.mc_query_groups.begin(), ifc.mc_query_groups.end(), g.group) == ifc.mc_query_groups.end())
+            continue;
+        g.filter(&f);
+        if (!g.exclude() && f.empty()) continue;
+        McRecord r{g.exclude() ? wire::kIgmpModeIsExclude : wire::kIgmpModeIsInclude, g.group, {}};
+        for (Ip4 x : f) r.sources.push_back(x.v);
+        recs.push_back(std::move(r));
+    }
+    ifc.mc_query_due = kNever;
+    ifc.mc_query_general = false;
+    ifc.mc_query_groups.clear();
+    if (recs.empty()) return;
+    ++s_.ctr.link.IgmpReportsSent;
+    mc_send_records(ifc, recs);
+}
+
+void Link::mc_timers(Interface& ifc, Time now) {
+    if (ifc.mc_query_due <= now) mc_current_state(ifc);
+    auto& rtx = ifc.mc_rtx;
+    for (size_t i = 0; i < rtx.size();) {
+        if (rtx[i].due > now) {
+            ++i;
+            continue;
+        }
+        const auto recs = std::move(rtx[i].recs);
+        rtx.erase(rtx.begin() + long(i));
+        if (ifc.port && ifc.up) mc_send_records(ifc, recs);
+    }
 }
 
 void Link::mc_join(Interface& ifc, Ip4 group, int mode, std::span<const Ip4> srcs) {

@@ -71,6 +71,18 @@ struct McGroup {
     bool allows(Ip4 src) const;
 };
 
+// One record of an IGMPv3 report, its sources held (for a retransmission).
+struct McRecord {
+    uint8_t type = 0;
+    Ip4 group;
+    std::vector<uint32_t> sources;  // host order
+};
+struct McRetransmit {
+    Time due = kNever;
+    Ip4 group;
+    std::vector<McRecord> recs;
+};
+
 struct Interface {
     int ifindex = 0;
     std::string name;
@@ -86,6 +98,10 @@ struct Interface {
     uint64_t pending_mem = 0;   // buffer bytes of every neighbour's pending packets
     // 224.0.0.1 is joined by every interface when it comes up (ip_mc_up), in EXCLUDE mode.
     std::vector<McGroup> mc{McGroup{Ip4(224, 0, 0, 1), 1, {1, 0}, {}}};
+    std::vector<McRetransmit> mc_rtx;  // state-change reports still to be sent again
+    Time mc_query_due = kNever;        // when the answer to a query goes out
+    bool mc_query_general = false;     // it covers every group, else mc_query_groups
+    std::vector<Ip4> mc_query_groups;
     bool in_group(Ip4 g) const;
     const McGroup* group(Ip4 g) const;
     // ip_check_mc_rcu: joined, and the source passes the interface's filter.
@@ -110,6 +126,8 @@ constexpr Time kNeighGcAge = 5 * kSec;
 // usnet's own bound on buffers waiting for ARP across an interface's neighbours, so that
 // replies to many spoofed on-link senders cannot hold kNeighMax * unres_qlen_bytes.
 constexpr uint64_t kArpUnresIfaceBytes = 4 << 20;
+// IGMPv3's unsolicited report interval (IGMP_V3_UNSOLICITED_REPORT_INTERVAL, 1 s).
+constexpr Time kIgmpUnsolicitedInterval = 1 * kSec;
 
 class Link {
 public:
@@ -139,6 +157,8 @@ public:
     // One socket's filter changes from (old_mode, old_srcs) to (mode, srcs).
     void mc_change(Interface& ifc, Ip4 group, int old_mode, std::span<const Ip4> old_srcs, int mode,
                    std::span<const Ip4> srcs);
+    // igmp_rcv: an IGMP message (from its header on) that arrived on ifc.
+    void igmp_input(Interface& ifc, const uint8_t* p, size_t len);
 
     // The datagram path, compiled with and without its trace points (USNET_TRACED); each
     // copy calls the next layer's copy of the same kind.
@@ -161,6 +181,9 @@ private:
     // Reports the change from the filter (was_exclude, before) to g's (or INCLUDE {} once gone).
     void mc_report(Interface& ifc, Ip4 group, bool was_exclude, const std::vector<Ip4>& before, const McGroup* g);
     void igmpv3_send(Interface& ifc, std::span<const wire::Igmpv3Record> recs);
+    void mc_send_records(Interface& ifc, const std::vector<McRecord>& recs);
+    void mc_current_state(Interface& ifc);  // the answer to a query
+    void mc_timers(Interface& ifc, Time now);
 
     StackImpl& s_;
     buf::Queue backlog_;

@@ -1,7 +1,8 @@
 // IGMPv3 state-change reports (RFC 3376 4.2, 5.1) as the link layer puts them on the wire:
 // every byte of a report for an any-source join, then the record each later change of the
 // interface's filter earns (block, allow, mode change, leave), nothing for 224.0.0.1, and
-// a report split at the interface MTU.
+// a report split at the interface MTU; the second copy of each change (robustness 2),
+// and the answers to IGMPv3 queries.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
@@ -222,6 +223,68 @@ TEST(Igmpv3, ReportSplitAtTheMtu) {
     }
     EXPECT_EQ(h.cap.frames[0].size(), 14u + 68);  // 7 sources fill the first
     EXPECT_EQ(got, want);
+}
+
+// An IGMPv3 query from 10.0.0.1 (the other host) for `group` (0: a general query), with a
+// Max Resp Code of 100 (10 s).
+std::vector<uint8_t> query(Ip4 group) {
+    std::vector<uint8_t> q = {0x11, 100, 0, 0, uint8_t(group.v >> 24), uint8_t(group.v >> 16), uint8_t(group.v >> 8),
+                              uint8_t(group.v), 0x02, 125, 0, 0};
+    const uint16_t c = wire::checksum(q.data(), q.size());
+    q[2] = uint8_t(c >> 8);
+    q[3] = uint8_t(c);
+    FrameSpec f;
+    f.dst = Mac{{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}};
+    f.ip_src = Pair::kA;
+    f.ip_dst = Ip4(224, 0, 0, 1);
+    f.proto = wire::kProtoIgmp;
+    f.ttl = 1;
+    return ipv4_frame(f, q);
+}
+
+TEST(Igmpv3, EachChangeIsSentTwice) {
+    Host h;
+    const int fd = h.p.b.socket(AF_INET, SOCK_DGRAM, 0);
+    ASSERT_EQ(h.member(fd, IP_ADD_MEMBERSHIP, Ip4(239, 1, 2, 3)), 0);
+    EXPECT_EQ(h.report()[0].type, wire::kIgmpChangeToExclude);
+    h.p.net.run_for(1 * kSec + 1 * kMs);
+    const auto r = h.report();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].type, wire::kIgmpChangeToExclude);
+    EXPECT_EQ(r[0].group, Ip4(239, 1, 2, 3));
+    h.p.net.run_for(5 * kSec);
+    EXPECT_TRUE(h.cap.frames.empty());
+}
+
+TEST(Igmpv3, QueriesAreAnsweredWithTheCurrentState) {
+    Host h;
+    const Ip4 g1(239, 1, 2, 3), g2(239, 1, 2, 4), s1(10, 0, 0, 9), s2(10, 0, 0, 10);
+    const int a = h.p.b.socket(AF_INET, SOCK_DGRAM, 0);
+    ASSERT_EQ(h.member(a, IP_ADD_MEMBERSHIP, g1), 0);
+    ASSERT_EQ(h.source(a, IP_BLOCK_SOURCE, g1, s1), 0);
+    ASSERT_EQ(h.source(a, IP_ADD_SOURCE_MEMBERSHIP, g2, s2), 0);
+    h.p.net.run_for(2 * kSec);
+    h.cap.frames.clear();
+    // A general query: one report, after a delay within Max Resp Time, with every group but 224.0.0.1.
+    inject(h.p.b, h.p.ib, query(Ip4()));
+    EXPECT_TRUE(h.cap.frames.empty());
+    h.p.net.run_for(10 * kSec + 1 * kMs);
+    auto r = h.report();
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(r[0].type, wire::kIgmpModeIsExclude);
+    EXPECT_EQ(r[0].group, g1);
+    EXPECT_EQ(r[0].sources, std::vector<Ip4>{s1});
+    EXPECT_EQ(r[1].type, wire::kIgmpModeIsInclude);
+    EXPECT_EQ(r[1].group, g2);
+    EXPECT_EQ(r[1].sources, std::vector<Ip4>{s2});
+    // A group-specific query: that group alone; one for a group not joined: nothing.
+    inject(h.p.b, h.p.ib, query(g2));
+    inject(h.p.b, h.p.ib, query(Ip4(239, 9, 9, 9)));
+    h.p.net.run_for(10 * kSec + 1 * kMs);
+    r = h.report();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].type, wire::kIgmpModeIsInclude);
+    EXPECT_EQ(r[0].group, g2);
 }
 
 }  // namespace
