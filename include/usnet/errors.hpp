@@ -76,11 +76,21 @@ namespace usnet {
     X(McastAddrNotAvail, EADDRNOTAVAIL, "do_ip_setsockopt(IP_MULTICAST_IF)", "no interface has that address or index", "setsockopt") \
     X(OptNoDevice, ENODEV, "sock_bindtoindex", "no interface with that name or index", "setsockopt getsockopt connect send sendto sendmsg sendmmsg write") \
     X(OptPermission, EPERM, "sock_setsockopt", "the option needs a capability", "setsockopt") \
-    X(McastNoDevice, ENODEV, "ip_mc_join_group", "no interface for that multicast group", "setsockopt") \
+    X(McastNoDevice, ENODEV, "ip_mc_join_group", "no interface for that multicast group", "setsockopt getsockopt") \
     X(McastNotMulticast, EINVAL, "ip_mc_join_group", "the group address is not multicast", "setsockopt") \
     X(McastAlreadyMember, EADDRINUSE, "ip_mc_join_group", "the socket already joined that group on that interface", "setsockopt") \
     X(McastNotMember, EADDRNOTAVAIL, "ip_mc_leave_group", "the socket has not joined that group", "setsockopt") \
     X(McastNoBufs, ENOBUFS, "ip_mc_join_group", "the socket reached net.ipv4.igmp_max_memberships", "setsockopt") \
+    X(McastNoPriorJoin, EINVAL, "ip_mc_source/ip_mc_msfilter", "a source filter needs the socket to have joined the group on that interface first", "setsockopt") \
+    X(McastFilterMode, EINVAL, "ip_mc_source", "the membership's source list is in the other filter mode (include vs exclude)", "setsockopt") \
+    X(McastSourceExists, EADDRNOTAVAIL, "ip_mc_source", "that source is already in the membership's source list", "setsockopt") \
+    X(McastSourceMissing, EADDRNOTAVAIL, "ip_mc_source", "that source is not in the membership's source list", "setsockopt") \
+    X(McastTooManySources, ENOBUFS, "ip_mc_source/ip_mc_msfilter", "the source list would exceed net.ipv4.igmp_max_msf (or the option net.core.optmem_max)", "setsockopt") \
+    X(McastBadFilterMode, EINVAL, "ip_mc_msfilter", "the filter mode is neither MCAST_INCLUDE nor MCAST_EXCLUDE", "setsockopt") \
+    X(McastGroupFamily, EINVAL, "ip_mcast_join_leave/ip_mc_gsfget", "the group's sockaddr is not AF_INET", "setsockopt getsockopt") \
+    X(McastSourceFamily, EADDRNOTAVAIL, "do_mcast_group_source/set_mcast_msfilter", "a group or source sockaddr is not AF_INET", "setsockopt") \
+    X(McastFilterNotJoined, EADDRNOTAVAIL, "ip_mc_msfget/ip_mc_gsfget", "the socket has not joined that group on that interface", "getsockopt") \
+    X(McastGetNotMulticast, EINVAL, "ip_mc_msfget/ip_mc_gsfget", "the group address is not multicast", "getsockopt") \
     X(IoctlUnknown, ENOTTY, "sock_ioctl", "the ioctl is not implemented for datagram sockets", "ioctl") \
     X(IfNoDevice, ENODEV, "dev_get_by_name/dev_get_by_index", "no interface has that name (SIOCGIFNAME: that index)", "ioctl") \
     X(IfNoAddr, EADDRNOTAVAIL, "devinet_ioctl", "the interface has no IPv4 address (or none with that label)", "ioctl") \

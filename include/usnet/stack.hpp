@@ -34,6 +34,7 @@ struct StackConfig {
     bool icmp_echo_ignore_broadcasts = true;
     uint32_t icmp_ratelimit_ms = 1000, icmp_msgs_per_sec = 1000, icmp_msgs_burst = 50;
     uint32_t igmp_max_memberships = 20;
+    uint32_t igmp_max_msf = 10;        // net.ipv4.igmp_max_msf: sources in one socket's filter
     uint32_t ipfrag_high_thresh = 4 * 1024 * 1024;
     Time ipfrag_time = 30 * kSec;
     int max_fds = 1024;

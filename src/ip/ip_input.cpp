@@ -75,7 +75,10 @@ void Ip::input_t(link::Interface& ifc, buf::PacketPtr pkt) {
     if (h.dst.is_lbcast() || (h.dst.any() && !ifc.loopback)) {
         flags = kRtBroadcast | kRtLocal;
     } else if (h.dst.is_multicast()) {
-        if (!ifc.loopback && !ifc.in_group(h.dst) && h.dst != Ip4(224, 0, 0, 1)) {
+        // ip_route_input_mc / ip_check_mc_rcu: joined on this interface (224.0.0.1 always
+        // is), and the source passes the interface's filter (any source, for IGMP itself).
+        const link::McGroup* g = ifc.group(h.dst);
+        if (!ifc.loopback && (!g || (h.proto != wire::kProtoIgmp && !g->allows(h.src)))) {
             USNET_TRACE(tr_, IpNotJoined, h.dst, ifc.name);
             ++c.InAddrErrors;
             s_.drop(DropReason::NotJoined, h.src, 0, h.dst, 0);
@@ -198,8 +201,9 @@ void Ip::local_deliver_t(buf::PacketPtr pkt) {
             icmp_input(std::move(pkt));
             return;
         case wire::kProtoIgmp:
-            // No querier or router role here: reports and queries are consumed.
+            // igmp_rcv: queries are answered (link layer); reports are consumed (no router role).
             ++c.InDelivers;
+            if (auto* ifc = s_.iface(pkt->meta.ifindex)) s_.link.igmp_input(*ifc, pkt->data(), pkt->size());
             return;
         default:
             ++c.InUnknownProtos;

@@ -250,7 +250,8 @@ make_route:
     if (type == RouteType::Broadcast) out->flags |= kRtBroadcast | kRtLocal;
     if (type == RouteType::Multicast) {
         out->flags |= kRtMulticast;
-        if (dev->in_group(daddr)) out->flags |= kRtLocal;
+        // __mkroute_output: a local copy only if the host is a member that takes this source.
+        if (dev->mc_allows(daddr, saddr)) out->flags |= kRtLocal;
     }
     return Err::None;
 }

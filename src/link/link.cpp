@@ -1,5 +1,7 @@
 #include "link/link.hpp"
 
+#include <algorithm>
+
 #include "core/stack_impl.hpp"
 #include "wire/bytes.hpp"
 #include "wire/checksum.hpp"
@@ -9,10 +11,12 @@
 
 namespace usnet::link {
 
-bool Interface::in_group(Ip4 g) const {
+bool Interface::in_group(Ip4 g) const { return group(g) != nullptr; }
+
+const McGroup* Interface::group(Ip4 g) const {
     for (const auto& m : mc)
-        if (m.group == g) return true;
-    return false;
+        if (m.group == g) return &m;
+    return nullptr;
 }
 
 // The kernel's name of a neighbour state.
@@ -318,6 +322,8 @@ void Link::neigh_fail(Interface& ifc, Neighbour& n) {
 }
 
 void Link::timers(Time now) {
+    for (auto& ifc : s_.ifaces)
+        if (ifc->mc_query_due <= now || !ifc->mc_rtx.empty()) mc_timers(*ifc, now);
     for (auto& ifc : s_.ifaces) {
         auto& v = ifc->neigh;
         for (size_t i = 0; i < v.size(); ++i) {
@@ -370,24 +376,30 @@ void Link::timers(Time now) {
 
 Time Link::next_deadline() const {
     Time t = kNever;
-    for (const auto& ifc : s_.ifaces)
+    for (const auto& ifc : s_.ifaces) {
         for (const auto& n : ifc->neigh) t = std::min(t, n.timer);
+        t = std::min(t, ifc->mc_query_due);
+        for (const auto& r : ifc->mc_rtx) t = std::min(t, r.due);
+    }
     return t;
 }
 
-void Link::igmp_send(Interface& ifc, uint8_t type, Ip4 group) {
-    if (ifc.loopback || !ifc.port || group == Ip4(224, 0, 0, 1)) return;
-    auto pkt = s_.pool.alloc(wire::kIgmpLen + 4);
-    if (!pkt) return;
-    wire::IgmpRepr igmp{type, 0, group.v};
-    igmp.emit(pkt->put(wire::kIgmpLen));
-    // RFC 2236: reports go to the group, leaves to all-routers; TTL 1, Router Alert option.
-    const Ip4 dst = type == wire::kIgmpLeave ? Ip4(224, 0, 0, 2) : group;
+void Link::igmpv3_send(Interface& ifc, std::span<const wire::Igmpv3Record> recs) {
+    // igmpv3_newpack: to 224.0.0.22, TTL 1, TOS 0xc0, DF, with the Router Alert option.
+    const Ip4 dst(224, 0, 0, 22);
     const Ip4 src = s_.ip.select_addr(&ifc, dst, ip::Scope::Link);
+    const uint32_t room = ifc.mtu - 24;
+    auto pkt = s_.pool.alloc(room);
+    if (!pkt) return;
+    const uint32_t len = wire::emit_igmpv3_report(pkt->put(wire::kIgmpV3HeaderLen + [&] {
+        uint32_t n = 0;
+        for (const auto& r : recs) n += r.size();
+        return n;
+    }()), recs);
     uint8_t* h = pkt->push(24);
     wire::Ipv4Repr ip;
     ip.tos = 0xc0;
-    ip.total_len = uint16_t(24 + wire::kIgmpLen);
+    ip.total_len = uint16_t(24 + len);
     ip.frag = wire::kIpDF;
     ip.ttl = 1;
     ip.proto = wire::kProtoIgmp;
@@ -400,28 +412,208 @@ void Link::igmp_send(Interface& ifc, uint8_t type, Ip4 group) {
     uint16_t c = wire::checksum(h, 24);
     h[10] = uint8_t(c >> 8);
     h[11] = uint8_t(c);
-    if (type == wire::kIgmpLeave) ++s_.ctr.link.IgmpLeavesSent;
-    else ++s_.ctr.link.IgmpReportsSent;
     frame_out(ifc, multicast_mac(dst), wire::kEthIpv4, std::move(pkt));
 }
 
-void Link::mc_join(Interface& ifc, Ip4 group) {
-    for (auto& m : ifc.mc)
-        if (m.group == group) {
-            ++m.users;
-            return;
-        }
-    ifc.mc.push_back({group, 1});
-    igmp_send(ifc, wire::kIgmpV2Report, group);
+void McGroup::filter(std::vector<Ip4>* out) const {
+    out->clear();
+    for (const auto& x : sources) {
+        const bool in = exclude() ? x.count[kMcExclude] == sf_count[kMcExclude] && x.count[kMcInclude] == 0
+                                  : x.count[kMcInclude] > 0;
+        if (in) out->push_back(x.addr);
+    }
+    std::sort(out->begin(), out->end(), [](Ip4 a, Ip4 b) { return a.v < b.v; });
 }
 
-void Link::mc_leave(Interface& ifc, Ip4 group) {
-    for (size_t i = 0; i < ifc.mc.size(); ++i) {
-        if (ifc.mc[i].group != group) continue;
-        if (--ifc.mc[i].users == 0) {
-            ifc.mc.erase(ifc.mc.begin() + long(i));
-            igmp_send(ifc, wire::kIgmpLeave, group);
+bool McGroup::allows(Ip4 src) const {
+    if (src.any()) return true;  // unspecified source: tentatively allowed
+    for (const auto& x : sources)
+        if (x.addr == src) return x.count[kMcInclude] > 0 || x.count[kMcExclude] != sf_count[kMcExclude];
+    return sf_count[kMcExclude] != 0;
+}
+
+void Link::mc_count(McGroup& g, int mode, std::span<const Ip4> srcs, int sign) {
+    g.sf_count[mode] += sign;
+    for (Ip4 a : srcs) {
+        auto it = std::find_if(g.sources.begin(), g.sources.end(), [&](const McSource& x) { return x.addr == a; });
+        if (it == g.sources.end()) it = g.sources.insert(g.sources.end(), McSource{a, {0, 0}});
+        it->count[mode] += sign;
+        if (!it->count[0] && !it->count[1]) g.sources.erase(it);
+    }
+}
+
+void Link::mc_send_records(Interface& ifc, const std::vector<McRecord>& recs) {
+    // Split at the MTU: records that fit share a report; a record too long for one report
+    // goes out in pieces of the same type (add_grec starts a new packet).
+    const uint32_t room = ifc.mtu - 24 - wire::kIgmpV3HeaderLen;
+    const uint32_t per = (room - wire::kIgmpV3RecordLen) / 4;
+    std::vector<wire::Igmpv3Record> batch;
+    uint32_t used = 0;
+    for (const auto& rec : recs) {
+        std::span<const uint32_t> rest = rec.sources;
+        do {
+            const size_t take = std::min<size_t>(rest.size(), per);
+            wire::Igmpv3Record piece{rec.type, rec.group.v, rest.first(take)};
+            if (used + piece.size() > room) {
+                igmpv3_send(ifc, batch);
+                batch.clear();
+                used = 0;
+            }
+            batch.push_back(piece);
+            used += piece.size();
+            rest = rest.subspan(take);
+        } while (!rest.empty());
+    }
+    if (!batch.empty()) igmpv3_send(ifc, batch);
+}
+
+void Link::mc_report(Interface& ifc, Ip4 group, bool was_exclude, const std::vector<Ip4>& before, const McGroup* g) {
+    if (ifc.loopback || !ifc.port || group == Ip4(224, 0, 0, 1)) return;  // all-hosts is never reported
+    std::vector<Ip4> after;
+    const bool now_exclude = g && g->exclude();
+    if (g) g->filter(&after);
+    if (was_exclude == now_exclude && before == after) return;
+    auto minus = [](const std::vector<Ip4>& a, const std::vector<Ip4>& b) {
+        std::vector<uint32_t> r;
+        for (Ip4 x : a)
+            if (!std::binary_search(b.begin(), b.end(), x, [](Ip4 p, Ip4 q) { return p.v < q.v; })) r.push_back(x.v);
+        return r;
+    };
+    // RFC 3376 5.1: a mode change reports TO_EX/TO_IN with the new list; otherwise the
+    // sources that became allowed and those that became blocked.
+    std::vector<McRecord> recs;
+    if (was_exclude != now_exclude) {
+        McRecord r{now_exclude ? wire::kIgmpChangeToExclude : wire::kIgmpChangeToInclude, group, {}};
+        for (Ip4 x : after) r.sources.push_back(x.v);
+        recs.push_back(std::move(r));
+    } else {
+        auto allowed = now_exclude ? minus(before, after) : minus(after, before);
+        auto blocked = now_exclude ? minus(after, before) : minus(before, after);
+        if (!allowed.empty()) recs.push_back({wire::kIgmpAllowNewSources, group, std::move(allowed)});
+        if (!blocked.empty()) recs.push_back({wire::kIgmpBlockOldSources, group, std::move(blocked)});
+    }
+    if (!now_exclude && after.empty()) ++s_.ctr.link.IgmpLeavesSent;
+    else ++s_.ctr.link.IgmpReportsSent;
+    mc_send_records(ifc, recs);
+    // Robustness (igmp_qrv 2): the change goes out once more, at a random time within the
+    // unsolicited report interval (1 s for IGMPv3); a newer change of the group replaces it.
+    auto& rtx = ifc.mc_rtx;
+    for (size_t i = 0; i < rtx.size(); ++i)
+        if (rtx[i].group == group) {
+            rtx.erase(rtx.begin() + long(i));
+            break;
         }
+    rtx.push_back({s_.now() + Time(s_.random() % uint64_t(kIgmpUnsolicitedInterval)) + 1, group, std::move(recs)});
+}
+
+// igmp_heard_query (IGMPv3 queries only): answer with the current state of every group
+// (a general query) or of the one asked about, at a random time within Max Resp Time.
+void Link::igmp_input(Interface& ifc, const uint8_t* p, size_t len) {
+    if (ifc.loopback || len < 12 || p[0] != wire::kIgmpQuery) return;  // reports; IGMPv1/v2 queries
+    if (wire::checksum(p, len) != 0) return;
+    const uint8_t code = p[1];
+    // RFC 3376 4.1.1: below 128 in tenths of a second, above in a floating-point form.
+    const uint64_t tenths = code < 128 ? code : uint64_t((code & 0x0f) | 0x10) << (((code >> 4) & 7) + 3);
+    const Time delay = Time(s_.random() % std::max<uint64_t>(1, tenths * uint64_t(100 * kMs))) + 1;
+    const Ip4 group(p[4], p[5], p[6], p[7]);
+    if (!group.any() && !ifc.in_group(group)) return;
+    const Time due = s_.now() + delay;
+    if (ifc.mc_query_due <= due && (ifc.mc_query_general || !group.any())) {
+        // An answer already due sooner covers it (for a group, add it to the list).
+        if (!group.any() && !ifc.mc_query_general) ifc.mc_query_groups.push_back(group);
+        return;
+    }
+    ifc.mc_query_due = std::min(ifc.mc_query_due, due);
+    if (group.any()) {
+        ifc.mc_query_general = true;
+        ifc.mc_query_groups.clear();
+    } else if (!ifc.mc_query_general) {
+        ifc.mc_query_groups.push_back(group);
+    }
+}
+
+void Link::mc_current_state(Interface& ifc) {
+    std::vector<McRecord> recs;
+    std::vector<Ip4> f;
+    for (const auto& g : ifc.mc) {
+        if (g.group == Ip4(224, 0, 0, 1)) continue;
+        if (!ifc.mc_query_general &&
+            std::find(ifc.mc_query_groups.begin(), ifc.mc_query_groups.end(), g.group) == ifc.mc_query_groups.end())
+            continue;
+        g.filter(&f);
+        if (!g.exclude() && f.empty()) continue;
+        McRecord r{g.exclude() ? wire::kIgmpModeIsExclude : wire::kIgmpModeIsInclude, g.group, {}};
+        for (Ip4 x : f) r.sources.push_back(x.v);
+        recs.push_back(std::move(r));
+    }
+    ifc.mc_query_due = kNever;
+    ifc.mc_query_general = false;
+    ifc.mc_query_groups.clear();
+    if (recs.empty()) return;
+    ++s_.ctr.link.IgmpReportsSent;
+    mc_send_records(ifc, recs);
+}
+
+void Link::mc_timers(Interface& ifc, Time now) {
+    if (ifc.mc_query_due <= now) mc_current_state(ifc);
+    auto& rtx = ifc.mc_rtx;
+    for (size_t i = 0; i < rtx.size();) {
+        if (rtx[i].due > now) {
+            ++i;
+            continue;
+        }
+        const auto recs = std::move(rtx[i].recs);
+        rtx.erase(rtx.begin() + long(i));
+        if (ifc.port && ifc.up) mc_send_records(ifc, recs);
+    }
+}
+
+void Link::mc_join(Interface& ifc, Ip4 group, int mode, std::span<const Ip4> srcs) {
+    McGroup* g = nullptr;
+    for (auto& m : ifc.mc)
+        if (m.group == group) g = &m;
+    std::vector<Ip4> before;
+    bool was_exclude = false;
+    if (g) {
+        was_exclude = g->exclude();
+        g->filter(&before);
+    } else {
+        ifc.mc.push_back({group, 0, {0, 0}, {}});
+        g = &ifc.mc.back();
+    }
+    ++g->users;
+    mc_count(*g, mode, srcs, 1);
+    mc_report(ifc, group, was_exclude, before, g);
+}
+
+void Link::mc_leave(Interface& ifc, Ip4 group, int mode, std::span<const Ip4> srcs) {
+    for (size_t i = 0; i < ifc.mc.size(); ++i) {
+        McGroup& g = ifc.mc[i];
+        if (g.group != group) continue;
+        std::vector<Ip4> before;
+        const bool was_exclude = g.exclude();
+        g.filter(&before);
+        mc_count(g, mode, srcs, -1);
+        const McGroup* now = &g;
+        if (--g.users == 0) {
+            ifc.mc.erase(ifc.mc.begin() + long(i));
+            now = nullptr;
+        }
+        mc_report(ifc, group, was_exclude, before, now);
+        return;
+    }
+}
+
+void Link::mc_change(Interface& ifc, Ip4 group, int old_mode, std::span<const Ip4> old_srcs, int mode,
+                     std::span<const Ip4> srcs) {
+    for (auto& g : ifc.mc) {
+        if (g.group != group) continue;
+        std::vector<Ip4> before;
+        const bool was_exclude = g.exclude();
+        g.filter(&before);
+        mc_count(g, mode, srcs, 1);
+        mc_count(g, old_mode, old_srcs, -1);
+        mc_report(ifc, group, was_exclude, before, &g);
         return;
     }
 }

@@ -5,7 +5,10 @@
 #include <string>
 #include <vector>
 
+#include <span>
+
 #include "buf/packet.hpp"
+#include "wire/icmp.hpp"
 #include "usnet/types.hpp"
 
 namespace usnet {
@@ -44,9 +47,41 @@ struct Neighbour {
     uint32_t pending_bytes = 0;
 };
 
+// MCAST_EXCLUDE / MCAST_INCLUDE, as the socket API numbers them (and as sf_count indexes).
+constexpr int kMcExclude = 0, kMcInclude = 1;
+
+// One source named by some joining socket's filter: how many sockets of each mode name it.
+struct McSource {
+    Ip4 addr;
+    int count[2] = {0, 0};
+};
+
+// The interface's membership of a group (struct ip_mc_list): the sockets that joined, how
+// many of them filter in each mode, and the union of their source lists.
 struct McGroup {
     Ip4 group;
     int users = 0;
+    int sf_count[2] = {0, 0};
+    std::vector<McSource> sources;
+    // The interface's filter (RFC 3376 3.2): EXCLUDE while any socket excludes, with the
+    // sources every excluding socket excludes and no including socket includes; else
+    // INCLUDE, with every source some socket includes. Sorted.
+    bool exclude() const { return sf_count[kMcExclude] > 0; }
+    void filter(std::vector<Ip4>* out) const;
+    // ip_check_mc_rcu: does the filter let a datagram from src in (src 0: yes)?
+    bool allows(Ip4 src) const;
+};
+
+// One record of an IGMPv3 report, its sources held (for a retransmission).
+struct McRecord {
+    uint8_t type = 0;
+    Ip4 group;
+    std::vector<uint32_t> sources;  // host order
+};
+struct McRetransmit {
+    Time due = kNever;
+    Ip4 group;
+    std::vector<McRecord> recs;
 };
 
 struct Interface {
@@ -62,12 +97,23 @@ struct Interface {
     std::unique_ptr<Port> owned_port;
     std::vector<Neighbour> neigh;
     uint64_t pending_mem = 0;   // buffer bytes of every neighbour's pending packets
-    std::vector<McGroup> mc;
+    // 224.0.0.1 is joined by every interface when it comes up (ip_mc_up), in EXCLUDE mode.
+    std::vector<McGroup> mc{McGroup{Ip4(224, 0, 0, 1), 1, {1, 0}, {}}};
+    std::vector<McRetransmit> mc_rtx;  // state-change reports still to be sent again
+    Time mc_query_due = kNever;        // when the answer to a query goes out
+    bool mc_query_general = false;     // it covers every group, else mc_query_groups
+    std::vector<Ip4> mc_query_groups;
     bool in_group(Ip4 g) const;
     // What SIOCSIFFLAGS may change (dev->flags' IFF_DEBUG ... IFF_AUTOMEDIA, gflags'
     // IFF_PROMISC/IFF_ALLMULTI); -1: the device's defaults (IFF_MULTICAST on Ethernet).
     int user_flags = -1;
     uint32_t txqlen = 1000;  // dev->tx_queue_len (DEFAULT_TX_QUEUE_LEN)
+    const McGroup* group(Ip4 g) const;
+    // ip_check_mc_rcu: joined, and the source passes the interface's filter.
+    bool mc_allows(Ip4 g, Ip4 src) const {
+        const McGroup* m = group(g);
+        return m && m->allows(src);
+    }
 };
 
 // Linux neighbour defaults (net.ipv4.neigh.default.*).
@@ -85,6 +131,8 @@ constexpr Time kNeighGcAge = 5 * kSec;
 // usnet's own bound on buffers waiting for ARP across an interface's neighbours, so that
 // replies to many spoofed on-link senders cannot hold kNeighMax * unres_qlen_bytes.
 constexpr uint64_t kArpUnresIfaceBytes = 4 << 20;
+// IGMPv3's unsolicited report interval (IGMP_V3_UNSOLICITED_REPORT_INTERVAL, 1 s).
+constexpr Time kIgmpUnsolicitedInterval = 1 * kSec;
 
 class Link {
 public:
@@ -105,10 +153,17 @@ public:
     void timers(Time now);
     Time next_deadline() const;
 
-    // Multicast membership of the interface (counted per joining socket); sends IGMPv2
-    // reports on the first join and a leave on the last.
-    void mc_join(Interface& ifc, Ip4 group);
-    void mc_leave(Interface& ifc, Ip4 group);
+    // Multicast membership of the interface, counted per joining socket, each socket with
+    // its filter mode and sources (ip_mc_inc_group + ip_mc_add_src, ip_mc_del_src +
+    // ip_mc_dec_group). A change of the interface's filter sends an IGMPv3 state-change
+    // report (RFC 3376 5.1; never for 224.0.0.1).
+    void mc_join(Interface& ifc, Ip4 group, int mode = kMcExclude, std::span<const Ip4> srcs = {});
+    void mc_leave(Interface& ifc, Ip4 group, int mode = kMcExclude, std::span<const Ip4> srcs = {});
+    // One socket's filter changes from (old_mode, old_srcs) to (mode, srcs).
+    void mc_change(Interface& ifc, Ip4 group, int old_mode, std::span<const Ip4> old_srcs, int mode,
+                   std::span<const Ip4> srcs);
+    // igmp_rcv: an IGMP message (from its header on) that arrived on ifc.
+    void igmp_input(Interface& ifc, const uint8_t* p, size_t len);
 
     // The datagram path, compiled with and without its trace points (USNET_TRACED); each
     // copy calls the next layer's copy of the same kind.
@@ -126,7 +181,14 @@ private:
     void queue_pending(Interface& ifc, Neighbour& n, buf::PacketPtr pkt);
     buf::PacketPtr pop_pending(Interface& ifc, Neighbour& n);
     void frame_out(Interface& ifc, const Mac& dst, uint16_t ethertype, buf::PacketPtr pkt);
-    void igmp_send(Interface& ifc, uint8_t type, Ip4 group);
+    // The sockets' counts of one filter added (sign 1) or taken away (-1).
+    static void mc_count(McGroup& g, int mode, std::span<const Ip4> srcs, int sign);
+    // Reports the change from the filter (was_exclude, before) to g's (or INCLUDE {} once gone).
+    void mc_report(Interface& ifc, Ip4 group, bool was_exclude, const std::vector<Ip4>& before, const McGroup* g);
+    void igmpv3_send(Interface& ifc, std::span<const wire::Igmpv3Record> recs);
+    void mc_send_records(Interface& ifc, const std::vector<McRecord>& recs);
+    void mc_current_state(Interface& ifc);  // the answer to a query
+    void mc_timers(Interface& ifc, Time now);
 
     StackImpl& s_;
     buf::Queue backlog_;

@@ -177,30 +177,25 @@ int ip_int_value(const void* val, socklen_t len) {
     return 0;
 }
 
-link::Interface* mc_find_dev(StackImpl& s, ip_mreqn* m) {
-    // ip_mc_find_dev: by index, else by address, else by the route to the group.
-    if (m->imr_ifindex) return s.iface(m->imr_ifindex);
-    if (m->imr_address.s_addr) {
-        const Ip4 a = Ip4::from_net(m->imr_address.s_addr);
-        for (auto& i : s.ifaces)
-            for (auto& x : i->addrs)
-                if (x.addr == a) {
-                    m->imr_ifindex = i->ifindex;
-                    return i.get();
-                }
-        return nullptr;
+// do_ip_setsockopt reads an int option's value before anything else; the others check
+// their length first (mcast.cpp, IP_MULTICAST_IF).
+bool ip_int_option(int name) {
+    switch (name) {
+        case IP_TTL: case IP_TOS: case IP_RECVERR: case IP_PKTINFO: case IP_RECVTTL: case IP_RECVTOS:
+        case IP_MULTICAST_TTL: case IP_MULTICAST_LOOP: case IP_MULTICAST_ALL: case IP_MTU_DISCOVER:
+        case IP_RECVOPTS: case IP_RETOPTS: case IP_FREEBIND: case IP_BIND_ADDRESS_NO_PORT:
+        case IP_RECVORIGDSTADDR: case IP_MINTTL: case IP_HDRINCL: case IP_NODEFRAG: case IP_TRANSPARENT:
+            return true;
+        default: return false;
     }
-    ip::Flow fl;
-    fl.daddr = Ip4::from_net(m->imr_multiaddr.s_addr);
-    ip::RouteResult rt;
-    if (s.ip.route_output(fl, &rt) != Err::None) return nullptr;
-    m->imr_ifindex = rt.dev->ifindex;
-    return rt.dev;
 }
 
 int sol_ip_set(StackImpl& s, DgramSock* sk, int name, const void* val, socklen_t len) {
     const char* call = "setsockopt";
-    const int v = ip_int_value(val, len);
+    if (is_membership_option(name)) return mc_setsockopt(s, sk, name, val, len);
+    if (len > 0 && !val && (ip_int_option(name) || (name == IP_MULTICAST_IF && len >= sizeof(in_addr))))
+        return fail(Err::Fault, call, sk->fd);
+    const int v = val ? ip_int_value(val, len) : 0;
     switch (name) {
         case IP_TTL:
             if (len < 1) return fail(Err::OptValue, call, sk->fd);
@@ -267,41 +262,6 @@ int sol_ip_set(StackImpl& s, DgramSock* sk, int name, const void* val, socklen_t
             sk->mc_index = m.imr_ifindex;
             sk->mc_addr = Ip4::from_net(m.imr_address.s_addr);
             return 0;
-        }
-        case IP_ADD_MEMBERSHIP:
-        case IP_DROP_MEMBERSHIP: {
-            if (len < sizeof(ip_mreq)) return fail(Err::OptValue, call, sk->fd);
-            ip_mreqn m{};
-            if (len >= sizeof(ip_mreqn)) std::memcpy(&m, val, sizeof m);
-            else std::memcpy(&m, val, sizeof(ip_mreq));
-            const Ip4 group = Ip4::from_net(m.imr_multiaddr.s_addr);
-            if (name == IP_ADD_MEMBERSHIP) {
-                if (!group.is_multicast()) return fail(Err::McastNotMulticast, call, sk->fd);
-                link::Interface* dev = mc_find_dev(s, &m);
-                if (!dev) return fail(Err::McastNoDevice, call, sk->fd);
-                for (const auto& ms : sk->mc_list)
-                    if (ms.group == group && ms.ifindex == m.imr_ifindex) return fail(Err::McastAlreadyMember, call, sk->fd);
-                if (sk->mc_list.size() >= s.cfg.igmp_max_memberships) return fail(Err::McastNoBufs, call, sk->fd);
-                sk->mc_list.push_back({group, m.imr_ifindex, Ip4::from_net(m.imr_address.s_addr)});
-                s.link.mc_join(*dev, group);
-                return 0;
-            }
-            const bool had_hint = m.imr_ifindex || m.imr_address.s_addr;
-            link::Interface* dev = mc_find_dev(s, &m);
-            if (!had_hint && !dev) return fail(Err::McastNoDevice, call, sk->fd);
-            for (size_t i = 0; i < sk->mc_list.size(); ++i) {
-                auto& ms = sk->mc_list[i];
-                if (ms.group != group) continue;
-                if (m.imr_ifindex) {
-                    if (ms.ifindex != m.imr_ifindex) continue;
-                } else if (m.imr_address.s_addr && Ip4::from_net(m.imr_address.s_addr) != ms.addr) {
-                    continue;
-                }
-                if (auto* d = s.iface(ms.ifindex)) s.link.mc_leave(*d, group);
-                sk->mc_list.erase(sk->mc_list.begin() + long(i));
-                return 0;
-            }
-            return fail(Err::McastNotMember, call, sk->fd);
         }
         case IP_RECVOPTS: sk->opt_recvopts = v != 0; return 0;
         case IP_RETOPTS: sk->opt_retopts = v != 0; return 0;
@@ -437,6 +397,8 @@ int sol_ip_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* len)
     const char* call = "getsockopt";
     int v = 0;
     switch (name) {
+        case IP_MSFILTER:
+        case MCAST_MSFILTER: return mc_getsockopt(s, sk, name, val, len);
         case IP_TTL: v = sk->ttl < 0 ? s.cfg.default_ttl : sk->ttl; break;
         case IP_TOS: v = sk->tos; break;
         case IP_RECVERR: v = sk->recverr; break;
@@ -525,7 +487,8 @@ void trace_option_path(StackImpl& s, DgramSock* sk, int level, const std::string
 
 int do_setsockopt(StackImpl& s, DgramSock* sk, int level, int name, const void* val, socklen_t len) {
     if (int(len) < 0) return fail(Err::OptValue, "setsockopt", sk->fd);
-    if (len > 0 && !val) return fail(Err::Fault, "setsockopt", sk->fd);
+    // SOL_IP checks a bad pointer per option (sol_ip_set), after the length where Linux does.
+    if (len > 0 && !val && level != SOL_IP) return fail(Err::Fault, "setsockopt", sk->fd);
     trace_option_path(s, sk, level, s.tracer ? option_arg(level, name, val, len) : std::string(), true);
     USNET_TRACE_INDENT(s.tracer);
     if (level == SOL_SOCKET) return sol_socket_set(s, sk, name, val, len);
@@ -566,7 +529,8 @@ int do_setsockopt(StackImpl& s, DgramSock* sk, int level, int name, const void* 
 int do_getsockopt(StackImpl& s, DgramSock* sk, int level, int name, void* val, socklen_t* len) {
     if (!len) return fail(Err::Fault, "getsockopt", sk->fd);
     if (int(*len) < 0) return fail(Err::OptValue, "getsockopt", sk->fd);
-    if (*len > 0 && !val) return fail(Err::Fault, "getsockopt", sk->fd);
+    if (*len > 0 && !val && !(level == SOL_IP && (name == IP_MSFILTER || name == MCAST_MSFILTER)))
+        return fail(Err::Fault, "getsockopt", sk->fd);
     trace_option_path(s, sk, level, s.tracer ? option_name(level, name) : std::string(), false);
     USNET_TRACE_INDENT(s.tracer);
     if (level == SOL_SOCKET) return sol_socket_get(s, sk, name, val, len);
@@ -591,12 +555,6 @@ int do_getsockopt(StackImpl& s, DgramSock* sk, int level, int name, void* val, s
     // do_ip_getsockopt: any other level is EOPNOTSUPP (setsockopt says ENOPROTOOPT); a ping
     // socket's SOL_UDP goes there too (ping_prot has no udp_getsockopt).
     return fail(Err::OptLevelUnsupported, "getsockopt", sk->fd);
-}
-
-void drop_memberships(StackImpl& s, DgramSock* sk) {
-    for (const auto& ms : sk->mc_list)
-        if (auto* d = s.iface(ms.ifindex)) s.link.mc_leave(*d, ms.group);
-    sk->mc_list.clear();
 }
 
 }  // namespace usnet::sock

@@ -11,10 +11,14 @@ namespace usnet::sock {
 
 enum class Proto : uint8_t { Udp, Ping };
 
+// struct ip_mc_socklist: one group joined on one interface, with the socket's source filter.
 struct Membership {
     Ip4 group;
-    int ifindex;
+    int ifindex = 0;
     Ip4 addr;  // imr_address as given
+    int sfmode = 0;            // MCAST_EXCLUDE (0) or MCAST_INCLUDE (1)
+    bool sflist = false;       // a source list exists (even empty), which pins the mode
+    std::vector<Ip4> sources;  // in the order they were added
 };
 
 // sk_stamp before any datagram was received (SK_DEFAULT_STAMP: -1 s).

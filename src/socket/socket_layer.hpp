@@ -1,5 +1,7 @@
 // Internal helpers of the socket layer shared by its files.
 #pragma once
+#include <netinet/in.h>
+
 #include <cerrno>
 
 #include "core/stack_impl.hpp"
@@ -75,6 +77,11 @@ int do_setsockopt(StackImpl& s, DgramSock* sk, int level, int name, const void* 
 int do_getsockopt(StackImpl& s, DgramSock* sk, int level, int name, void* val, socklen_t* len);
 // Drops every multicast membership of the socket (on close).
 void drop_memberships(StackImpl& s, DgramSock* sk);
+// Multicast memberships and source filters (mcast.cpp).
+link::Interface* mc_find_dev(StackImpl& s, ip_mreqn* m);
+bool is_membership_option(int name);
+int mc_setsockopt(StackImpl& s, DgramSock* sk, int name, const void* val, socklen_t len);
+int mc_getsockopt(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* len);
 // ip4_datagram_connect's route, kept as the socket's cached route.
 Err connect_route(StackImpl& s, DgramSock* sk, Ip4 daddr, ip::RouteResult* rt);
 

@@ -1,6 +1,8 @@
 // UDP (net/ipv4/udp.c): bind conflicts, demux, receive accounting, ICMP errors, output.
 #include "udp/udp.hpp"
 
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <climits>
@@ -383,10 +385,21 @@ void Udp::mcast_deliver(buf::PacketPtr pkt) {
         if (!s->rcv_saddr.any() && s->rcv_saddr != m.dst) return;
         if (s->bound_dev_if && s->bound_dev_if != m.ifindex) return;
         if (m.dst.is_multicast()) {
-            // ip_mc_sf_allow: a member of the group on that interface, or IP_MULTICAST_ALL.
-            bool member = false;
-            for (const auto& ms : s->mc_list) member = member || (ms.group == m.dst && ms.ifindex == m.ifindex);
-            if (!member && !s->mc_all) return;
+            // ip_mc_sf_allow: the socket's own membership on that interface decides through its
+            // source filter; with none, IP_MULTICAST_ALL does.
+            const sock::Membership* pmc = nullptr;
+            for (const auto& ms : s->mc_list)
+                if (ms.group == m.dst && ms.ifindex == m.ifindex) {
+                    pmc = &ms;
+                    break;
+                }
+            if (!pmc) {
+                if (!s->mc_all) return;
+            } else {
+                bool listed = false;
+                for (Ip4 a : pmc->sources) listed = listed || a == m.src;
+                if (listed == (pmc->sfmode == MCAST_EXCLUDE)) return;
+            }
         }
         match[n++] = s;
     });

@@ -38,4 +38,20 @@ struct IgmpRepr {
     void emit(uint8_t* p) const;
 };
 
+// IGMPv3 (RFC 3376 4.2): a membership report to 224.0.0.22 carrying group records.
+constexpr uint8_t kIgmpV3Report = 0x22;
+constexpr uint8_t kIgmpModeIsInclude = 1, kIgmpModeIsExclude = 2, kIgmpChangeToInclude = 3,
+                  kIgmpChangeToExclude = 4, kIgmpAllowNewSources = 5, kIgmpBlockOldSources = 6;
+constexpr uint32_t kIgmpV3HeaderLen = 8, kIgmpV3RecordLen = 8;
+
+struct Igmpv3Record {
+    uint8_t type = 0;
+    uint32_t group = 0;                   // host order
+    std::span<const uint32_t> sources;    // host order
+    uint32_t size() const { return kIgmpV3RecordLen + 4 * uint32_t(sources.size()); }
+};
+
+// Writes a report holding `records` (sum of their size() after the 8-byte header) and its checksum.
+uint32_t emit_igmpv3_report(uint8_t* p, std::span<const Igmpv3Record> records);
+
 }  // namespace usnet::wire

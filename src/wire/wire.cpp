@@ -186,6 +186,28 @@ void IgmpRepr::emit(uint8_t* p) const {
     store16(p + 2, checksum(p, kIgmpLen));
 }
 
+uint32_t emit_igmpv3_report(uint8_t* p, std::span<const Igmpv3Record> records) {
+    p[0] = kIgmpV3Report;
+    p[1] = 0;
+    store16(p + 2, 0);
+    store16(p + 4, 0);
+    store16(p + 6, uint16_t(records.size()));
+    uint32_t off = kIgmpV3HeaderLen;
+    for (const auto& r : records) {
+        p[off] = r.type;
+        p[off + 1] = 0;  // no auxiliary data
+        store16(p + off + 2, uint16_t(r.sources.size()));
+        store32(p + off + 4, r.group);
+        off += kIgmpV3RecordLen;
+        for (uint32_t s : r.sources) {
+            store32(p + off, s);
+            off += 4;
+        }
+    }
+    store16(p + 2, checksum(p, off));
+    return off;
+}
+
 UdpError UdpRepr::parse(std::span<const uint8_t> b, Ip4 src, Ip4 dst, UdpRepr* out, bool verify_checksum) {
     if (b.size() < kUdpHeaderLen) return UdpError::Truncated;
     const uint8_t* p = b.data();

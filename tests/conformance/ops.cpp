@@ -45,6 +45,11 @@ const Named kOptNames[] = {
     {"IP_RECVORIGDSTADDR", IP_RECVORIGDSTADDR}, {"IP_HDRINCL", IP_HDRINCL}, {"IP_OPTIONS", IP_OPTIONS},
     {"IP_MULTICAST_IF", IP_MULTICAST_IF}, {"IP_ADD_MEMBERSHIP", IP_ADD_MEMBERSHIP}, {"IP_DROP_MEMBERSHIP", IP_DROP_MEMBERSHIP},
     {"IP_MTU", IP_MTU},                 {"IP_TRANSPARENT", IP_TRANSPARENT}, {"IP_MINTTL", IP_MINTTL},
+    {"IP_ADD_SOURCE_MEMBERSHIP", IP_ADD_SOURCE_MEMBERSHIP}, {"IP_DROP_SOURCE_MEMBERSHIP", IP_DROP_SOURCE_MEMBERSHIP},
+    {"IP_BLOCK_SOURCE", IP_BLOCK_SOURCE}, {"IP_UNBLOCK_SOURCE", IP_UNBLOCK_SOURCE},
+    {"MCAST_JOIN_GROUP", MCAST_JOIN_GROUP}, {"MCAST_LEAVE_GROUP", MCAST_LEAVE_GROUP},
+    {"MCAST_JOIN_SOURCE_GROUP", MCAST_JOIN_SOURCE_GROUP}, {"MCAST_LEAVE_SOURCE_GROUP", MCAST_LEAVE_SOURCE_GROUP},
+    {"MCAST_BLOCK_SOURCE", MCAST_BLOCK_SOURCE}, {"MCAST_UNBLOCK_SOURCE", MCAST_UNBLOCK_SOURCE},
     {"UDP_CORK", UDP_CORK},             {"UDP_SEGMENT", UDP_SEGMENT},     {"UDP_NO_CHECK6_TX", UDP_NO_CHECK6_TX},
     {"UDP_GRO", UDP_GRO},
 };
@@ -103,7 +108,8 @@ std::string payload(const std::string& spec) {
 }
 
 // An option value: "int:N", "str:eth0", "mreq:GROUP,IF", "mreqn:GROUP,IF,INDEX",
-// "linger:ON,SECS", "addr:A", "bytes:N" (zeros).
+// "linger:ON,SECS", "addr:A", "bytes:N" (zeros), "mreqs:GROUP,IF,SOURCE",
+// "greq:INDEX,GROUP", "gsreq:INDEX,GROUP,SOURCE" (AF_INET sockaddr_storages).
 std::string option_value(const std::string& v) {
     const size_t colon = v.find(':');
     const std::string kind = v.substr(0, colon), arg = colon == std::string::npos ? "" : v.substr(colon + 1);
@@ -128,6 +134,29 @@ std::string option_value(const std::string& v) {
     } else if (kind == "mreqn" && parts.size() == 3) {
         ip_mreqn m{ip(parts[0]), ip(parts[1]), std::atoi(parts[2].c_str())};
         out.assign(reinterpret_cast<const char*>(&m), sizeof m);
+    } else if (kind == "mreqs" && parts.size() == 3) {
+        ip_mreq_source m{ip(parts[0]), ip(parts[1]), ip(parts[2])};
+        out.assign(reinterpret_cast<const char*>(&m), sizeof m);
+    } else if ((kind == "greq" && parts.size() == 2) || (kind == "gsreq" && parts.size() == 3)) {
+        auto ss = [&](const std::string& a) {
+            sockaddr_storage x{};
+            auto* sin = reinterpret_cast<sockaddr_in*>(&x);
+            sin->sin_family = AF_INET;
+            sin->sin_addr = ip(a);
+            return x;
+        };
+        if (kind == "greq") {
+            group_req g{};
+            g.gr_interface = uint32_t(std::atoi(parts[0].c_str()));
+            g.gr_group = ss(parts[1]);
+            out.assign(reinterpret_cast<const char*>(&g), sizeof g);
+        } else {
+            group_source_req g{};
+            g.gsr_interface = uint32_t(std::atoi(parts[0].c_str()));
+            g.gsr_group = ss(parts[1]);
+            g.gsr_source = ss(parts[2]);
+            out.assign(reinterpret_cast<const char*>(&g), sizeof g);
+        }
     } else if (kind == "linger" && parts.size() == 2) {
         linger l{std::atoi(parts[0].c_str()), std::atoi(parts[1].c_str())};
         out.assign(reinterpret_cast<const char*>(&l), sizeof l);
@@ -253,6 +282,30 @@ private:
             case 6: {
                 const std::string g = pick({"224.0.0.1", "239.1.2.3", "239.1.2.3", "10.0.2.2", "0.0.0.0"});
                 const std::string i = pick({"0.0.0.0", "10.0.2.15", "127.0.0.1", "8.8.8.8"});
+                if (chance(35)) {
+                    // Source-specific and protocol-independent membership options.
+                    const std::string src = pick({"10.0.2.2", "10.0.2.2", "10.0.2.15", "127.0.0.1", "0.0.0.0"});
+                    const std::string idx = pick({"0", "1", "2", "2", "9"});
+                    switch (below(3)) {
+                        case 0:
+                            out_.push_back("setopt " + s + " SOL_IP " +
+                                           pick({"IP_ADD_SOURCE_MEMBERSHIP", "IP_ADD_SOURCE_MEMBERSHIP", "IP_DROP_SOURCE_MEMBERSHIP",
+                                                 "IP_BLOCK_SOURCE", "IP_UNBLOCK_SOURCE"}) +
+                                           " mreqs:" + g + "," + i + "," + src + " " + pick({"12", "12", "12", "8", "16"}));
+                            break;
+                        case 1:
+                            out_.push_back("setopt " + s + " SOL_IP " + pick({"MCAST_JOIN_GROUP", "MCAST_JOIN_GROUP", "MCAST_LEAVE_GROUP"}) +
+                                           " greq:" + idx + "," + g + " " + pick({"136", "136", "8"}));
+                            break;
+                        default:
+                            out_.push_back("setopt " + s + " SOL_IP " +
+                                           pick({"MCAST_JOIN_SOURCE_GROUP", "MCAST_JOIN_SOURCE_GROUP", "MCAST_LEAVE_SOURCE_GROUP",
+                                                 "MCAST_BLOCK_SOURCE", "MCAST_UNBLOCK_SOURCE"}) +
+                                           " gsreq:" + idx + "," + g + "," + src + " " + pick({"264", "264", "263"}));
+                            break;
+                    }
+                    break;
+                }
                 const bool n = chance(40);
                 out_.push_back("setopt " + s + " SOL_IP " + pick({"IP_ADD_MEMBERSHIP", "IP_ADD_MEMBERSHIP", "IP_DROP_MEMBERSHIP"}) +
                                (n ? " mreqn:" + g + "," + i + "," + pick({"0", "1", "2", "9"}) + " " + pick({"12", "12", "8"})

@@ -420,7 +420,7 @@ TEST(Multicast, MembershipSendsIgmpAndFiltersFrames) {
     ASSERT_EQ(p.b.setsockopt(r2, SOL_IP, IP_ADD_MEMBERSHIP, &m, sizeof m), 0);
     EXPECT_EQ(p.b.counters().link.IgmpReportsSent, 1u);  // the interface already is a member
     p.net.run_for(1 * kMs);
-    // a is not a member: the report (to the group's MAC) is filtered by a's link layer.
+    // a is not a member: the report (to 224.0.0.22's MAC) is filtered by a's link layer.
     EXPECT_EQ(p.a.counters().link.RxFrames, 1u);
     EXPECT_EQ(p.a.counters().link.RxDropped, 1u);
 

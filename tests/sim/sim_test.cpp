@@ -482,7 +482,9 @@ TEST(Pcap, TsharkReadsCaptureWithoutWarnings) {
     EXPECT_NE(out.find("Echo (ping) request"), std::string::npos) << out;
     EXPECT_NE(out.find("Echo (ping) reply"), std::string::npos) << out;
     EXPECT_NE(out.find("Destination unreachable (Port unreachable)"), std::string::npos) << out;
-    EXPECT_NE(out.find("IGMPv2"), std::string::npos) << out;
+    // IGMPv3 reports (force_igmp_version=0): a join for any source, and the leave.
+    EXPECT_NE(out.find("IGMPv3\tMembership Report / Join group 239.1.2.3 for any sources"), std::string::npos) << out;
+    EXPECT_NE(out.find("IGMPv3\tMembership Report / Leave group 239.1.2.3"), std::string::npos) << out;
     EXPECT_NE(out.find("Fragmented IP protocol"), std::string::npos) << out;
     EXPECT_NE(out.find("UDP"), std::string::npos) << out;
     // The fragmented datagram is reassembled by tshark into one 5008-byte UDP datagram.

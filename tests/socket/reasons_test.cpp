@@ -114,6 +114,14 @@ long join(Stack& h, int fd, Ip4 group, Ip4 iface, int name = IP_ADD_MEMBERSHIP) 
     return h.setsockopt(fd, SOL_IP, name, &m, sizeof m);
 }
 
+long srcopt(Stack& h, int fd, int name, Ip4 group, Ip4 src) {
+    ip_mreq_source m{};
+    m.imr_multiaddr.s_addr = group.net();
+    m.imr_interface.s_addr = kHost.net();
+    m.imr_sourceaddr.s_addr = src.net();
+    return h.setsockopt(fd, SOL_IP, name, &m, sizeof m);
+}
+
 const Trigger kTriggers[] = {
     {Err::BadFd, nullptr, [](World& w) -> long { return w.host->close(99); }},
     {Err::Fault, nullptr,
@@ -392,6 +400,72 @@ const Trigger kTriggers[] = {
          const int fd = udp(h);
          if (join(h, fd, Ip4(239, 1, 1, 1), kHost) != 0) return 0;
          return join(h, fd, Ip4(239, 1, 1, 2), kHost);
+     }},
+    {Err::McastNoPriorJoin, nullptr,
+     [](World& w) -> long { return srcopt(*w.host, udp(*w.host), IP_BLOCK_SOURCE, Ip4(239, 1, 1, 1), kGw); }},
+    {Err::McastFilterMode, nullptr,
+     [](World& w) -> long {
+         Stack& h = *w.host;
+         const int fd = udp(h);
+         if (srcopt(h, fd, IP_ADD_SOURCE_MEMBERSHIP, Ip4(239, 1, 1, 1), kGw) != 0) return 0;
+         return srcopt(h, fd, IP_BLOCK_SOURCE, Ip4(239, 1, 1, 1), Ip4(10, 0, 2, 3));
+     }},
+    {Err::McastSourceExists, nullptr,
+     [](World& w) -> long {
+         Stack& h = *w.host;
+         const int fd = udp(h);
+         if (srcopt(h, fd, IP_ADD_SOURCE_MEMBERSHIP, Ip4(239, 1, 1, 1), kGw) != 0) return 0;
+         return srcopt(h, fd, IP_ADD_SOURCE_MEMBERSHIP, Ip4(239, 1, 1, 1), kGw);
+     }},
+    {Err::McastSourceMissing, nullptr,
+     [](World& w) -> long {
+         Stack& h = *w.host;
+         const int fd = udp(h);
+         if (join(h, fd, Ip4(239, 1, 1, 1), kHost) != 0) return 0;
+         return srcopt(h, fd, IP_UNBLOCK_SOURCE, Ip4(239, 1, 1, 1), kGw);
+     }},
+    {Err::McastTooManySources, [](StackConfig& c) { c.igmp_max_msf = 1; },
+     [](World& w) -> long {
+         Stack& h = *w.host;
+         const int fd = udp(h);
+         if (srcopt(h, fd, IP_ADD_SOURCE_MEMBERSHIP, Ip4(239, 1, 1, 1), kGw) != 0) return 0;
+         return srcopt(h, fd, IP_ADD_SOURCE_MEMBERSHIP, Ip4(239, 1, 1, 1), Ip4(10, 0, 2, 3));
+     }},
+    {Err::McastBadFilterMode, nullptr,
+     [](World& w) -> long {
+         ip_msfilter f{};
+         f.imsf_multiaddr.s_addr = Ip4(239, 1, 1, 1).net();
+         f.imsf_fmode = 7;
+         return w.host->setsockopt(udp(*w.host), SOL_IP, IP_MSFILTER, &f, 16);
+     }},
+    {Err::McastGroupFamily, nullptr,
+     [](World& w) -> long {
+         group_req g{};
+         g.gr_interface = 2;
+         g.gr_group.ss_family = AF_INET6;
+         return w.host->setsockopt(udp(*w.host), SOL_IP, MCAST_JOIN_GROUP, &g, sizeof g);
+     }},
+    {Err::McastSourceFamily, nullptr,
+     [](World& w) -> long {
+         group_source_req g{};
+         g.gsr_interface = 2;
+         g.gsr_group.ss_family = AF_INET;
+         g.gsr_source.ss_family = AF_INET6;
+         return w.host->setsockopt(udp(*w.host), SOL_IP, MCAST_JOIN_SOURCE_GROUP, &g, sizeof g);
+     }},
+    {Err::McastFilterNotJoined, nullptr,
+     [](World& w) -> long {
+         ip_msfilter f{};
+         f.imsf_multiaddr.s_addr = Ip4(239, 1, 1, 1).net();
+         socklen_t l = 16;
+         return w.host->getsockopt(udp(*w.host), SOL_IP, IP_MSFILTER, &f, &l);
+     }},
+    {Err::McastGetNotMulticast, nullptr,
+     [](World& w) -> long {
+         ip_msfilter f{};
+         f.imsf_multiaddr.s_addr = kGw.net();
+         socklen_t l = 16;
+         return w.host->getsockopt(udp(*w.host), SOL_IP, IP_MSFILTER, &f, &l);
      }},
     {Err::IoctlUnknown, nullptr,
      [](World& w) -> long {
