@@ -1003,24 +1003,12 @@ int ioctl(StackImpl& s, NlSock& n, unsigned long req, void* arg) {
         sock::clear_error();
         return 0;
     }
-    // dev_ioctl's lookups, which a netlink socket reaches too (glibc's __opensock may
-    // hand one to if_nametoindex).
-    if (req == SIOCGIFINDEX || req == SIOCGIFNAME) {
-        if (!arg) return fail(Err::Fault, "ioctl", n.fd);
-        ifreq r;
-        std::memcpy(&r, arg, sizeof r);
-        for (auto& i : s.ifaces) {
-            if (req == SIOCGIFINDEX ? std::strncmp(r.ifr_name, i->name.c_str(), IFNAMSIZ) == 0 : r.ifr_ifindex == i->ifindex) {
-                if (req == SIOCGIFINDEX) r.ifr_ifindex = i->ifindex;
-                else std::strncpy(r.ifr_name, i->name.c_str(), IFNAMSIZ - 1);
-                std::memcpy(arg, &r, sizeof r);
-                sock::clear_error();
-                return 0;
-            }
-        }
-        return fail(Err::OptNoDevice, "ioctl", n.fd);
-    }
-    return fail(Err::IoctlUnknown, "ioctl", n.fd);
+    // netlink_ioctl knows nothing else (-ENOIOCTLCMD): sock_do_ioctl goes on to dev_ioctl,
+    // as for a socket of any family (glibc's __opensock may hand one to if_nametoindex).
+    int r = sock::if_ioctl_early(s, AF_NETLINK, req, arg, n.fd);
+    if (r == sock::kIfNotMine) r = sock::if_ioctl_fallback(s, req, arg, n.fd);
+    if (r >= 0) sock::clear_error();
+    return r;
 }
 
 int fcntl(StackImpl&, NlSock& n, int cmd, long arg) {
