@@ -158,9 +158,12 @@ expect2 "switch uplink, unknown kind" "^usnet switch: uplink eth0: expected tap:
 
 # Root may have usnet make the TAP: it exists while the program runs, and goes with it.
 made=$("$usnet" run --tap tapnew --addr 10.8.0.2/24 -- python3 -c '
-import socket, subprocess
+import os, socket, subprocess
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # the first socket builds the stack
-print(subprocess.run(["ip", "-o", "link", "show", "tapnew"], capture_output=True, text=True).stdout)
+# (as the kernel sees it: without the shim, whose netlink answers from usnet)
+env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+r = subprocess.run(["ip", "-o", "link", "show", "tapnew"], capture_output=True, text=True, env=env)
+print(r.stdout, r.stderr)
 ' 2>&1)
 check "usnet made the TAP for root" "tapnew: .*link/ether" "$made"
 check "and it went with the program" "^$" "$(ip -o link show tapnew 2>/dev/null)"
