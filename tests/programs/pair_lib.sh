@@ -17,17 +17,20 @@ _pair_cleanup() {
     cleanup
 }
 trap _pair_cleanup EXIT
+unshare -n true 2>/dev/null || { echo "SKIP: needs network namespaces (unshare -n)"; exit 77; }
 # Started here, not in on_usnet: that runs in a command substitution, which would wait for
 # the switch (it holds the substitution's stdout) and forget its pid.
 start_switch --gateway none
 
 on_usnet() {
     local server=$1 client=$2 pid out
-    "$usnet" run --switch "$sock" --addr 10.0.2.16/24 -- bash -c "$server" >"$tmp/usnet-server.log" 2>&1 &
+    # (in a network namespace of its own: what the program keeps in the kernel, a TCP
+    # listener say, is private to it, as on the kernel side)
+    unshare -n "$usnet" run --switch "$sock" --addr 10.0.2.16/24 -- bash -c "$server" >"$tmp/usnet-server.log" 2>&1 &
     pid=$!
     _pids+=($pid)
     sleep "${SERVER_WAIT:-1}"
-    out=$(timeout 30 "$usnet" run --switch "$sock" --addr 10.0.2.17/24 -- bash -c "$client" 2>&1)
+    out=$(timeout 30 unshare -n "$usnet" run --switch "$sock" --addr 10.0.2.17/24 -- bash -c "$client" 2>&1)
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
     printf '%s\n' "$out"
 }
