@@ -43,13 +43,15 @@ long L(T* p) {
 }
 
 int g_server = -1;
+char g_thread_line[128];  // printed after the join: the two threads' lines in a fixed order
 
 void* blocked_receiver(void*) {
     char b[64];
     sockaddr_in from{};
     socklen_t fl = sizeof from;
     const long n = S(SYS_recvfrom, g_server, L(b), sizeof b, 0, L(&from), L(&fl));
-    std::printf("thread: blocking recvfrom = %ld \"%.*s\"\n", n, int(n > 0 ? n : 0), b);
+    std::snprintf(g_thread_line, sizeof g_thread_line, "thread: blocking recvfrom = %ld \"%.*s\"\n", n,
+                  int(n > 0 ? n : 0), b);
     return nullptr;
 }
 
@@ -171,6 +173,7 @@ int main() {
     const int c = int(S(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     show("sendto the blocked thread", S(SYS_sendto, c, L("wake"), 4, 0, L(&sa), sizeof sa));
     pthread_join(t, nullptr);
+    std::fputs(g_thread_line, stdout);
     S(SYS_close, c);
     S(SYS_close, g_server);
     return 0;
