@@ -654,10 +654,10 @@ Err parse_send_cmsgs_slow(const msghdr* msg, SendCtl* c) {
                 in_pktinfo pi;
                 std::memcpy(&pi, CMSG_DATA(cm), sizeof pi);
                 c->oif = pi.ipi_ifindex;
-                if (pi.ipi_spec_dst.s_addr) {
-                    c->have_src = true;
-                    c->src = Ip4::from_net(pi.ipi_spec_dst.s_addr);
-                }
+                // ip_cmsg_send: ipc->addr = ipi_spec_dst, even 0.0.0.0, which then lets the
+                // route choose the source in place of the socket's own address.
+                c->have_src = true;
+                c->src = Ip4::from_net(pi.ipi_spec_dst.s_addr);
                 break;
             }
             case IP_TTL: {
