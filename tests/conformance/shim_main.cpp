@@ -54,7 +54,13 @@ private:
 std::vector<std::string> run_through_shim(const std::string& name, std::string* err, const Switch* sw = nullptr) {
     const std::string world = sw ? "USNET_GATEWAY_SWITCH=" + sw->path + " " : "";
     const std::string flags = sw ? " --switch " + sw->path + " --addr 10.0.2.15/24 --gateway 10.0.2.2" : "";
-    const std::string cmd = world + USNET_CLI + " run" + flags + " -- " + USNET_SCENARIO_RUNNER + " " + name + " 2>&1";
+    // The program runs in a network namespace of its own: what it asks of the kernel (a
+    // scenario's kernel-owned socket, an interface ioctl the shim should have answered)
+    // can never reach this machine's interfaces. (Without the privilege for that, such
+    // calls could not change them either.)
+    static const bool own_ns = std::system("unshare -n true >/dev/null 2>&1") == 0;
+    const std::string cmd = world + (own_ns ? "unshare -n " : "") + USNET_CLI + " run" + flags + " -- " +
+                            USNET_SCENARIO_RUNNER + " " + name + " 2>&1";
     std::vector<std::string> lines;
     FILE* p = popen(cmd.c_str(), "r");
     if (!p) {
