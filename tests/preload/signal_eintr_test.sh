@@ -23,6 +23,11 @@ fi
 if command -v sockperf >/dev/null; then
     bg sp "$usnet" run --switch "$sock" --addr 10.0.2.17/24 -- sockperf sr -i 10.0.2.17 -p 11111 >"$tmp/sp.out" 2>&1
     wait_attach 10.0.2.17
+    # SIGINT must land once sockperf blocks in its receive loop: a signal before its handler
+    # is installed, or between its exit-flag check and recvfrom, tests nothing (the same
+    # race exists on the kernel), and a loaded CI machine hits that window.
+    for _ in $(seq 200); do grep -q 'to block on socket' "$tmp/sp.out" && break; sleep 0.05; done
+    sleep 0.2
     kill -INT "$sp"
     for _ in $(seq 40); do kill -0 "$sp" 2>/dev/null || break; sleep 0.05; done
     if kill -0 "$sp" 2>/dev/null; then echo "FAIL: sockperf sr still runs 2 s after SIGINT"; status=1
