@@ -28,6 +28,7 @@ namespace usnet {
     X(NoSocket, "no socket is bound to the destination port; ICMP port unreachable sent")          \
     X(PeerFiltered, "the sockets on that port are connected to other peers; ICMP port unreachable sent") \
     X(RcvbufFull, "the socket's receive buffer (SO_RCVBUF) is full")                               \
+    X(SocketFilter, "the socket's BPF filter (SO_ATTACH_FILTER) returned 0 for it")              \
     X(BadChecksum, "the UDP checksum does not match the data")                                    \
     X(BadIpHeader, "the IPv4 header is malformed or its checksum does not match")                 \
     X(NotForUs, "it is addressed to another host and forwarding is off (ip_error)")               \

@@ -76,6 +76,10 @@ namespace usnet {
     X(McastAddrNotAvail, EADDRNOTAVAIL, "do_ip_setsockopt(IP_MULTICAST_IF)", "no interface has that address or index", "setsockopt") \
     X(OptNoDevice, ENODEV, "sock_bindtoindex", "no interface with that name or index", "setsockopt getsockopt connect send sendto sendmsg sendmmsg write") \
     X(OptPermission, EPERM, "sock_setsockopt", "the option needs a capability", "setsockopt") \
+    X(FilterLocked, EPERM, "sk_attach_filter/sk_detach_filter", "SO_LOCK_FILTER is set: the socket filter cannot be changed, and the lock cannot be lifted", "setsockopt") \
+    X(FilterInvalid, EINVAL, "bpf_check_classic", "the classic BPF program is empty, longer than 4096 instructions, or not valid (unknown opcode, jump out of range, scratch word read before written, no final return)", "setsockopt") \
+    X(FilterNone, ENOENT, "sk_detach_filter", "no filter is attached", "setsockopt") \
+    X(FilterRoom, EINVAL, "sk_get_filter", "the option length (counted in instructions for SO_GET_FILTER) is shorter than the program", "getsockopt") \
     X(McastNoDevice, ENODEV, "ip_mc_join_group", "no interface for that multicast group", "setsockopt getsockopt") \
     X(McastNotMulticast, EINVAL, "ip_mc_join_group", "the group address is not multicast", "setsockopt") \
     X(McastAlreadyMember, EADDRINUSE, "ip_mc_join_group", "the socket already joined that group on that interface", "setsockopt") \

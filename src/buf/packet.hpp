@@ -31,6 +31,8 @@ struct Meta {
     Time tstamp = 0;        // CLOCK_REALTIME ns at enqueue, when the socket asked (skb->tstamp); 0: none
     int loop_dev = 0;       // a looped-back copy of a broadcast/multicast sent on this device
     int in_dev = 0;         // the device it really came in on (IPCB(skb)->iif: lo for local traffic)
+    bool mc_copy = false;   // a copy dev_loopback_xmit looped back (skb->pkt_type PACKET_LOOPBACK)
+    uint32_t mark = 0;      // skb->mark: the sender's SO_MARK, kept on traffic within the host
     bool csum_ok = false;   // checksum known good (came through loopback), like CHECKSUM_UNNECESSARY
     // The UDP checksum holds only the pseudo-header sum; the device finishes it
     // (CHECKSUM_PARTIAL, for a TAP with a virtio header).

@@ -129,6 +129,7 @@
     X(UdpEnqueue, "`udp_unicast_rcv_skb` -> `udp_queue_rcv_skb` -> `__udp_enqueue_schedule_skb`(fd {}): rmem {} + truesize {} {} rcvbuf {}") \
     X(UdpQueued, "queued ({} datagram(s) waiting); `sk_data_ready`")                                                    \
     X(UdpDropped, "dropped: `UDP_MIB_RCVBUFERRORS`, `sk_drops` = {}")                                                  \
+    X(UdpFiltered, "`sk_filter_trim_cap`(fd {}): the socket's BPF program (SO_ATTACH_FILTER) returned 0 -> dropped")    \
     /* ---- ICMP ---- */                                                                                                \
     X(IcmpRcv, "`icmp_rcv`: type {} code {}{}")                                                                        \
     X(IcmpBad, "`icmp_rcv`: checksum wrong or too short -> dropped (`ICMP_MIB_CSUMERRORS`)")                           \

@@ -49,6 +49,7 @@ struct OutOpts {
     bool mc_loop = true;    // IP_MULTICAST_LOOP
     uint16_t id = 0;        // used when the socket supplies one (connected sockets)
     bool have_id = false;
+    uint32_t mark = 0;      // SO_MARK (skb->mark)
 };
 
 class Ip {

@@ -36,6 +36,7 @@ Err Ip::output_t(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o) {
     else h.id = next_id_++;
     h.emit(pkt->push(wire::kIpv4HeaderLen));
     pkt->meta.csum_ok = false;
+    pkt->meta.mark = o.mark;
     ++s_.ctr.ip.OutRequests;
     USNET_TRACE(tr_, IpOutput, h.src, h.dst, h.proto == wire::kProtoUdp ? "UDP" : h.proto == wire::kProtoIcmp ? "ICMP" : "?",
                 h.ttl, h.id, total, (h.frag & wire::kIpDF) ? ", DF" : "");
@@ -68,14 +69,20 @@ void Ip::send_to_dev_t(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop) 
     }
     if (rt.flags & kRtBroadcast) {
         USNET_TRACE(tr_, DevLoopCopy);
-        if (auto copy = copy_packet(s_.pool, *pkt)) s_.link.loopback_xmit(std::move(copy), dev.ifindex);
+        if (auto copy = copy_packet(s_.pool, *pkt)) {
+            copy->meta.mc_copy = true;
+            s_.link.loopback_xmit(std::move(copy), dev.ifindex);
+        }
         s_.link.output_t<Tr>(dev, rt.nexthop, std::move(pkt), true);
         return;
     }
     if (rt.flags & kRtMulticast) {
         if ((rt.flags & kRtLocal) && mc_loop) {
             USNET_TRACE(tr_, DevLoopCopy);
-            if (auto copy = copy_packet(s_.pool, *pkt)) s_.link.loopback_xmit(std::move(copy), dev.ifindex);
+            if (auto copy = copy_packet(s_.pool, *pkt)) {
+            copy->meta.mc_copy = true;
+            s_.link.loopback_xmit(std::move(copy), dev.ifindex);
+        }
         }
         if (pkt->data()[8] == 0) return;  // TTL 0 multicast stays on the host
         s_.link.output_t<Tr>(dev, rt.dst, std::move(pkt), false);

@@ -210,6 +210,7 @@ template <bool Tr>
 void Link::receive_frame_t(Interface& ifc, buf::PacketPtr&& frame) {
     USNET_TRACER(s_);
     ++s_.ctr.link.RxFrames;
+    frame->meta.mark = 0;  // skb_scrub_packet: a mark does not cross into another host
     trace::Event ev(tr_, trace::EventKind::Frame, ifc.name, long(frame->size()));
     wire::EthernetRepr eth;
     if (!ifc.up || !wire::EthernetRepr::parse(frame->bytes(), &eth)) {

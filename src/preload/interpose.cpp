@@ -245,7 +245,7 @@ int shutdown(int fd, int how) {
 }
 int setsockopt(int fd, int lv, int n, const void* v, socklen_t l) {
     NATIVE(setsockopt);
-    ROUTE(fd, st.setsockopt(u, lv, n, int(l) > 0 && !readable(v, std::min<size_t>(l, 64)) ? nullptr : v, l),
+    ROUTE(fd, setsockopt_checked(st, u, lv, n, v, l),
           real_setsockopt(fd, lv, n, v, l));
 }
 int getsockopt(int fd, int lv, int n, void* v, socklen_t* l) {

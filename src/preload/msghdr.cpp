@@ -1,6 +1,7 @@
 // Message headers and buffers, checked in the kernel's order before the stack sees them: a
 // range that cannot be read or written becomes a null pointer (the stack then fails with
 // EFAULT where the kernel would), or EFAULT at once where the kernel fails before anything.
+#include <linux/filter.h>
 #include <net/if.h>
 #include "shim.hpp"
 
@@ -300,9 +301,35 @@ ssize_t rw_iov(usnet::Stack& st, int u, const iovec* iov, int n, bool in) {
     return in ? st.recvmsg(u, &m, 0) : st.sendmsg(u, &m, 0);
 }
 
+// A bad option buffer becomes null (EFAULT from the stack). SO_ATTACH_FILTER also points at
+// its program: __get_filter copies it after the lock and basic checks, so a bad program
+// pointer is EFAULT only when the socket's filter is not locked (else EPERM, from the stack).
+int setsockopt_checked(usnet::Stack& st, int u, int lv, int n, const void* v, socklen_t l) {
+    if (int(l) > 0 && !readable(v, std::min<size_t>(l, 64))) return st.setsockopt(u, lv, n, nullptr, l);
+    if (lv == SOL_SOCKET && n == SO_ATTACH_FILTER && l == sizeof(sock_fprog)) {
+        const auto* fp = static_cast<const sock_fprog*>(v);
+        if (fp->filter && fp->len && fp->len <= BPF_MAXINSNS && !readable(fp->filter, fp->len * sizeof(sock_filter))) {
+            int locked = 0;
+            socklen_t ll = sizeof locked;
+            if (st.getsockopt(u, SOL_SOCKET, SO_LOCK_FILTER, &locked, &ll) == 0 && !locked) return efault<int>();
+        }
+    }
+    return st.setsockopt(u, lv, n, v, l);
+}
+
 int getsockopt_checked(usnet::Stack& st, int u, int lv, int n, void* v, socklen_t* l) {
     if (!l || !writable(l, sizeof *l)) return st.getsockopt(u, lv, n, v, nullptr);
     const int want = int(*l);
+    if (lv == SOL_SOCKET && n == SO_GET_FILTER && want > 0) {
+        // sk_get_filter counts the length in instructions and copies the whole program.
+        if (!writable(v, std::min<size_t>(size_t(want), BPF_MAXINSNS) * sizeof(sock_filter))) {
+            socklen_t count = 0;
+            if (st.getsockopt(u, lv, n, nullptr, &count) == 0 && count && size_t(want) >= count &&
+                !writable(v, count * sizeof(sock_filter)))
+                v = nullptr;
+        }
+        return st.getsockopt(u, lv, n, v, l);
+    }
     if (want > 0 && !writable(v, std::min<size_t>(size_t(want), 64))) v = nullptr;
     return st.getsockopt(u, lv, n, v, l);
 }

@@ -194,6 +194,7 @@ ssize_t recv_into(void* b, size_t n, int f, Recv recv) {
 }
 ssize_t recvfrom_checked(usnet::Stack& st, int u, void* bb, size_t n, int f, sockaddr* from, socklen_t* fl);
 ssize_t rw_iov(usnet::Stack& st, int u, const iovec* iov, int n, bool in);
+int setsockopt_checked(usnet::Stack& st, int u, int lv, int n, const void* v, socklen_t l);
 int getsockopt_checked(usnet::Stack& st, int u, int lv, int n, void* v, socklen_t* l);
 void* ioctl_arg(unsigned long req, void* arg);
 // An interface ioctl on a kernel-owned socket, answered from usnet (interpose.cpp): true

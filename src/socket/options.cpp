@@ -56,6 +56,27 @@ int sol_socket_set(StackImpl& s, DgramSock* sk, int name, const void* val, sockl
     std::memcpy(&v, val, sizeof v);
     const bool b = v != 0;
     switch (name) {
+        case SO_ATTACH_FILTER: {
+            // copy_bpf_fprog_from_user, then sk_attach_filter -> __get_filter.
+            if (len != sizeof(sock_fprog)) return fail(Err::OptValue, call, sk->fd);
+            sock_fprog fp;
+            std::memcpy(&fp, val, sizeof fp);
+            if (sk->filter_locked) return fail(Err::FilterLocked, call, sk->fd);
+            if (!fp.filter || fp.len == 0 || fp.len > BPF_MAXINSNS) return fail(Err::FilterInvalid, call, sk->fd);
+            if (!filter_valid(fp.filter, fp.len)) return fail(Err::FilterInvalid, call, sk->fd);
+            sk->filter.assign(fp.filter, fp.filter + fp.len);
+            return 0;
+        }
+        case SO_DETACH_FILTER:
+            if (sk->filter_locked) return fail(Err::FilterLocked, call, sk->fd);
+            if (sk->filter.empty()) return fail(Err::FilterNone, call, sk->fd);
+            sk->filter.clear();
+            sk->filter.shrink_to_fit();
+            return 0;
+        case SO_LOCK_FILTER:
+            if (sk->filter_locked && !b) return fail(Err::FilterLocked, call, sk->fd);
+            sk->filter_locked = b;
+            return 0;
         case SO_REUSEADDR: sk->reuseaddr = b; return 0;
         case SO_REUSEPORT: sk->reuseport = b; return 0;
         case SO_BROADCAST: sk->broadcast = b; return 0;
@@ -370,6 +391,18 @@ int sol_socket_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* 
             }
             return put_value(val, len, &tv, sizeof tv);
         }
+        case SO_LOCK_FILTER: v = sk->filter_locked; break;
+        case SO_GET_FILTER: {
+            // sk_get_filter: the length is counted in instructions; 0 asks for the count.
+            const socklen_t n = socklen_t(sk->filter.size());
+            if (n && *len) {
+                if (*len < n) return fail(Err::FilterRoom, call, sk->fd);
+                if (!val) return fail(Err::Fault, call, sk->fd);
+                std::memcpy(val, sk->filter.data(), n * sizeof(sock_filter));
+            }
+            *len = n;
+            return 0;
+        }
         case SO_LINGER: {
             linger l{sk->linger_onoff, int(sk->lingertime / s.cfg.hz)};
             return put_value(val, len, &l, sizeof l);
@@ -529,7 +562,8 @@ int do_setsockopt(StackImpl& s, DgramSock* sk, int level, int name, const void* 
 int do_getsockopt(StackImpl& s, DgramSock* sk, int level, int name, void* val, socklen_t* len) {
     if (!len) return fail(Err::Fault, "getsockopt", sk->fd);
     if (int(*len) < 0) return fail(Err::OptValue, "getsockopt", sk->fd);
-    if (*len > 0 && !val && !(level == SOL_IP && (name == IP_MSFILTER || name == MCAST_MSFILTER)))
+    if (*len > 0 && !val && !(level == SOL_IP && (name == IP_MSFILTER || name == MCAST_MSFILTER)) &&
+        !(level == SOL_SOCKET && name == SO_GET_FILTER))
         return fail(Err::Fault, "getsockopt", sk->fd);
     trace_option_path(s, sk, level, s.tracer ? option_name(level, name) : std::string(), false);
     USNET_TRACE_INDENT(s.tracer);

@@ -6,6 +6,7 @@
 
 #include "buf/packet.hpp"
 #include "ip/ip.hpp"
+#include "socket/filter.hpp"
 
 namespace usnet::sock {
 
@@ -67,6 +68,8 @@ struct DgramSock {
     int encap_type = 0;            // UDP_ENCAP, stored (no tunnel receive path)
     uint16_t gso_size = 0;  // UDP_SEGMENT
     std::vector<Membership> mc_list;
+    FilterProg filter;           // SO_ATTACH_FILTER (sk_filter); empty: none
+    bool filter_locked = false;  // SO_LOCK_FILTER
     // Receive timestamps: SOCK_RCVTSTAMP, SOCK_RCVTSTAMPNS, SOCK_TSTAMP_NEW, sk_tsflags,
     // and SOCK_TIMESTAMP (SIOCGSTAMP asked: sk_stamp follows each datagram received).
     bool rcvtstamp = false, rcvtstampns = false, tstamp_new = false, stamp_sock = false;

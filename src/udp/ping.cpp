@@ -22,6 +22,7 @@ Err Udp::ping_output(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& r
     o.ttl = rt.dst.is_multicast() ? uint8_t(sk->mc_ttl) : (sk->ttl < 0 ? s_.cfg.default_ttl : uint8_t(sk->ttl));
     o.df = sk->pmtudisc >= IP_PMTUDISC_WANT && sk->pmtudisc != IP_PMTUDISC_OMIT;
     o.mc_loop = sk->mc_loop;
+    o.mark = uint32_t(sk->mark);
     ++s_.ctr.icmp.OutMsgs;
     ++s_.ctr.icmp.OutEchos;
     return s_.ip.output(std::move(pkt), rt, o);

@@ -1,6 +1,7 @@
 // UDP (net/ipv4/udp.c): bind conflicts, demux, receive accounting, ICMP errors, output.
 #include "udp/udp.hpp"
 
+#include <linux/if_packet.h>
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 
 #include "core/stack_impl.hpp"
 #include "wire/bytes.hpp"
+#include "wire/ethernet.hpp"
 #include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/udp.hpp"
@@ -287,9 +289,67 @@ DgramSock* Udp::lookup(Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, int
     return USNET_TRACED(s_, lookup_t, saddr, sport, daddr, dport, dif);
 }
 
+// sk_filter_trim_cap: the socket's classic BPF program sees the datagram from its transport
+// header (skb->data), with the network and link headers before it.
+uint32_t Udp::run_filter(const DgramSock* sk, buf::Packet& p) {
+    const uint32_t hdr = sk->proto == sock::Proto::Udp ? wire::kUdpHeaderLen : 0;
+    sock::FilterInput in;
+    in.data = p.data() - hdr;
+    in.len = p.size() + hdr;
+    in.net = p.base() + p.meta.l3_off;
+    in.mark = p.meta.mark;
+    in.random = uint32_t(s_.rng());
+    // A copy dev_loopback_xmit looped back keeps the device it was sent on, its link
+    // header is its network header, and its pkt_type is PACKET_LOOPBACK.
+    const int dev_index = p.meta.mc_copy ? p.meta.loop_dev : p.meta.in_dev ? p.meta.in_dev : p.meta.ifindex;
+    const link::Interface* dev = s_.iface(dev_index);
+    in.ifindex = dev_index;
+    in.hatype = dev && dev->loopback ? 772 : 1;  // ARPHRD_LOOPBACK, ARPHRD_ETHER
+    const bool lo = !dev || dev->loopback;
+    if (p.meta.mc_copy) {
+        in.pkttype = PACKET_LOOPBACK;
+        in.mac = in.net;
+    } else {
+        const bool bcast = p.meta.route_flags & ip::kRtBroadcast, mcast = p.meta.route_flags & ip::kRtMulticast;
+        in.pkttype = lo ? PACKET_HOST : bcast ? PACKET_BROADCAST : mcast ? PACKET_MULTICAST : PACKET_HOST;
+        // The Ethernet header as it came in (lo's carries zero addresses), rebuilt in the
+        // headroom: a reassembled datagram's buffer does not hold its first fragment's.
+        if (p.meta.l3_off >= wire::kEthHeaderLen) {
+            Mac dst{}, src{};
+            if (!lo) {
+                src = p.meta.src_mac;
+                if (bcast) dst = Mac{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+                else if (mcast) dst = Mac{{0x01, 0x00, 0x5e, uint8_t((p.meta.dst.v >> 16) & 0x7f), uint8_t(p.meta.dst.v >> 8), uint8_t(p.meta.dst.v)}};
+                else dst = dev->mac;
+            }
+            uint8_t* m = p.base() + p.meta.l3_off - wire::kEthHeaderLen;
+            wire::EthernetRepr{dst, src, wire::kEthIpv4}.emit(m);
+            in.mac = m;
+        }
+    }
+    in.mac_len = in.mac ? uint32_t(in.data + in.len - in.mac) : 0;
+    const uint32_t r = sock::filter_run(sk->filter, in);
+    if (r == 0) return 0;
+    // pskb_trim to the program's length, never below the transport header (the cap).
+    const uint32_t keep = std::max(r, hdr ? hdr : 1u);
+    if (keep < in.len) p.trim(keep - hdr);
+    return r;
+}
+
 template <bool Tr>
 bool Udp::enqueue_t(DgramSock* sk, buf::PacketPtr pkt, bool count_udp) {
     USNET_TRACER(s_);
+    if (__builtin_expect(!sk->filter.empty(), 0) && run_filter(sk, *pkt) == 0) {
+        USNET_TRACE(tr_, UdpFiltered, tr_ ? tr_->shown(sk->fd) : 0);
+        // udp_queue_rcv_one_skb counts it (UDP_MIB_INERRORS, sk_drops); sock_queue_rcv_skb,
+        // for ping, drops it uncounted.
+        if (count_udp) {
+            ++sk->drops;
+            ++s_.ctr.udp.InErrors;
+        }
+        s_.drop(DropReason::SocketFilter, pkt->meta.src, pkt->meta.sport, pkt->meta.dst, pkt->meta.dport);
+        return false;
+    }
     const uint32_t ts = pkt->meta.truesize ? pkt->meta.truesize : truesize_for(pkt->size());
     const uint32_t rcvbuf = uint32_t(sk->rcvbuf);
     // __udp_enqueue_schedule_skb: drop when it does not fit, but always accept one
@@ -581,6 +641,7 @@ Err Udp::output_t(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, 
     else o.ttl = sk->ttl < 0 ? s_.cfg.default_ttl : uint8_t(sk->ttl);
     o.df = sk->pmtudisc == IP_PMTUDISC_DO || sk->pmtudisc == IP_PMTUDISC_WANT || sk->pmtudisc == IP_PMTUDISC_PROBE;
     o.mc_loop = sk->mc_loop;
+    o.mark = uint32_t(sk->mark);
     if (ttl_override >= 0) o.ttl = uint8_t(ttl_override);
     if (tos_override >= 0) o.tos = uint8_t(tos_override);
     if (!sk->daddr.any()) {

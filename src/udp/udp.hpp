@@ -81,6 +81,7 @@ public:
     // copy calls the next layer's copy of the same kind.
     template <bool Tr> DgramSock* lookup_t(Ip4 saddr, uint16_t sport, Ip4 daddr, uint16_t dport, int dif);
     template <bool Tr> bool enqueue_t(DgramSock* sk, buf::PacketPtr pkt, bool count_udp);
+    uint32_t run_filter(const DgramSock* sk, buf::Packet& p);
     template <bool Tr> void input_t(buf::PacketPtr pkt);
     template <bool Tr> Err output_t(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, Ip4 daddr, uint16_t dport,
                                     int ttl_override, int tos_override);

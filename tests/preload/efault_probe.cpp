@@ -6,6 +6,7 @@
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -283,6 +284,27 @@ int main() {
     SHOW("getsockopt bad optval", getsockopt(s, SOL_SOCKET, SO_RCVBUF, bad, &gl));
     SHOW("getsockopt bad optlen", getsockopt(s, SOL_SOCKET, SO_RCVBUF, buf, reinterpret_cast<socklen_t*>(bad)));
     SHOW("getsockopt ro optval", getsockopt(s, SOL_SOCKET, SO_RCVBUF, ro, &gl));
+    {
+        // SO_ATTACH_FILTER copies its program after the lock and length checks.
+        const int f = socket(AF_INET, SOCK_DGRAM, 0);
+        sock_fprog fp{2, reinterpret_cast<sock_filter*>(bad)};
+        SHOW("SO_ATTACH_FILTER bad program", setsockopt(f, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp));
+        fp.len = 0;
+        SHOW("SO_ATTACH_FILTER bad program, len 0", setsockopt(f, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp));
+        sock_filter ret{BPF_RET | BPF_K, 0, 0, 5};
+        sock_fprog okp{1, &ret};
+        SHOW("SO_ATTACH_FILTER", setsockopt(f, SOL_SOCKET, SO_ATTACH_FILTER, &okp, sizeof okp));
+        socklen_t room = 1;
+        SHOW("SO_GET_FILTER bad buffer", getsockopt(f, SOL_SOCKET, SO_GET_FILTER, bad, &room));
+        room = 0;
+        SHOW("SO_GET_FILTER bad buffer, room 0", getsockopt(f, SOL_SOCKET, SO_GET_FILTER, bad, &room));
+        printf("  len=%u\n", room);
+        const int on = 1;
+        setsockopt(f, SOL_SOCKET, SO_LOCK_FILTER, &on, sizeof on);
+        fp.len = 2;
+        SHOW("SO_ATTACH_FILTER bad program, locked", setsockopt(f, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp));
+        close(f);
+    }
     SHOW("ioctl FIONREAD bad", ioctl(s, FIONREAD, bad));
     SHOW("ioctl FIONREAD ro", ioctl(s, FIONREAD, ro));
     SHOW("ioctl FIONBIO bad", ioctl(s, FIONBIO, bad));

@@ -4,6 +4,7 @@
 // Reasons no API call can reach are listed in kUnreachable with why; the last test demands
 // that triggers and kUnreachable together cover the whole table.
 #include <gtest/gtest.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <net/if.h>
 #include <netinet/udp.h>
@@ -379,6 +380,32 @@ const Trigger kTriggers[] = {
      }},
     {Err::OptPermission, [](StackConfig& c) { c.privileged = false; },
      [](World& w) -> long { return seti(*w.host, udp(*w.host), SOL_SOCKET, SO_PRIORITY, 7); }},
+    {Err::FilterLocked, nullptr,
+     [](World& w) -> long {
+         Stack& h = *w.host;
+         const int fd = udp(h);
+         seti(h, fd, SOL_SOCKET, SO_LOCK_FILTER, 1);
+         return seti(h, fd, SOL_SOCKET, SO_LOCK_FILTER, 0);
+     }},
+    {Err::FilterInvalid, nullptr,
+     [](World& w) -> long {
+         sock_filter p{BPF_LD | BPF_IMM, 0, 0, 1};  // no final return
+         sock_fprog fp{1, &p};
+         return w.host->setsockopt(udp(*w.host), SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp);
+     }},
+    {Err::FilterNone, nullptr,
+     [](World& w) -> long { return seti(*w.host, udp(*w.host), SOL_SOCKET, SO_DETACH_FILTER, 0); }},
+    {Err::FilterRoom, nullptr,
+     [](World& w) -> long {
+         Stack& h = *w.host;
+         const int fd = udp(h);
+         sock_filter p[2] = {{BPF_LD | BPF_IMM, 0, 0, 1}, {BPF_RET | BPF_A, 0, 0, 0}};
+         sock_fprog fp{2, p};
+         h.setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp);
+         sock_filter out[2];
+         socklen_t room = 1;  // in instructions
+         return h.getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, out, &room);
+     }},
     {Err::McastNoDevice, nullptr,
      [](World& w) -> long { return join(*w.host, udp(*w.host), Ip4(239, 1, 1, 1), Ip4(10, 9, 9, 9)); }},
     {Err::McastNotMulticast, nullptr,

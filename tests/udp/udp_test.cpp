@@ -1,5 +1,6 @@
 // UDP layer: port choice, SO_REUSEPORT distribution, receive accounting and counters,
 // checksums on the wire.
+#include <linux/filter.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -240,6 +241,14 @@ TEST(Drops, EveryReasonIsCountedAndExplained) {
     const sockaddr_in to_r = sin4(kLo, 7200);
     for (int i = 0; i < 4; ++i) ASSERT_EQ(h.sendto(s, "data", 4, 0, sa(to_r), sizeof to_r), 4);
     EXPECT_TRUE(saw(DropReason::RcvbufFull, "-> 127.0.0.1:7200"));
+
+    const int fl = udp_bound(h, kLo, 7201);
+    sock_filter drop_all{BPF_RET | BPF_K, 0, 0, 0};
+    sock_fprog fp{1, &drop_all};
+    ASSERT_EQ(h.setsockopt(fl, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp), 0);
+    const sockaddr_in to_fl = sin4(kLo, 7201);
+    ASSERT_EQ(h.sendto(s, "data", 4, 0, sa(to_fl), sizeof to_fl), 4);
+    EXPECT_TRUE(saw(DropReason::SocketFilter, "-> 127.0.0.1:7201"));
 
     auto bad = udp_datagram(kGw, kHost, 1, 7300, {'z'});
     bad[6] ^= 0xff;
