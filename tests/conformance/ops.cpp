@@ -3,6 +3,7 @@
 #include "ops.hpp"
 
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -52,7 +53,34 @@ const Named kOptNames[] = {
     {"MCAST_BLOCK_SOURCE", MCAST_BLOCK_SOURCE}, {"MCAST_UNBLOCK_SOURCE", MCAST_UNBLOCK_SOURCE},
     {"UDP_CORK", UDP_CORK},             {"UDP_SEGMENT", UDP_SEGMENT},     {"UDP_NO_CHECK6_TX", UDP_NO_CHECK6_TX},
     {"UDP_GRO", UDP_GRO},
+    {"SO_ATTACH_FILTER", SO_ATTACH_FILTER}, {"SO_DETACH_FILTER", SO_DETACH_FILTER},
+    {"SO_LOCK_FILTER", SO_LOCK_FILTER},
 };
+
+// Classic BPF programs the search attaches by name (option value "bpf:NAME[,LEN]").
+struct NamedProg {
+    const char* name;
+    std::vector<sock_filter> insns;
+};
+const std::vector<NamedProg>& programs() {
+    static const std::vector<NamedProg> p = {
+        {"drop", {{BPF_RET | BPF_K, 0, 0, 0}}},
+        {"all", {{BPF_RET | BPF_K, 0, 0, 0xffffffff}}},
+        {"keep10", {{BPF_RET | BPF_K, 0, 0, 10}}},
+        {"keep3", {{BPF_RET | BPF_K, 0, 0, 3}}},
+        {"len-2", {{BPF_LD | BPF_W | BPF_LEN, 0, 0, 0}, {BPF_ALU | BPF_SUB | BPF_K, 0, 0, 2}, {BPF_RET | BPF_A, 0, 0, 0}}},
+        {"udp-only", {{BPF_LD | BPF_B | BPF_ABS, 0, 0, uint32_t(SKF_NET_OFF + 9)}, {BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 17},
+                      {BPF_RET | BPF_K, 0, 0, 0xffff}, {BPF_RET | BPF_K, 0, 0, 0}}},
+        {"port7000", {{BPF_LD | BPF_H | BPF_ABS, 0, 0, 2}, {BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 7000},
+                      {BPF_RET | BPF_K, 0, 0, 0xffff}, {BPF_RET | BPF_K, 0, 0, 0}}},
+        {"pkttype", {{BPF_LD | BPF_W | BPF_ABS, 0, 0, uint32_t(SKF_AD_OFF + SKF_AD_PKTTYPE)},
+                     {BPF_ALU | BPF_ADD | BPF_K, 0, 0, 8}, {BPF_RET | BPF_A, 0, 0, 0}}},
+        {"past-end", {{BPF_LD | BPF_W | BPF_ABS, 0, 0, 100}, {BPF_RET | BPF_K, 0, 0, 0xffff}}},
+        {"no-ret", {{BPF_LD | BPF_IMM, 0, 0, 1}}},
+        {"bad-jump", {{BPF_JMP | BPF_JA, 0, 0, 3}, {BPF_RET | BPF_K, 0, 0, 1}}},
+    };
+    return p;
+}
 
 const Named kMsgFlags[] = {{"DONTWAIT", MSG_DONTWAIT}, {"PEEK", MSG_PEEK},   {"TRUNC", MSG_TRUNC},
                            {"MORE", MSG_MORE},         {"OOB", MSG_OOB},     {"DONTROUTE", MSG_DONTROUTE},
@@ -108,7 +136,7 @@ std::string payload(const std::string& spec) {
 }
 
 // An option value: "int:N", "str:eth0", "mreq:GROUP,IF", "mreqn:GROUP,IF,INDEX",
-// "linger:ON,SECS", "addr:A", "bytes:N" (zeros), "mreqs:GROUP,IF,SOURCE",
+// "linger:ON,SECS", "addr:A", "bytes:N" (zeros), "mreqs:GROUP,IF,SOURCE", "bpf:PROGRAM[,LEN]",
 // "greq:INDEX,GROUP", "gsreq:INDEX,GROUP,SOURCE" (AF_INET sockaddr_storages).
 std::string option_value(const std::string& v) {
     const size_t colon = v.find(':');
@@ -165,6 +193,14 @@ std::string option_value(const std::string& v) {
         out.assign(reinterpret_cast<const char*>(&a), sizeof a);
     } else if (kind == "bytes") {
         out.assign(std::strtoul(arg.c_str(), nullptr, 10), '\0');
+    } else if (kind == "bpf" && !parts.empty()) {
+        // A sock_fprog pointing at the named program (which outlives the call).
+        for (const auto& p : programs())
+            if (parts[0] == p.name) {
+                sock_fprog fp{uint16_t(parts.size() > 1 ? std::atoi(parts[1].c_str()) : int(p.insns.size())),
+                              const_cast<sock_filter*>(p.insns.data())};
+                out.assign(reinterpret_cast<const char*>(&fp), sizeof fp);
+            }
     }
     return out;
 }
@@ -248,7 +284,18 @@ private:
 
     void setopt() {
         const std::string s = slot();
-        switch (below(9)) {
+        switch (below(10)) {
+            case 9:
+                if (chance(70)) {
+                    out_.push_back("setopt " + s + " SOL_SOCKET SO_ATTACH_FILTER bpf:" +
+                                   pick({"drop", "all", "keep10", "keep3", "len-2", "udp-only", "port7000", "pkttype",
+                                         "past-end", "no-ret", "bad-jump"}) +
+                                   (chance(90) ? "" : "," + pick({"0", "5000"})) + " " + pick({"16", "16", "16", "8"}));
+                } else {
+                    out_.push_back("setopt " + s + " SOL_SOCKET " + pick({"SO_DETACH_FILTER", "SO_DETACH_FILTER", "SO_LOCK_FILTER"}) +
+                                   " int:" + pick({"1", "0"}) + " " + pick({"4", "4", "2"}));
+                }
+                break;
             case 0:
                 out_.push_back("setopt " + s + " SOL_SOCKET " +
                                pick({"SO_REUSEADDR", "SO_REUSEPORT", "SO_BROADCAST", "SO_NO_CHECK", "SO_DONTROUTE",
@@ -336,6 +383,7 @@ private:
             {"SOL_IP", "IP_MTU_DISCOVER"},  {"SOL_IP", "IP_MULTICAST_TTL"},    {"SOL_IP", "IP_MULTICAST_IF"},
             {"SOL_IP", "IP_RECVERR"},       {"SOL_IP", "IP_PKTINFO"},          {"SOL_IP", "IP_OPTIONS"},
             {"SOL_UDP", "UDP_CORK"},        {"SOL_UDP", "UDP_SEGMENT"},        {"SOL_TCP", "1"},
+            {"SOL_SOCKET", "SO_ATTACH_FILTER"}, {"SOL_SOCKET", "SO_LOCK_FILTER"},
         };
         const auto& n = names[below(sizeof names / sizeof names[0])];
         out_.push_back("getopt " + s + " " + n[0] + " " + n[1] + " " + pick({"4", "4", "4", "16", "1", "0", "2", "64"}));
