@@ -194,6 +194,19 @@ Err connect_route(StackImpl& s, DgramSock* sk, Ip4 daddr, ip::RouteResult* rt) {
     } else if (!fl.oif) {
         fl.oif = sk->uc_index;
     }
+    // ip_route_connect: with the destination or source unknown, a first lookup fills them
+    // in, and the route is looked up again with them and the same device (so a device-bound
+    // socket bound to 127.0.0.1 connecting to 0.0.0.0 fails there: 127.0.0.1 via eth0).
+    // The trace shows the first lookup only: the second finds the same route unless it fails.
+    if (fl.daddr.any() || fl.saddr.any()) {
+        if (Err e = s.ip.route_output(fl, rt); e != Err::None) return e;
+        fl.daddr = rt->dst;
+        fl.saddr = rt->src;
+        auto* const tracer = std::exchange(s.tracer, nullptr);
+        const Err e = s.ip.route_output(fl, rt);
+        s.tracer = tracer;
+        return e;
+    }
     return s.ip.route_output(fl, rt);
 }
 
