@@ -469,6 +469,13 @@ int sys_connect(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
         USNET_TRACE_INDENT(s.tracer);
         if (Err e = sock::connect_route(s, sk, a.addr, &rt); e != Err::None) return fail(e, "connect", fd);
     }
+    if (sk->cork) {
+        // __ip4_datagram_connect routes with the socket's cork flow (inet->cork.fl), so a
+        // corked datagram leaves for the new peer, from the new source, by its old route.
+        sk->cork_daddr = sk->cork_rt.dst = rt.dst;
+        sk->cork_rt.src = rt.src;
+        sk->cork_dport = a.port;
+    }
     if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) {
         USNET_TRACE(s.tracer, ConnectBroadcast);
         return fail(Err::BroadcastDenied, "connect", fd);
@@ -733,6 +740,22 @@ void iov_copy_in(uint8_t* dst, const msghdr* msg) {
     }
 }
 
+// __ip_append_data's charge to sk_wmem_alloc for n more bytes of a corked datagram: the
+// last skb takes what room it has left (as page fragments on a scatter-gather device: the
+// bytes themselves), and each further fragment is a new skb charged its truesize.
+void cork_charge(DgramSock* sk, uint32_t n) {
+    const uint32_t per = (sk->cork_rt.mtu - 20) & ~7u;
+    const uint32_t copy = std::min(n, sk->cork_room);
+    sk->cork_wmem += copy;
+    sk->cork_room -= copy;
+    for (n -= copy; n > 0 && per > 0;) {
+        const uint32_t k = std::min(n, per);
+        sk->cork_wmem += udp::truesize_for(k > wire::kUdpHeaderLen ? k - wire::kUdpHeaderLen : 0);
+        sk->cork_room = per - k;
+        n -= k;
+    }
+}
+
 // udp_push_pending_frames: send what is corked.
 Err push_pending(StackImpl& s, DgramSock* sk) {
     if (!sk->cork) return Err::None;
@@ -946,6 +969,7 @@ ssize_t do_sendmsg_t(StackImpl& s, int fd, const msghdr* msg, int flags, const c
             return ssize_t(len);
         }
         if (sk->cork) {
+            cork_charge(sk, uint32_t(len));
             iov_copy_in(sk->cork->put(uint32_t(len)), msg);
             USNET_TRACE(tr_, SendCorked, sk->cork_daddr, sk->cork_dport, sk->cork->size());
         } else {
@@ -958,6 +982,8 @@ ssize_t do_sendmsg_t(StackImpl& s, int fd, const msghdr* msg, int flags, const c
             if (corkreq) {
                 sk->cork = std::move(pkt);
                 sk->cork_rt = rt;
+                sk->cork_wmem = sk->cork_room = 0;
+                cork_charge(sk, uint32_t(len + hdr));
                 sk->cork_daddr = daddr;
                 sk->cork_dport = dport;
                 USNET_TRACE(tr_, SendCork, len);
@@ -1232,6 +1258,11 @@ ssize_t recv_error(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, const ch
 // kernel restarts it when that handler has SA_RESTART. Which signal it was is not known
 // here, so it restarts only if every signal with a handler has SA_RESTART.
 static bool signal_handlers_restart() {
+    const int saved = errno;  // sigaction fails (EINVAL) on the C library's reserved signals
+    struct Restore {
+        int e;
+        ~Restore() { errno = e; }
+    } restore{saved};
     for (int sig = 1; sig < NSIG; ++sig) {
         struct sigaction a {};
         if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, nullptr, &a) != 0) continue;
@@ -1612,7 +1643,7 @@ int sys_ioctl(StackImpl& s, int fd, unsigned long req, void* arg) {
                 return fail(Err::IoctlUnknown, "ioctl", fd);
             }
             // sk_wmem_alloc: only a corked datagram is ever held on the send side.
-            int v = sk->cork ? int(udp::truesize_for(sk->cork->size()) + 2) : 0;
+            int v = sk->cork ? int(sk->cork_wmem) : 0;
             USNET_TRACE(s.tracer, IoctlPath, "udp_ioctl", "SIOCOUTQ = sk_wmem_alloc, " + std::to_string(v));
             std::memcpy(arg, &v, sizeof v);
             break;

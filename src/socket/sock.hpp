@@ -90,6 +90,8 @@ struct DgramSock {
     ip::RouteResult cork_rt;
     Ip4 cork_daddr;
     uint16_t cork_dport = 0;
+    uint32_t cork_wmem = 0;  // what the corked skbs charge to sk_wmem_alloc (SIOCOUTQ)
+    uint32_t cork_room = 0;  // bytes the last of them still takes before a new fragment
 
     // Cached route for the connected peer (sk_dst_cache), valid while genid matches.
     ip::RouteResult dst_cache;
