@@ -25,6 +25,11 @@ struct LinkParams {
     double reorder = 0;        // probability a frame is held back by an extra latency
 };
 
+// For a signal handler wrapper (usnet run's): a handler is running on this thread. A call
+// of this thread blocked in a real-time world then ends as interrupted (EINTR, or a restart
+// under SA_RESTART), even if the handler ran just before the call went to sleep.
+void note_signal_handler() noexcept;
+
 class Network : public Env {
 public:
     explicit Network(uint64_t seed = 1);

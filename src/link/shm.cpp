@@ -124,16 +124,24 @@ uint32_t Fabric::send(uint32_t from, const uint8_t* frame, uint32_t len) {
     return refused;
 }
 
-bool Fabric::wait(uint32_t p, Time timeout) {
+bool Fabric::wait(uint32_t p, Time timeout) { return sleep(p, arm(p), timeout); }
+
+uint32_t Fabric::arm(uint32_t p) {
     Ring& ring = r_->rings[p];
     ring.sleepers.fetch_add(1, std::memory_order_seq_cst);
-    const uint32_t seen = ring.bell.load(std::memory_order_seq_cst);
+    return ring.bell.load(std::memory_order_seq_cst);
+}
+
+bool Fabric::sleep(uint32_t p, uint32_t seen, Time timeout) {
+    Ring& ring = r_->rings[p];
     // Checked after announcing ourselves: a producer that published before this sees the
     // frame here; one that publishes after sees a sleeper and rings.
     const bool interrupted = !pending(p) && futex_wait(&ring.bell, seen, timeout, true);
     ring.sleepers.fetch_sub(1, std::memory_order_relaxed);
     return interrupted;
 }
+
+std::atomic<uint32_t>* Fabric::bell(uint32_t p) { return &r_->rings[p].bell; }
 
 void Fabric::ring_bell(uint32_t p) {
     Ring& ring = r_->rings[p];

@@ -129,6 +129,11 @@ public:
     // no limit). Returns at once if a frame is already waiting. Returns whether a signal
     // handler ran in this thread meanwhile (the wait then ends early).
     bool wait(uint32_t p, Time timeout);
+    // wait() in two steps, for a caller that lets signals in only between them: arm
+    // announces a sleeper and returns the bell's value; sleep waits unless it has moved.
+    uint32_t arm(uint32_t p);
+    bool sleep(uint32_t p, uint32_t seen, Time timeout);
+    std::atomic<uint32_t>* bell(uint32_t p);
     // Wakes whoever sleeps on port p (costs a syscall only if someone does).
     void ring_bell(uint32_t p);
 

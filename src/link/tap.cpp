@@ -262,7 +262,7 @@ bool TapDevice::transmit(const uint8_t* frame, uint32_t len) {
     return true;
 }
 
-bool TapDevice::wait(Time timeout, bool rung) {
+bool TapDevice::wait(Time timeout, bool rung, const sigset_t* unblock) {
     pollfd p[kMaxQueues + 1];
     nfds_t n = 0;
     for (int fd : q_) p[n++] = {fd, POLLIN, 0};
@@ -271,7 +271,7 @@ bool TapDevice::wait(Time timeout, bool rung) {
     timespec* tsp = shm::relative_timeout(timeout, &ts);
     if (rung) sleepers_.fetch_add(1, std::memory_order_seq_cst);
     const int saved = errno;
-    const long r = syscall(SYS_ppoll, p, n, tsp, nullptr, 0);
+    const long r = syscall(SYS_ppoll, p, n, tsp, unblock, unblock ? size_t(_NSIG / 8) : size_t(0));
     const bool interrupted = r < 0 && errno == EINTR;
     errno = saved;
     if (rung) sleepers_.fetch_sub(1, std::memory_order_relaxed);

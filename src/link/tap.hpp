@@ -4,6 +4,8 @@
 // frame a write(2). Every call is a raw system call: inside `usnet run` the libc names
 // are the shim's.
 #pragma once
+#include <signal.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -58,7 +60,8 @@ public:
     bool transmit(const uint8_t* frame, uint32_t len);
     // Sleeps until a frame waits, ring() is called (if rung), or timeout ns pass (kNever:
     // no limit). Returns whether a signal handler ran meanwhile (the sleep then ends early).
-    bool wait(Time timeout, bool rung = true);
+    // unblock: the signal mask to sleep under, set atomically by ppoll (null: the thread's).
+    bool wait(Time timeout, bool rung = true, const sigset_t* unblock = nullptr);
     // Wakes a thread sleeping in wait(); a system call only when one sleeps.
     void ring();
     // A forked child's copy: closes its descriptors and leaves the device, still the

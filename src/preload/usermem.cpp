@@ -97,6 +97,52 @@ bool probe_range(const void* p, size_t n, bool write) {
 bool readable(const void* p, size_t n) { return n == 0 || probe_range(p, n, false); }
 bool writable(void* p, size_t n) { return n == 0 || probe_range(p, n, true); }
 
+// Every other signal the program handles is installed through a trampoline that first tells
+// a usnet call blocked on this thread that a handler ran (sim::note_signal_handler): the
+// kernel's wait loops see signal_pending, and so must ours, even for a handler that ran in
+// the instant between letting signals in and going to sleep. The program's own action is
+// kept here and is what sigaction reports back.
+struct sigaction g_user_other[NSIG];
+bool g_wrapped[NSIG];
+
+void signal_trampoline(int sig, siginfo_t* info, void* ctx) {
+    usnet::sim::note_signal_handler();
+    const struct sigaction a = g_user_other[sig];
+    if (a.sa_flags & SA_RESETHAND) {  // the kernel has reset the action to SIG_DFL already
+        g_wrapped[sig] = false;
+        g_user_other[sig] = {};
+    }
+    if (a.sa_flags & SA_SIGINFO) a.sa_sigaction(sig, info, ctx);
+    else a.sa_handler(sig);
+}
+
+bool has_handler(const struct sigaction& a) {
+    return (a.sa_flags & SA_SIGINFO) ? a.sa_sigaction != nullptr : a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN;
+}
+
+int wrapped_sigaction(sigaction_fn* real_sa, int sig, const struct sigaction* act, struct sigaction* old) {
+    if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP) return real_sa(sig, act, old);
+    std::lock_guard<std::mutex> g(g_sig_mu);
+    struct sigaction prev{};
+    if (g_wrapped[sig]) prev = g_user_other[sig];
+    else if (real_sa(sig, nullptr, &prev) != 0) return -1;
+    if (act) {
+        if (has_handler(*act)) {
+            struct sigaction w = *act;
+            w.sa_flags |= SA_SIGINFO;
+            w.sa_sigaction = signal_trampoline;
+            g_user_other[sig] = *act;  // before the trampoline can run
+            if (real_sa(sig, &w, nullptr) != 0) return -1;
+            g_wrapped[sig] = true;
+        } else {
+            if (real_sa(sig, act, nullptr) != 0) return -1;
+            g_wrapped[sig] = false;
+        }
+    }
+    if (old) *old = prev;
+    return 0;
+}
+
 // Set when the shim itself fails a call with EFAULT (the stack has no reason on record).
 thread_local bool t_shim_fault [[gnu::tls_model("initial-exec")]] = false;
 
@@ -122,7 +168,7 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
             return sigaction(sig, &a, old);
         }
     }
-    if (slot < 0) return real_sa(sig, act, old);
+    if (slot < 0) return wrapped_sigaction(real_sa, sig, act, old);
     if (g_probe_installed.load(std::memory_order_acquire) &&
         ((act && !readable(act, sizeof *act)) || (old && !writable(old, sizeof *old))))
         return efault<int>();
@@ -133,9 +179,11 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
     return 0;
 }
 sighandler_t signal(int sig, sighandler_t h) {
-    REAL(signal);
-    if (!trap_owns_signal(sig) && (fault_slot(sig) < 0 || !g_probe_installed.load(std::memory_order_acquire)))
-        return real_signal(sig, h);
+    // Through sigaction, so that a handler is wrapped (glibc's own signal() would not be).
+    if (h == SIG_ERR || sig <= 0 || sig >= NSIG) {
+        errno = EINVAL;
+        return SIG_ERR;
+    }
     struct sigaction a{}, old{};
     a.sa_handler = h;
     sigemptyset(&a.sa_mask);

@@ -34,6 +34,12 @@ struct PortRef;
 
 // Set when this thread's wait in run_until_realtime ended because a signal handler ran.
 thread_local bool t_interrupted [[gnu::tls_model("initial-exec")]] = false;
+// Set by note_signal_handler when a handler runs on this thread while its gate is open,
+// and the futex word the thread is about to sleep on, which the handler moves so that the
+// sleep cannot begin after the handler ran (a handler that ran between opening the gate
+// and the sleep would otherwise go unseen, and the call sleep on).
+thread_local volatile bool t_sig_ran [[gnu::tls_model("initial-exec")]] = false;
+thread_local std::atomic<uint32_t>* t_wait_word [[gnu::tls_model("initial-exec")]] = nullptr;
 
 // A blocked call sees every signal handler that runs while it waits, as the kernel's wait
 // loops see signal_pending: signals stay blocked while the thread is awake in the loop and
@@ -63,6 +69,18 @@ public:
         return false;
     }
     void open() const { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+    const sigset_t* program_mask() const { return &old_; }
+    // Open around a futex sleep on w, whose value before opening was seen.
+    bool sleep_on(std::atomic<uint32_t>* w, FnRef<bool(uint32_t)> sleep, uint32_t seen) const {
+        t_sig_ran = false;
+        t_wait_word = w;
+        open();
+        // A handler that runs once the gate is open moved *w from seen: the sleep returns at once.
+        bool interrupted = sleep(seen);
+        close();
+        t_wait_word = nullptr;
+        return interrupted || t_sig_ran;
+    }
     void close() const {
         sigset_t all;
         sigfillset(&all);
@@ -138,7 +156,8 @@ struct OutsideLink : link::Port {
     virtual bool cheap_poll() const = 0;
     // Sleeps until a frame arrives, ring() is called (if rung) or timeout ns pass; true if
     // a signal handler ran meanwhile.
-    virtual bool wait(Time timeout, bool rung = true) = 0;
+    // With a gate, signals are let in for the sleep only (the gate's program mask).
+    virtual bool wait(Time timeout, bool rung = true, const SignalGate* gate = nullptr) = 0;
     virtual void ring() = 0;
     // A forked child lets go of its copy, leaving the link to the parent.
     virtual void detach() = 0;
@@ -155,7 +174,10 @@ struct SwitchLink : OutsideLink {
     void transmit(buf::PacketPtr frame) override;
     void poll() override;
     bool cheap_poll() const override { return true; }
-    bool wait(Time timeout, bool) override { return fab.wait(port, timeout); }  // frames ring it too
+    bool wait(Time timeout, bool, const SignalGate* gate) override {  // frames ring it too
+        if (!gate) return fab.wait(port, timeout);
+        return gate->sleep_on(fab.bell(port), [&](uint32_t seen) { return fab.sleep(port, seen, timeout); }, fab.arm(port));
+    }
     void ring() override { fab.ring_bell(port); }
     void detach() override {
         if (ctl >= 0) syscall(SYS_close, ctl);  // our copy only: the parent's stays open
@@ -169,7 +191,9 @@ struct TapLink : OutsideLink {
     void transmit(buf::PacketPtr frame) override;
     void poll() override;
     bool cheap_poll() const override { return false; }  // a read(2) to learn there is nothing
-    bool wait(Time timeout, bool rung) override { return dev->wait(timeout, rung); }
+    bool wait(Time timeout, bool rung, const SignalGate* gate) override {
+        return dev->wait(timeout, rung, gate ? gate->program_mask() : nullptr);  // ppoll sets the mask atomically
+    }
     void ring() override { dev->ring(); }
     void detach() override { dev->forget(); }
 };
@@ -484,9 +508,7 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
             // Attached to a switch or a TAP: sleep on it (a frame, or our ring's bell, which
             // the switch's other hosts and this process's other threads (settle_now) ring).
             n.mu->unlock();
-            gate->open();
-            interrupted = n.up->wait(timeout);
-            gate->close();
+            interrupted = n.up->wait(timeout, true, &*gate);
             n.mu->lock();
         } else {
             // Read under mu: a change another thread makes after we let go of it is
@@ -494,9 +516,8 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
             n.sleepers.fetch_add(1, std::memory_order_seq_cst);
             const uint32_t seen = n.bell.load(std::memory_order_seq_cst);
             n.mu->unlock();
-            gate->open();
-            interrupted = link::shm::futex_wait(&n.bell, seen, timeout, false);
-            gate->close();
+            interrupted = gate->sleep_on(
+                &n.bell, [&](uint32_t v) { return link::shm::futex_wait(&n.bell, v, timeout, false); }, seen);
             n.mu->lock();
             n.sleepers.fetch_sub(1, std::memory_order_relaxed);
         }
@@ -511,6 +532,11 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
 }
 
 bool Network::take_interrupt() { return std::exchange(t_interrupted, false); }
+
+void note_signal_handler() noexcept {
+    t_sig_ran = true;
+    if (std::atomic<uint32_t>* w = t_wait_word) w->fetch_add(1, std::memory_order_relaxed);
+}
 
 bool Network::run_until(FnRef<bool()> ready, Time deadline) {
     if (impl_->realtime) return run_until_realtime(ready, deadline);
