@@ -31,8 +31,15 @@ namespace usnet::cli {
 std::string find_beside(const std::string& file) {
     namespace fs = std::filesystem;
     std::error_code ec;
-    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (ec) return "";
+    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (ec) {
+        // No /proc/self/exe to read (a chroot without /proc, a process that may not read
+        // its own): the path it was started by, when that names a file.
+        const std::string argv0 = program_invocation_name;
+        if (argv0.find('/') == std::string::npos) return "";
+        exe = fs::absolute(argv0, ec);
+        if (ec) return "";
+    }
     const fs::path dir = exe.parent_path();
     for (const fs::path& c : {dir / file, dir / "../preload" / file, dir / "../lib/usnet" / file,
                               dir / "../lib64/usnet" / file, dir / "../lib/x86_64-linux-gnu/usnet" / file}) {
@@ -266,7 +273,9 @@ int run_program(const std::vector<std::string>& args, const char* argv0) {
     }
     const std::string lib = find_preload();
     if (lib.empty()) {
-        fmt::print(stderr, "usnet run: cannot find libusnet-preload.so (set USNET_PRELOAD)\n");
+        std::error_code ec;
+        fmt::print(stderr, "usnet run: cannot find libusnet-preload.so beside {} (set USNET_PRELOAD)\n",
+                   std::filesystem::read_symlink("/proc/self/exe", ec).string());
         return 2;
     }
     std::string preload = lib;
