@@ -181,6 +181,9 @@ Err Ip::route_output(const Flow& fl, RouteResult* out) {
             USNET_TRACE(s_.tracer, RouteOif, fl.oif, dev->name, daddr.is_lbcast() ? "a limited broadcast" : "a multicast", saddr);
             goto make_route;
         }
+        // No destination either: the source is the device's own address (host scope), and
+        // that address is the destination below.
+        if (saddr.any() && daddr.any()) saddr = select_addr(dev, Ip4(), Scope::Host);
     }
     if (daddr.any()) {
         // A zero destination means this host (ip_route_output: "daddr = saddr or loopback").
