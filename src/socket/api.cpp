@@ -157,6 +157,7 @@ void disconnect(StackImpl& s, DgramSock* sk) {
     sk->daddr = Ip4();
     sk->dport = 0;
     sk->dst_genid = 0;
+    sk->dst_cache.dev = nullptr;  // sk_dst_reset
     sk->bound_dev_if = 0;  // __udp_disconnect drops SO_BINDTODEVICE too
     if (!sk->bind_addr_lock) {
         const bool moved = !sk->rcv_saddr.any();
@@ -378,8 +379,12 @@ int sys_bind(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
     RouteType t = s.ip.addr_type(a.addr);
     USNET_TRACE(s.tracer, BindAddrType, a.addr, a.addr.any() ? "INADDR_ANY (any address)" : ip::rtn_name(t));
     if (ping) {
+        // ping_check_bind_addr: IP_FREEBIND / IP_TRANSPARENT allow a non-local address,
+        // never a multicast or broadcast one.
         if (a.addr.any()) t = RouteType::Local;
-        if (t != RouteType::Local) return fail(Err::BindNotLocal, "bind", fd);
+        if (t == RouteType::Multicast || t == RouteType::Broadcast ||
+            (t != RouteType::Local && !sk->opt_freebind && !sk->transparent))
+            return fail(Err::BindNotLocal, "bind", fd);
     } else if (!a.addr.any() && t != RouteType::Local && t != RouteType::Multicast && t != RouteType::Broadcast &&
                !sk->opt_freebind && !sk->transparent) {
         // inet_addr_valid_or_nonlocal: IP_FREEBIND / IP_TRANSPARENT allow any address.
@@ -410,6 +415,7 @@ int sys_bind(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
     sk->daddr = Ip4();
     sk->dport = 0;
     sk->dst_genid = 0;
+    sk->dst_cache.dev = nullptr;  // sk_dst_reset
     USNET_TRACE(s.tracer, BindDone, sk->rcv_saddr, sk->num);
     USNET_TRACE(s.tracer, BindLocks, sk->bind_addr_lock ? "set" : "clear", sk->bind_port_lock ? "set" : "clear");
     ok();
@@ -463,11 +469,20 @@ int sys_connect(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
     if (len < sizeof(sockaddr_in)) return fail(Err::AddrLen, "connect", fd);
     if (a.family != AF_INET) return fail(Err::AddrFamily, "connect", fd);
     sk->dst_genid = 0;
+    sk->dst_cache.dev = nullptr;  // sk_dst_reset
     ip::RouteResult rt;
     {
         USNET_TRACE(s.tracer, ConnectRoute, a.addr, sk->saddr, sk->bound_dev_if);
         USNET_TRACE_INDENT(s.tracer);
-        if (Err e = sock::connect_route(s, sk, a.addr, &rt); e != Err::None) return fail(e, "connect", fd);
+        if (Err e = sock::connect_route(s, sk, a.addr, &rt); e != Err::None) {
+            if (sk->cork) {
+                // ip_route_connect_init wrote the flow before the lookup failed.
+                sk->cork_daddr = sk->cork_rt.dst = a.addr;
+                if (!sk->saddr.any()) sk->cork_rt.src = sk->saddr;
+                sk->cork_dport = a.port;
+            }
+            return fail(e, "connect", fd);
+        }
     }
     if (sk->cork) {
         // __ip4_datagram_connect routes with the socket's cork flow (inet->cork.fl), so a
@@ -895,7 +910,10 @@ ssize_t do_sendmsg_t(StackImpl& s, int fd, const msghdr* msg, int flags, const c
                 USNET_TRACE_INDENT(tr_);
                 e = s.ip.route_output(fl, &rt);
             }
-            if (e != Err::None) return fail(e, call, fd);
+            if (e != Err::None) {
+                if (connected) sk->dst_cache.dev = nullptr;  // sk_dst_check dropped the stale route
+                return fail(e, call, fd);
+            }
             if (cacheable) {
                 sk->last_flow = fl;
                 sk->last_rt = rt;

@@ -35,6 +35,7 @@ int sol_socket_set(StackImpl& s, DgramSock* sk, int name, const void* val, sockl
         }
         sk->bound_dev_if = idx;
         sk->dst_genid = 0;
+        sk->dst_cache.dev = nullptr;  // sk_dst_reset
         return 0;
     }
     if (name == SO_LINGER) {
@@ -126,6 +127,7 @@ int sol_socket_set(StackImpl& s, DgramSock* sk, int name, const void* val, sockl
             if (v < 0) return fail(Err::OptValue, call, sk->fd);
             sk->bound_dev_if = v;
             sk->dst_genid = 0;
+            sk->dst_cache.dev = nullptr;  // sk_dst_reset
             return 0;
         // Accepted and stored by Linux with no effect on a UDP socket.
         case SO_DEBUG: sk->opt_debug = b; return 0;
@@ -458,15 +460,11 @@ int sol_ip_get(StackImpl& s, DgramSock* sk, int name, void* val, socklen_t* len)
         case IP_RECVERR_RFC4884: v = sk->recverr_rfc4884; break;
         case IP_OPTIONS: *len = 0; return 0;
         case IP_MTU:
-            // Only a connected socket has a route, and so an MTU.
-            if (!sk->established || sk->dst_genid != s.ip.genid) {
-                if (!sk->established) return fail(Err::NotConnected, call, sk->fd);
-                ip::RouteResult rt;
-                if (connect_route(s, sk, sk->daddr, &rt) != Err::None) return fail(Err::NotConnected, call, sk->fd);
-                sk->dst_cache = rt;
-                sk->dst_genid = s.ip.genid;
-            }
-            v = int(sk->dst_cache.mtu);
+            // sk_dst_get: only a connected socket caches a route. A route made stale by a
+            // change of the tables stays cached until a send checks it (sk_dst_check), and
+            // dst_mtu reads its device's MTU as it is now.
+            if (!sk->established || !sk->dst_cache.dev) return fail(Err::NotConnected, call, sk->fd);
+            v = int(sk->dst_genid == s.ip.genid ? sk->dst_cache.mtu : std::min<uint32_t>(sk->dst_cache.dev->mtu, 0xffff));
             break;
         case IP_MULTICAST_IF: {
             in_addr a{sk->mc_addr.net()};
