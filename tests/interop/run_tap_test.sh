@@ -17,6 +17,10 @@ fi
 source "$(dirname "$0")/../preload/switch_lib.sh"
 need python3
 chmod 777 "$tmp"  # the unprivileged programs write their output and capture here
+# usnet and its preload library where uid 65534 can read them: the build tree may lie under
+# a directory only root may enter (/root on a fresh machine).
+mkdir -p "$tmp/bin" && cp "$usnet" "$(dirname "$usnet")/../preload/libusnet-preload.so" "$tmp/bin/" && chmod 755 "$tmp/bin"
+usnet=$tmp/bin/usnet
 nobody=65534
 nobody_cmd=(setpriv --reuid=$nobody --regid=$nobody --clear-groups)
 as_nobody() { "${nobody_cmd[@]}" "$@"; }
