@@ -45,6 +45,20 @@ void Link::frame_out(Interface& ifc, const Mac& dst, uint16_t ethertype, buf::Pa
     ifc.port->transmit(std::move(pkt));
 }
 
+const uint8_t* Link::rx_mac_header(buf::Packet& p, const Interface* dev) const {
+    if (p.meta.l3_off < wire::kEthHeaderLen) return nullptr;
+    Mac dst{}, src{};
+    if (dev && !dev->loopback) {
+        src = p.meta.src_mac;
+        if (p.meta.route_flags & ip::kRtBroadcast) dst = Mac{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+        else if (p.meta.route_flags & ip::kRtMulticast) dst = multicast_mac(p.meta.dst);
+        else dst = dev->mac;
+    }
+    uint8_t* m = p.base() + p.meta.l3_off - wire::kEthHeaderLen;
+    wire::EthernetRepr{dst, src, wire::kEthIpv4}.emit(m);
+    return m;
+}
+
 void Link::loopback_xmit(buf::PacketPtr pkt, int dev_ifindex) {
     pkt->meta.csum_ok = true;
     pkt->meta.loop_dev = dev_ifindex;

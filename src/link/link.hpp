@@ -145,6 +145,10 @@ public:
     // Loopback transmit: queued like netif_rx and delivered by run_backlog().
     // dev_ifindex: the device a looped-back broadcast/multicast copy was sent on (dev_loopback_xmit).
     void loopback_xmit(buf::PacketPtr pkt, int dev_ifindex = 0);
+    // skb_mac_header of a received IPv4 packet: the Ethernet header it came in with on dev
+    // (lo's carries zero addresses), rebuilt in the headroom before its IPv4 header, since a
+    // reassembled datagram's buffer does not hold its first fragment's. Null without room.
+    const uint8_t* rx_mac_header(buf::Packet& p, const Interface* dev) const;
     // Deliver what loopback queued (the kernel's softirq on return from the syscall).
     void run_backlog() {
         if (!draining_ && !backlog_.empty()) run_backlog_now();  // an inner call: the outer loop picks up what it queues

@@ -474,22 +474,17 @@ int sys_connect(StackImpl& s, int fd, const sockaddr* addr, socklen_t len) {
     {
         USNET_TRACE(s.tracer, ConnectRoute, a.addr, sk->saddr, sk->bound_dev_if);
         USNET_TRACE_INDENT(s.tracer);
-        if (Err e = sock::connect_route(s, sk, a.addr, &rt); e != Err::None) {
-            if (sk->cork) {
-                // ip_route_connect_init wrote the flow before the lookup failed.
-                sk->cork_daddr = sk->cork_rt.dst = a.addr;
-                if (!sk->saddr.any()) sk->cork_rt.src = sk->saddr;
-                sk->cork_dport = a.port;
-            }
-            return fail(e, "connect", fd);
-        }
-    }
-    if (sk->cork) {
         // __ip4_datagram_connect routes with the socket's cork flow (inet->cork.fl), so a
-        // corked datagram leaves for the new peer, from the new source, by its old route.
-        sk->cork_daddr = sk->cork_rt.dst = rt.dst;
-        sk->cork_rt.src = rt.src;
-        sk->cork_dport = a.port;
+        // corked datagram leaves for the new peer, from the new source, by its old route;
+        // ip_route_connect_init writes that flow even when the lookup then fails.
+        const Err e = sock::connect_route(s, sk, a.addr, &rt);
+        if (sk->cork) {
+            sk->cork_daddr = sk->cork_rt.dst = e == Err::None ? rt.dst : a.addr;
+            if (e == Err::None) sk->cork_rt.src = rt.src;
+            else if (!sk->saddr.any()) sk->cork_rt.src = sk->saddr;
+            sk->cork_dport = a.port;
+        }
+        if (e != Err::None) return fail(e, "connect", fd);
     }
     if ((rt.flags & ip::kRtBroadcast) && !sk->broadcast) {
         USNET_TRACE(s.tracer, ConnectBroadcast);

@@ -12,7 +12,6 @@
 
 #include "core/stack_impl.hpp"
 #include "wire/bytes.hpp"
-#include "wire/ethernet.hpp"
 #include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/udp.hpp"
@@ -312,20 +311,7 @@ uint32_t Udp::run_filter(const DgramSock* sk, buf::Packet& p) {
     } else {
         const bool bcast = p.meta.route_flags & ip::kRtBroadcast, mcast = p.meta.route_flags & ip::kRtMulticast;
         in.pkttype = lo ? PACKET_HOST : bcast ? PACKET_BROADCAST : mcast ? PACKET_MULTICAST : PACKET_HOST;
-        // The Ethernet header as it came in (lo's carries zero addresses), rebuilt in the
-        // headroom: a reassembled datagram's buffer does not hold its first fragment's.
-        if (p.meta.l3_off >= wire::kEthHeaderLen) {
-            Mac dst{}, src{};
-            if (!lo) {
-                src = p.meta.src_mac;
-                if (bcast) dst = Mac{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
-                else if (mcast) dst = Mac{{0x01, 0x00, 0x5e, uint8_t((p.meta.dst.v >> 16) & 0x7f), uint8_t(p.meta.dst.v >> 8), uint8_t(p.meta.dst.v)}};
-                else dst = dev->mac;
-            }
-            uint8_t* m = p.base() + p.meta.l3_off - wire::kEthHeaderLen;
-            wire::EthernetRepr{dst, src, wire::kEthIpv4}.emit(m);
-            in.mac = m;
-        }
+        in.mac = s_.link.rx_mac_header(p, dev);
     }
     in.mac_len = in.mac ? uint32_t(in.data + in.len - in.mac) : 0;
     const uint32_t r = sock::filter_run(sk->filter, in);

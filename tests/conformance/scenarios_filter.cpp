@@ -359,31 +359,21 @@ SCENARIO(Filter, PingSocket) {
     int p = t.socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
     t.bind(p, addr("0.0.0.0", 4242));
     const std::string echo("\x08\x00\x00\x00\x00\x00\x00\x01payload-bytes", 21);
-    for (uint32_t k : {0u, 1u, 4u, 8u, 10u, 0xffffu}) {
-        attach(t, p, {S(BPF_RET | BPF_K, k)}, ("return " + std::to_string(k)).c_str());
+    // An echo request to this host, and what the filter leaves of the reply.
+    auto round = [&](const Prog& prog, const std::string& what, int flags) {
+        attach(t, p, prog, what.c_str());
         t.sendto(p, echo, addr("127.0.0.1", 0));
         t.poll1(p, POLLIN, 500);
-        t.recv(p, 2048, MSG_DONTWAIT);
-    }
-    attach(t, p, show({S(BPF_LD | BPF_B | BPF_ABS, 0)}), "icmp type");
-    t.sendto(p, echo, addr("127.0.0.1", 0));
-    t.poll1(p, POLLIN, 500);
-    t.recv(p, 2048, MSG_DONTWAIT | MSG_TRUNC);
-    attach(t, p, show({S(BPF_LD | BPF_W | BPF_LEN, 0)}), "len");
-    t.sendto(p, echo, addr("127.0.0.1", 0));
-    t.poll1(p, POLLIN, 500);
-    t.recv(p, 2048, MSG_DONTWAIT | MSG_TRUNC);
-    attach(t, p, show({S(BPF_LD | BPF_W | BPF_ABS, anc(SKF_AD_PAY_OFFSET))}), "payload offset");
-    t.sendto(p, echo, addr("127.0.0.1", 0));
-    t.poll1(p, POLLIN, 500);
-    t.recv(p, 2048, MSG_DONTWAIT | MSG_TRUNC);
+        t.recv(p, 2048, flags);
+    };
+    for (uint32_t k : {0u, 1u, 4u, 8u, 10u, 0xffffu}) round({S(BPF_RET | BPF_K, k)}, "return " + std::to_string(k), MSG_DONTWAIT);
+    round(show({S(BPF_LD | BPF_B | BPF_ABS, 0)}), "icmp type", MSG_DONTWAIT | MSG_TRUNC);
+    round(show({S(BPF_LD | BPF_W | BPF_LEN, 0)}), "len", MSG_DONTWAIT | MSG_TRUNC);
+    round(show({S(BPF_LD | BPF_W | BPF_ABS, anc(SKF_AD_PAY_OFFSET))}), "payload offset", MSG_DONTWAIT | MSG_TRUNC);
     // A dropped reply is not counted in SO_RXQ_OVFL (sock_queue_rcv_skb).
     t.setsockopt_int(p, SOL_SOCKET, SO_RXQ_OVFL, 1);
     attach(t, p, {S(BPF_RET | BPF_K, 0)}, "drop");
     t.sendto(p, echo, addr("127.0.0.1", 0));
     t.sleep_ms(100);
-    attach(t, p, {S(BPF_RET | BPF_K, 100)}, "keep");
-    t.sendto(p, echo, addr("127.0.0.1", 0));
-    t.poll1(p, POLLIN, 500);
-    t.recv(p, 2048, MSG_DONTWAIT);
+    round({S(BPF_RET | BPF_K, 100)}, "keep", MSG_DONTWAIT);
 }
