@@ -157,9 +157,15 @@ struct UsnetOnTap {
             }
             const sockaddr_in to = sin("10.77.0.1", kPort);
             std::vector<char> buf(size, 'u');
+            // A batch per lock, then a yield: a mutex is not fair, and a sender that took it
+            // straight back starved the pump (the ARP reply was never taken in).
             while (!f.stop.load(std::memory_order_relaxed)) {
-                std::lock_guard<std::recursive_mutex> g(mu);
-                s.sendto(fd, buf.data(), size, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+                {
+                    std::lock_guard<std::recursive_mutex> g(mu);
+                    for (int i = 0; i < 64; ++i)
+                        s.sendto(fd, buf.data(), size, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+                }
+                std::this_thread::yield();
             }
         });
     }
