@@ -90,6 +90,9 @@ public:
     // In a forked child: the port stays the parent's. The child's switch interface goes
     // down (its sends fail with ENETUNREACH, as with a link down); loopback keeps working.
     void detach_switch();
+    // The descriptors the switch or TAP link holds (a process that keeps the stack after
+    // fork closes the program's others).
+    std::vector<int> link_fds() const;
 
     Time now() const override;
     void poll_input() override;

@@ -45,6 +45,11 @@ struct StackConfig {
 // ip_default_ttl read from this machine's /proc/sys, so a stack matches the host kernel.
 StackConfig config_from_host(StackConfig base = {});
 
+// After a signal handler interrupted a blocking call: whether the call restarts, as the
+// kernel restarts it after a handler with SA_RESTART (which signal it was is not known, so
+// only if every handled signal has SA_RESTART).
+bool signal_handlers_restart();
+
 enum class RouteType : uint8_t { Unicast, Local, Broadcast, Multicast, Blackhole, Unreachable, Prohibit };
 
 struct RouteSpec {

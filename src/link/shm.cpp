@@ -152,23 +152,23 @@ void Fabric::ring_bell(uint32_t p) {
 }
 
 // Raw system calls: inside `usnet run` the libc socket calls are the shim's.
-bool send_with_fd(int sock, const void* msg, size_t len, int fd) {
-    iovec iov{const_cast<void*>(msg), len};
-    msghdr m{};
+FdMessage::FdMessage(const void* msg, size_t len, int fd) : iov{const_cast<void*>(msg), len} {
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
-    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-    if (fd >= 0) {
-        m.msg_control = ctl;
-        m.msg_controllen = sizeof ctl;
-        cmsghdr* c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
+    if (fd < 0) return;
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof ctl;
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+}
+
+bool send_with_fd(int sock, const void* msg, size_t len, int fd) {
+    FdMessage f(msg, len, fd);
     ssize_t n;
-    do n = ssize_t(syscall(SYS_sendmsg, sock, &m, MSG_NOSIGNAL));
+    do n = ssize_t(syscall(SYS_sendmsg, sock, &f.m, MSG_NOSIGNAL));
     while (n < 0 && errno == EINTR);
     return n == ssize_t(len);
 }

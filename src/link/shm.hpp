@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <ctime>
 #include <string>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "usnet/types.hpp"
 
@@ -158,6 +160,14 @@ struct Welcome {
     char error[82] = {};
 };
 
+// One message for sendmsg, carrying a descriptor (SCM_RIGHTS) when fd >= 0.
+struct FdMessage {
+    iovec iov;
+    msghdr m{};
+    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+    FdMessage(const void* msg, size_t len, int fd);
+    FdMessage(const FdMessage&) = delete;  // (m points into it)
+};
 bool send_with_fd(int sock, const void* msg, size_t len, int fd);
 // Receives exactly len bytes; *fd gets a passed descriptor or -1.
 bool recv_with_fd(int sock, void* msg, size_t len, int* fd);

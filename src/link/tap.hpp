@@ -67,6 +67,12 @@ public:
     // A forked child's copy: closes its descriptors and leaves the device, still the
     // parent's, as it is. Nothing is read or written after this.
     void forget();
+    // The queues' descriptors and the bell's.
+    std::vector<int> fds() const {
+        std::vector<int> v = q_;
+        v.push_back(bell_);
+        return v;
+    }
 
 private:
     TapDevice() = default;

@@ -26,7 +26,7 @@ int park_high(int fd) {
     }
     return fd;
 }
-bool shim_own_fd(long fd) { return fd == g_stat_fd || fd == g_trace_fd || fd == g_explain_fd; }
+bool shim_own_fd(long fd) { return fd == g_stat_fd || fd == g_trace_fd || fd == g_explain_fd || (fd >= 0 && fd == remote().conn); }
 
 // The listening socket is made synchronously.
 int open_stat_listener() {
@@ -46,6 +46,16 @@ int open_stat_listener() {
         return -1;
     }
     return park_high(fd);
+}
+
+// The answer to a request line, from the stack (the keeper's, once the program forked).
+std::string control_answer(const std::string& req) {
+    Runtime& r = runtime();
+    std::lock_guard<std::recursive_mutex> g(r.mu);
+    if (g_client.load()) return remote().control(req);
+    if (req.rfind("ip ", 0) != 0) return usnet::counters_text(r.stack().counters());
+    const int rc = usnet::sim::ip_command(r.stack(), req.substr(3));
+    return rc == 0 ? "ok\n" : rc == 1 ? "error: the stack refused it\n" : "error: not understood\n";
 }
 
 // One request a connection, a line: "stat" (or nothing) for the counters, "ip ARGS" to
@@ -91,18 +101,9 @@ void serve_stats(int fd) {
             socklen_t pl = sizeof peer;
             const bool allowed = real_getsockopt(c, SOL_SOCKET, SO_PEERCRED, &peer, &pl) == 0 &&
                                  (peer.uid == 0 || peer.uid == getuid());
-            if (!allowed) {
-                text = "error: not allowed (another user)\n";
-            } else {
-                Runtime& r = runtime();
-                std::lock_guard<std::recursive_mutex> g(r.mu);
-                const int rc = usnet::sim::ip_command(r.stack(), req.substr(3));
-                text = rc == 0 ? "ok\n" : rc == 1 ? "error: the stack refused it\n" : "error: not understood\n";
-            }
+            text = allowed ? control_answer(req) : "error: not allowed (another user)\n";
         } else {
-            Runtime& r = runtime();
-            std::lock_guard<std::recursive_mutex> g(r.mu);
-            text = usnet::counters_text(r.stack().counters());
+            text = control_answer(req);
         }
         (void)!real_write(c, text.data(), text.size());
         real_close(c);

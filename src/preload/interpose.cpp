@@ -21,11 +21,17 @@ namespace usnet::shim {
             g_.unlock();                                                 \
             return real_call;                                            \
         }                                                                \
-        usnet::Stack& st = r_.stack();                                   \
         const int u = it_->second;                                       \
         t_shim_fault = false;                                            \
         t_shown_fd = fd;                                                 \
         t_shown_u = u;                                                   \
+        if (g_client.load(std::memory_order_relaxed)) {                  \
+            Remote& st = remote(); /* the keeper explains its failures */ \
+            auto ret_ = usnet_call;                                      \
+            if (t_shim_fault) return explained_fault(ret_, fd, __func__); \
+            return ret_;                                                 \
+        }                                                                \
+        usnet::Stack& st = r_.stack();                                   \
         auto ret_ = usnet_call;                                          \
         if (g_signal.load(std::memory_order_relaxed)) sync_signals(r_);  \
         if (t_shim_fault) return explained_fault(ret_, fd, __func__);    \
@@ -60,7 +66,8 @@ bool kernel_socket_if_ioctl(int fd, unsigned long req, void* arg, int* ret) {
     t_shim_fault = false;
     t_shown_fd = fd;
     t_shown_u = -1;
-    *ret = explained(r.stack().dev_ioctl(family, req, ioctl_arg(req, arg)), fd);
+    void* a = ioctl_arg(req, arg);
+    *ret = g_client.load() ? remote().dev_ioctl(family, req, a) : explained(r.stack().dev_ioctl(family, req, a), fd);
     return true;
 }
 
@@ -89,7 +96,11 @@ int socket(int domain, int type, int protocol) {
     const int fd = eventfd(0, EFD_NONBLOCK | ((type & SOCK_CLOEXEC) ? EFD_CLOEXEC : 0));
     const int fd_err = errno;
     t_new_socket_fd = fd;
-    const int u = r.stack().socket(domain, type, protocol);
+    t_shown_fd = fd;
+    const bool client = g_client.load();
+    // (A client needs the eventfd to hand the keeper: without one, the table's errno.)
+    const int u = !client ? r.stack().socket(domain, type, protocol) : fd < 0 ? (errno = fd_err, -1)
+                                                                              : remote().socket(domain, type, protocol, fd);
     t_new_socket_fd = -1;
     if (u < 0) {
         if (fd >= 0) {
@@ -98,7 +109,7 @@ int socket(int domain, int type, int protocol) {
             real_close(fd);
             errno = e;
         }
-        return explained(-1, -1);
+        return client ? -1 : explained(-1, -1);
     }
     if (fd < 0) {
         r.stack().close(u);
@@ -138,7 +149,8 @@ int close(int fd) {
                                   {std::to_string(fd), std::to_string(r.refs[u])});
     if (r.refs[u] == 0) {
         r.refs.erase(u);
-        r.stack().close(u);
+        if (g_client.load()) remote().close(u);
+        else r.stack().close(u);
         if (g_epoll_used.load(std::memory_order_relaxed)) ep_forget([u](const EpItem& e) { return e.u == u; });
         if (g_signal.load(std::memory_order_relaxed)) sync_signals(r);
     }
@@ -340,6 +352,7 @@ static int fcntl_impl(int fd, int cmd, long arg) {
     if (u < 0 || cmd == F_GETFD || cmd == F_SETFD) return real_fcntl(fd, cmd, arg);
     Runtime& r = runtime();
     std::lock_guard<std::recursive_mutex> g(r.mu);
+    if (g_client.load()) return remote().fcntl(u, cmd, arg);
     return explained(r.stack().fcntl(u, cmd, arg), fd);
 }
 

@@ -61,7 +61,8 @@ int check_send_msghdr(const msghdr* m, msghdr* out, std::vector<iovec>* iovs) {
     return 0;
 }
 
-ssize_t sendmsg_checked(usnet::Stack& st, int u, const msghdr* m, int f) {
+template <class S>
+ssize_t sendmsg_checked(S& st, int u, const msghdr* m, int f) {
     if (!readable(m, sizeof *m)) return st.sendmsg(u, nullptr, f);
     msghdr c;
     std::vector<iovec> iovs;
@@ -69,7 +70,8 @@ ssize_t sendmsg_checked(usnet::Stack& st, int u, const msghdr* m, int f) {
     return st.sendmsg(u, &c, f);
 }
 
-int sendmmsg_checked(usnet::Stack& st, int u, mmsghdr* m, unsigned v, int f) {
+template <class S>
+int sendmmsg_checked(S& st, int u, mmsghdr* m, unsigned v, int f) {
     const unsigned n = std::min(v, 1024u);
     bool clean = true;
     for (unsigned i = 0; i < n && clean; ++i) {
@@ -212,7 +214,8 @@ ssize_t finish_recv_msghdr(msghdr* m, RecvFix* fx, ssize_t r) {
     return r;
 }
 
-ssize_t recvmsg_checked(usnet::Stack& st, int u, msghdr* m, int f) {
+template <class S>
+ssize_t recvmsg_checked(S& st, int u, msghdr* m, int f) {
     if (!m) return st.recvmsg(u, nullptr, f);
     RecvFix fx;
     if (check_recv_msghdr(m, &fx)) return st.recvmsg(u, m, f);
@@ -220,7 +223,8 @@ ssize_t recvmsg_checked(usnet::Stack& st, int u, msghdr* m, int f) {
     return finish_recv_msghdr(m, &fx, fx.bounce_ok ? recv_bounce(&fx.c, fx.bounce_ok, f, recv) : recv(&fx.c));
 }
 
-int recvmmsg_checked(usnet::Stack& st, int u, mmsghdr* m, unsigned v, int f, timespec* t) {
+template <class S>
+int recvmmsg_checked(S& st, int u, mmsghdr* m, unsigned v, int f, timespec* t) {
     if (t && !readable(t, sizeof *t)) return efault<int>();
     const unsigned n = std::min(v, 1024u);
     {
@@ -260,7 +264,8 @@ int recvmmsg_checked(usnet::Stack& st, int u, mmsghdr* m, unsigned v, int f, tim
 
 // recvfrom: the datagram is taken before the address is copied out (a bad address or
 // length pointer loses it, with EFAULT).
-ssize_t recvfrom_checked(usnet::Stack& st, int u, void* bb, size_t n, int f, sockaddr* from, socklen_t* fl) {
+template <class S>
+ssize_t recvfrom_checked(S& st, int u, void* bb, size_t n, int f, sockaddr* from, socklen_t* fl) {
     if (!from) return st.recvfrom(u, bb, n, f, nullptr, nullptr);
     if (fl && writable(fl, sizeof *fl)) {
         const int want = int(*fl);
@@ -281,7 +286,8 @@ bool iov_total_is_zero(const iovec* iov, size_t n) {
 
 // readv/writev: import_iovec (EINVAL beyond 1024 entries, EFAULT for the array), then the
 // socket's read_iter/write_iter.
-ssize_t rw_iov(usnet::Stack& st, int u, const iovec* iov, int n, bool in) {
+template <class S>
+ssize_t rw_iov(S& st, int u, const iovec* iov, int n, bool in) {
     if (n < 0 || n > 1024) {
         errno = EINVAL;
         return -1;
@@ -304,7 +310,8 @@ ssize_t rw_iov(usnet::Stack& st, int u, const iovec* iov, int n, bool in) {
 // A bad option buffer becomes null (EFAULT from the stack). SO_ATTACH_FILTER also points at
 // its program: __get_filter copies it after the lock and basic checks, so a bad program
 // pointer is EFAULT only when the socket's filter is not locked (else EPERM, from the stack).
-int setsockopt_checked(usnet::Stack& st, int u, int lv, int n, const void* v, socklen_t l) {
+template <class S>
+int setsockopt_checked(S& st, int u, int lv, int n, const void* v, socklen_t l) {
     if (int(l) > 0 && !readable(v, std::min<size_t>(l, 64))) return st.setsockopt(u, lv, n, nullptr, l);
     if (lv == SOL_SOCKET && n == SO_ATTACH_FILTER && l == sizeof(sock_fprog)) {
         const auto* fp = static_cast<const sock_fprog*>(v);
@@ -317,7 +324,8 @@ int setsockopt_checked(usnet::Stack& st, int u, int lv, int n, const void* v, so
     return st.setsockopt(u, lv, n, v, l);
 }
 
-int getsockopt_checked(usnet::Stack& st, int u, int lv, int n, void* v, socklen_t* l) {
+template <class S>
+int getsockopt_checked(S& st, int u, int lv, int n, void* v, socklen_t* l) {
     if (!l || !writable(l, sizeof *l)) return st.getsockopt(u, lv, n, v, nullptr);
     const int want = int(*l);
     if (lv == SOL_SOCKET && n == SO_GET_FILTER && want > 0) {
@@ -349,5 +357,18 @@ void* ioctl_arg(unsigned long req, void* arg) {
     }
     return writable(arg, sizeof(ifreq)) ? arg : nullptr;
 }
+
+// Each for the stack in this process and for the keeper's.
+#define USNET_CHECKED_FOR(S)                                                                          \
+    template ssize_t sendmsg_checked(S&, int, const msghdr*, int);                                    \
+    template int sendmmsg_checked(S&, int, mmsghdr*, unsigned, int);                                  \
+    template ssize_t recvmsg_checked(S&, int, msghdr*, int);                                          \
+    template int recvmmsg_checked(S&, int, mmsghdr*, unsigned, int, timespec*);                      \
+    template ssize_t recvfrom_checked(S&, int, void*, size_t, int, sockaddr*, socklen_t*);            \
+    template ssize_t rw_iov(S&, int, const iovec*, int, bool);                                        \
+    template int setsockopt_checked(S&, int, int, int, const void*, socklen_t);                       \
+    template int getsockopt_checked(S&, int, int, int, void*, socklen_t*);
+USNET_CHECKED_FOR(usnet::Stack)
+USNET_CHECKED_FOR(Remote)
 
 }  // namespace usnet::shim

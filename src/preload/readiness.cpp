@@ -16,6 +16,7 @@ short usnet_mask(usnet::Stack& st, int u) { return short(st.poll_events(u) & (PO
 
 // Brings every eventfd in line with its socket. Caller holds the runtime lock.
 void sync_signals(Runtime& r) {
+    if (g_client.load(std::memory_order_relaxed)) return;  // the keeper keeps every client's tokens
     REAL(read);
     REAL(write);
     for (const auto& [fd, u] : r.fds) {
@@ -81,7 +82,7 @@ int ep_translate(Runtime& r, int epfd, epoll_event* ev, int k) {
         auto it = t.by_tag.find(tag);
         if (it == t.by_tag.end() || it->second.epfd != epfd) continue;  // removed meanwhile (DEL in another thread)
         const EpItem& e = it->second;
-        const uint32_t rep = usnet_epoll_mask(r.stack(), e.u) & (e.events | EPOLLERR | EPOLLHUP);
+        const uint32_t rep = (g_client.load() ? remote().epoll_mask(e.u) : usnet_epoll_mask(r.stack(), e.u)) & (e.events | EPOLLERR | EPOLLHUP);
         if (rep) {
             ev[out].events = rep;
             ev[out].data = e.data;
@@ -218,7 +219,7 @@ int poll(pollfd* fds, nfds_t n, int timeout) {
     }
     if (!any_usnet) return real_poll(fds, n, timeout);
     Runtime& r = runtime();
-    if (!any_kernel) {
+    if (!any_kernel && !g_client.load()) {  // (a client's sockets: the keeper's tokens, as in a mix)
         std::lock_guard<std::recursive_mutex> g(r.mu);
         std::vector<pollfd> v(fds, fds + n);
         for (auto& p : v)
@@ -251,11 +252,12 @@ int poll(pollfd* fds, nfds_t n, int timeout) {
                 if (fds[i].fd < 0) continue;
                 const int u = usnet_fd(fds[i].fd);
                 if (u >= 0) {
-                    fds[i].revents = short(usnet_mask(r.stack(), u) & (fds[i].events | POLLERR | POLLHUP | POLLNVAL));
+                    const short now = g_client.load() ? remote().poll_events(u) : usnet_mask(r.stack(), u);
+                    fds[i].revents = short(now & (fds[i].events | POLLERR | POLLHUP | POLLNVAL));
                     ++mine;
                     if (g_tracing.load(std::memory_order_relaxed)) {
                         char m[16];
-                        std::snprintf(m, sizeof m, "%#x", unsigned(usnet_mask(r.stack(), u)));
+                        std::snprintf(m, sizeof m, "%#x", unsigned(now));
                         masks += (masks.empty() ? "fd " : ", fd ") + std::to_string(fds[i].fd) + " " + m;
                     }
                 } else {

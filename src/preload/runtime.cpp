@@ -14,7 +14,9 @@ usnet::sim::DefaultWorld make_world() {
     usnet::sim::WorldSpec spec;
     std::string err;
     if (const char* seed = std::getenv("USNET_SEED")) spec.seed = std::strtoull(seed, nullptr, 10);
-    const char* text = std::getenv("USNET_WORLD");
+    // An image exec'd with usnet sockets is the keeper's client: a world of its own would
+    // take a second switch port.
+    const char* text = inherited_at_exec() ? nullptr : std::getenv("USNET_WORLD");
     usnet::sim::DefaultWorld w;
     if (!text || usnet::sim::parse_world(text, &spec, &err))
         w = usnet::sim::build_world(spec, usnet::config_from_host(), &err);
@@ -42,12 +44,15 @@ Runtime::Runtime() {
     // Receive buffers are probed for the bytes a datagram fills, not for all they could hold.
     world.host->set_user_writable(writable);
     if (const char* st = std::getenv("USNET_STAT"); st && *st && std::strcmp(st, "0") != 0) std::atexit(print_stats);
-    // fork: hold the lock across it so the child's copy of the stack is consistent; the
-    // child then owns that copy (its inherited sockets keep working, apart from the
-    // parent's).
+    // fork: hold the lock across it so the child's copy is consistent. A fork through
+    // fork_one_host (keeper.cpp) leaves parent and child clients of one stack; a fork it
+    // never saw (glibc's daemon(), an internal fork) before there is a keeper gives the
+    // child its own copy of the stack, detached from the switch.
     // (The child cannot unlock a recursive mutex its parent's thread locked: a new one.)
-    pthread_atfork([] { runtime().mu.lock(); }, [] { runtime().mu.unlock(); }, [] {
+    pthread_atfork([] { runtime().mu.lock(); before_fork(runtime()); },
+                   [] { after_fork_parent(); runtime().mu.unlock(); }, [] {
         new (&runtime().mu) std::recursive_mutex();
+        if (after_fork_child()) return;
         // The switch port stays the parent's (see Network::detach_switch).
         runtime().world.net->detach_switch();
         g_pump_started = false;
@@ -76,6 +81,7 @@ Runtime& runtime() {
 
 // `usnet run --stat`: the stack's counters, nstat style, when the program exits.
 void print_stats() {
+    if (g_client.load()) return;  // (the keeper prints the one stack's when it ends)
     Runtime& r = runtime();
     std::lock_guard<std::recursive_mutex> g(r.mu);
     const std::string text = "usnet: counters at exit (pid " + std::to_string(getpid()) + "):\n" +
@@ -129,6 +135,7 @@ void pump_switch() {
 // At exit, datagrams still waiting for ARP go out first (the kernel would send them after
 // the process is gone), for at most a second.
 void flush_at_exit() {
+    if (g_client.load()) return;
     Runtime& r = runtime();
     std::lock_guard<std::recursive_mutex> g(r.mu);
     if (!r.world.net->has_switch() || r.stack().unresolved_packets() == 0) return;

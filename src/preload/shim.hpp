@@ -86,6 +86,87 @@ void start_quiet_thread(F f, A... a) {
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
+// ---- one host across fork: the keeper and its clients (keeper.cpp, remote.cpp) ----
+// At the program's first fork with a usnet socket open, the stack moves into a keeper: a
+// process forked from the program, so it holds the stack exactly as it stood, the switch
+// port and each socket's eventfd. The program and every child it forks then reach the one
+// stack through a Unix socket each (Remote); the keeper keeps the eventfd tokens current
+// for all of them. A program that never forks keeps its stack in-process.
+extern std::atomic<bool> g_client;  // this process's usnet calls go to the keeper
+// fork() with usnet sockets open: the keeper first (once), then the child with its own
+// connection. Returns what fork returns.
+pid_t fork_one_host();
+void prepare_spawn();  // before vfork or posix_spawn: the keeper, so the child's program joins it
+long exec_one_host(long nr, const long* args);  // execve/execveat: -errno on failure
+bool inherited_at_exec();  // this image was exec'd holding usnet sockets (a client from the start)
+void before_fork(Runtime& r);  // fork's handlers (runtime.cpp)
+void after_fork_parent();
+bool after_fork_child();  // false: not a client of the keeper (the child's stack is its own)
+
+namespace wire {  // one request, one reply: a header, then its byte fields in order
+enum Op : uint32_t { Socket, Close, Adopt, Bind, Connect, GetName, Shutdown, Listen, Accept, SendMsg, RecvMsg,
+                     SetOpt, GetOpt, Ioctl, DevIoctl, Fcntl, Masks, Control };
+enum Null : uint32_t { kMsg = 1, kName = 2, kCtl = 4, kLen = 8, kArg = 16 };  // pointers that were null
+struct Req {
+    uint32_t op = 0;
+    int32_t u = -1, shown_fd = -1, flags = 0;
+    int64_t a = 0, b = 0, c = 0;  // the call's numbers (lengths, level/name, request...)
+    uint32_t nulls = 0, n_iov = 0;
+    uint32_t n_blob = 0, n_ctl = 0;  // then: blob (address, option, ioctl argument), control,
+    uint64_t n_data = 0;             // n_iov lengths (u64, kIovNull set for a null base), data
+};
+struct Rep {
+    int64_t ret = 0;
+    int32_t err = 0, msg_flags = 0;
+    int64_t block_ns = -1;  // EAGAIN that the client waits out: -1 no, 0 without a timeout, else the timeout
+    int64_t len_a = 0, len_b = 0;  // name or option length, control length, written back
+    uint32_t n_blob = 0, n_ctl = 0;
+    uint64_t n_data = 0;  // then: blob, control, data
+};
+constexpr uint64_t kIovNull = 1ull << 63;
+constexpr size_t kMaxData = 70000;  // beyond a datagram's 65535 bytes (larger sends fail anyway)
+constexpr size_t kMaxBlob = 65536;
+// Where each iovec's bytes lie in the flat data (at most cap bytes): the same on both sides.
+struct Span {
+    size_t off, len;
+};
+std::vector<Span> spans(const uint64_t* lens, size_t n, size_t cap);
+size_t ioctl_arg_size(unsigned long req);
+}  // namespace wire
+
+// The stack's calls made in the keeper (the same names and conventions as usnet::Stack's).
+struct Remote {
+    int socket(int domain, int type, int protocol, int eventfd);
+    int close(int u);
+    int bind(int u, const sockaddr* a, socklen_t l);
+    int connect(int u, const sockaddr* a, socklen_t l);
+    int getsockname(int u, sockaddr* a, socklen_t* l);
+    int getpeername(int u, sockaddr* a, socklen_t* l);
+    ssize_t send(int u, const void* b, size_t n, int f);
+    ssize_t sendto(int u, const void* b, size_t n, int f, const sockaddr* to, socklen_t tl);
+    ssize_t sendmsg(int u, const msghdr* m, int f);
+    int sendmmsg(int u, mmsghdr* m, unsigned v, int f);
+    ssize_t recv(int u, void* b, size_t n, int f);
+    ssize_t recvfrom(int u, void* b, size_t n, int f, sockaddr* from, socklen_t* fl);
+    ssize_t recvmsg(int u, msghdr* m, int f);
+    int recvmmsg(int u, mmsghdr* m, unsigned v, int f, timespec* t);
+    int shutdown(int u, int how);
+    int listen(int u, int backlog);
+    int accept(int u, sockaddr* a, socklen_t* l);
+    int setsockopt(int u, int lv, int n, const void* v, socklen_t l);
+    int getsockopt(int u, int lv, int n, void* v, socklen_t* l);
+    int ioctl(int u, unsigned long req, void* arg);
+    int dev_ioctl(int family, unsigned long req, void* arg);
+    int fcntl(int u, int cmd, long arg = 0);
+    short poll_events(int u);
+    uint32_t epoll_mask(int u);
+    std::string control(const std::string& req);  // `usnet stat` / `usnet ip` on the keeper's stack
+    // Tells the keeper a new connection (fd, sent with SCM_RIGHTS) holds these sockets.
+    bool adopt(int fd, const std::vector<int>& us);
+    int conn = -1;  // this process's connection to the keeper (the runtime lock guards it)
+};
+Remote& remote();
+
 // ---- the system-call trap (trap.cpp) ----
 extern std::atomic<bool> g_trap_on;
 // True in a child made with CLONE_VM (vfork, posix_spawn) before its exec: it shares our
@@ -100,6 +181,7 @@ extern int g_stat_fd, g_trace_fd, g_explain_fd;
 int park_high(int fd);
 bool shim_own_fd(long fd);
 void start_stat_server();
+std::string control_answer(const std::string& req);  // "stat" or "ip ARGS" (checked by the caller)
 
 // ---- explanations and traces (report.cpp) ----
 const char* explain_target();
@@ -116,6 +198,7 @@ inline int traced_as(const char* call) {
     return 0;
 }
 ssize_t read_nothing(usnet::Stack& st, int fd, int u);
+inline ssize_t read_nothing(Remote&, int, int) { return 0; }
 template <class R>
 R explained(R ret, int fd) {
     if (ret >= 0 || !explain_target()) return ret;
@@ -157,10 +240,14 @@ extern struct sigaction g_user_act[2];
 // ---- message headers and buffers checked in the kernel's order (msghdr.cpp) ----
 const void* in_buf(const void* b, size_t n);
 bool addr_in_bad(const void* a, socklen_t len);
-ssize_t sendmsg_checked(usnet::Stack& st, int u, const msghdr* m, int f);
-int sendmmsg_checked(usnet::Stack& st, int u, mmsghdr* m, unsigned v, int f);
-ssize_t recvmsg_checked(usnet::Stack& st, int u, msghdr* m, int f);
-int recvmmsg_checked(usnet::Stack& st, int u, mmsghdr* m, unsigned v, int f, timespec* t);
+template <class S>
+ssize_t sendmsg_checked(S& st, int u, const msghdr* m, int f);
+template <class S>
+int sendmmsg_checked(S& st, int u, mmsghdr* m, unsigned v, int f);
+template <class S>
+ssize_t recvmsg_checked(S& st, int u, msghdr* m, int f);
+template <class S>
+int recvmmsg_checked(S& st, int u, mmsghdr* m, unsigned v, int f, timespec* t);
 size_t writable_prefix(void* b, size_t n);
 // getsockname/getpeername: a pointer the call could not write is handed to the stack as
 // null, which then fails in the kernel's order (ENOTCONN before EFAULT: inet_getname runs
@@ -192,10 +279,14 @@ ssize_t recv_into(void* b, size_t n, int f, Recv recv) {
     std::memcpy(b, tmp.data(), copied);
     return r;
 }
-ssize_t recvfrom_checked(usnet::Stack& st, int u, void* bb, size_t n, int f, sockaddr* from, socklen_t* fl);
-ssize_t rw_iov(usnet::Stack& st, int u, const iovec* iov, int n, bool in);
-int setsockopt_checked(usnet::Stack& st, int u, int lv, int n, const void* v, socklen_t l);
-int getsockopt_checked(usnet::Stack& st, int u, int lv, int n, void* v, socklen_t* l);
+template <class S>
+ssize_t recvfrom_checked(S& st, int u, void* bb, size_t n, int f, sockaddr* from, socklen_t* fl);
+template <class S>
+ssize_t rw_iov(S& st, int u, const iovec* iov, int n, bool in);
+template <class S>
+int setsockopt_checked(S& st, int u, int lv, int n, const void* v, socklen_t l);
+template <class S>
+int getsockopt_checked(S& st, int u, int lv, int n, void* v, socklen_t* l);
 void* ioctl_arg(unsigned long req, void* arg);
 // An interface ioctl on a kernel-owned socket, answered from usnet (interpose.cpp): true
 // with *ret set when it was one.

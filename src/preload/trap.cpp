@@ -240,7 +240,8 @@ const Trapped kTrapped[] = {
     {SYS_dup2, Cat::Anywhere},         {SYS_dup3, Cat::Anywhere},         {SYS_poll, Cat::Anywhere},
     {SYS_ppoll, Cat::Anywhere},        {SYS_select, Cat::Anywhere},       {SYS_pselect6, Cat::Anywhere},
     {SYS_epoll_ctl, Cat::Anywhere},    {SYS_epoll_wait, Cat::Anywhere},   {SYS_epoll_pwait, Cat::Anywhere},
-    {SYS_epoll_pwait2, Cat::Anywhere}, {SYS_rt_sigaction, Cat::Sigaction}, {SYS_rt_sigprocmask, Cat::Procmask},
+    {SYS_epoll_pwait2, Cat::Anywhere}, {SYS_execve, Cat::Anywhere},       {SYS_execveat, Cat::Anywhere},
+    {SYS_rt_sigaction, Cat::Sigaction}, {SYS_rt_sigprocmask, Cat::Procmask},
 };
 
 // Binary search over the trapped numbers; a leaf jumps to its category's block.
@@ -429,6 +430,21 @@ long route_close_range(const long* a) {
     return usnet_gate(SYS_close_range, a[0], a[1], a[2]);
 }
 
+// A vfork child closing descriptors before exec (Python's close_fds) leaves the keeper
+// connection open: its exec passes the host on through it (exec_one_host). The connection
+// is close-on-exec, so the new program never sees it.
+long vm_child_close(long nr, const long* a) {
+    const long conn = remote().conn;
+    if (nr == SYS_close) return a[0] == conn && conn >= 0 ? 0 : usnet_gate(SYS_close, a[0]);
+    const unsigned long first = (unsigned long)a[0], last = (unsigned long)a[1];
+    if (conn < 0 || (unsigned long)conn < first || (unsigned long)conn > last)
+        return usnet_gate(SYS_close_range, a[0], a[1], a[2]);
+    long r = 0;
+    if ((unsigned long)conn > first) r = usnet_gate(SYS_close_range, a[0], conn - 1, a[2]);
+    if (r == 0 && (unsigned long)conn < last) r = usnet_gate(SYS_close_range, conn + 1, a[1], a[2]);
+    return r;
+}
+
 long route(long nr, const long* a) {
     switch (nr) {
         case SYS_socket: return kret(::socket(int(a[0]), int(a[1]), int(a[2])));
@@ -531,6 +547,10 @@ void handle(TrapCall* c) {
         ret = emulate_procmask(a, c->uc);
     } else if (nr == SYS_rt_sigaction) {
         ret = emulate_sigaction(a);
+    } else if ((nr == SYS_execve || nr == SYS_execveat) && !t_in_trap) {
+        ret = exec_one_host(nr, a);  // (a vfork child's too: it passes the keeper on)
+    } else if (!t_in_trap && (nr == SYS_close || nr == SYS_close_range) && in_vm_child()) {
+        ret = vm_child_close(nr, a);
     } else if (t_in_trap || in_vm_child()) {
         ret = usnet_gate(nr, a[0], a[1], a[2], a[3], a[4], a[5]);  // the shim's own, or a vfork child's
     } else {

@@ -161,6 +161,7 @@ struct OutsideLink : link::Port {
     virtual void ring() = 0;
     // A forked child lets go of its copy, leaving the link to the parent.
     virtual void detach() = 0;
+    virtual std::vector<int> fds() const = 0;
 };
 
 // Host side of a `usnet switch`: the interface's frames go into the shared fabric.
@@ -183,6 +184,7 @@ struct SwitchLink : OutsideLink {
         if (ctl >= 0) syscall(SYS_close, ctl);  // our copy only: the parent's stays open
         ctl = -1;
     }
+    std::vector<int> fds() const override { return {ctl}; }
 };
 
 // A host on a TAP device.
@@ -196,6 +198,7 @@ struct TapLink : OutsideLink {
     }
     void ring() override { dev->ring(); }
     void detach() override { dev->forget(); }
+    std::vector<int> fds() const override { return dev->fds(); }
 };
 
 struct Event {
@@ -642,6 +645,8 @@ void Network::pump(Time max_wait) {
     }
     std::this_thread::sleep_for(std::chrono::nanoseconds(timeout));
 }
+
+std::vector<int> Network::link_fds() const { return impl_->up ? impl_->up->fds() : std::vector<int>{}; }
 
 void Network::detach_switch() {
     OutsideLink* up = impl_->up;

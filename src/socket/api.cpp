@@ -1267,10 +1267,8 @@ ssize_t recv_error(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, const ch
 
 }  // namespace
 
-// After a signal handler interrupted a blocking receive: whether the call restarts, as the
-// kernel restarts it when that handler has SA_RESTART. Which signal it was is not known
-// here, so it restarts only if every signal with a handler has SA_RESTART.
-static bool signal_handlers_restart() {
+// (stack.hpp) Also asked by `usnet run`'s processes that wait for a shared stack's socket.
+bool signal_handlers_restart() {
     const int saved = errno;  // sigaction fails (EINVAL) on the C library's reserved signals
     struct Restore {
         int e;

@@ -6,6 +6,9 @@
 set -uo pipefail
 usnet=$1
 command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
+# The interpreter itself, not a wrapper script that forks first (pyenv's shim): after a fork
+# the program's calls are made in the keeper, whose trace lacks the shim's own lines.
+py=$(python3 -c 'import sys; print(sys.executable)')
 for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && [ "$fd" != 255 ] && eval "exec $fd>&-"; done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -34,7 +37,7 @@ s.recv(100)
 os.close(d)
 s.close()
 PY
-out=$(cd "$tmp" && "$usnet" run --trace="$tmp/trace.log" -- python3 prog.py 2>&1) || { echo "FAIL: the program failed: $out"; exit 1; }
+out=$(cd "$tmp" && "$usnet" run --trace="$tmp/trace.log" -- "$py" prog.py 2>&1) || { echo "FAIL: the program failed: $out"; exit 1; }
 echo "$out"
 status=0
 expect() { grep -qE "$1" "$tmp/trace.log" || { echo "FAIL: no tree starting '$1'"; status=1; }; }
