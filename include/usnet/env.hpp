@@ -27,6 +27,9 @@ class Env {
 public:
     virtual ~Env() = default;
     virtual Time now() const = 0;
+    // now() to within a clock tick (as the kernel's jiffies), for bookkeeping on every
+    // packet where a precise read would cost more than the rest (a neighbour's last use).
+    virtual Time coarse_now() const { return now(); }
     // Let the world run until ready() holds or the clock reaches deadline (kNever: no limit).
     // Returns ready(). Returns false early if nothing could ever make ready() true
     // (a closed simulation with no pending events and no deadline).

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "usnet/call_lock.hpp"
 #include "usnet/env.hpp"
 #include "usnet/stack.hpp"
 #include "usnet/tap.hpp"
@@ -95,11 +96,16 @@ public:
     std::vector<int> link_fds() const;
 
     Time now() const override;
+    Time coarse_now() const override;
     void poll_input() override;
     // Follow real time instead of virtual time. Blocking calls then wait for real: with mu
     // (the lock every caller holds around its socket calls) they release it while they wait,
     // so other threads can send; without it, a call nothing could wake returns at once.
-    void set_realtime(std::recursive_mutex* mu);
+    void set_realtime(usnet::CallLock* mu);
+    // In real time with mu: a blocked call looks for up to ns nanoseconds (0: never), without
+    // the lock, before it sleeps (as Linux's SO_BUSY_POLL). Only on a switch or without an
+    // outside link, and only with more than one CPU.
+    void set_busy_poll(Time ns);
     bool run_until(FnRef<bool()> ready, Time deadline) override;
     bool take_interrupt() override;
     void settle_now() override;

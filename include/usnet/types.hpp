@@ -41,6 +41,7 @@ struct Mac {
 // Time is nanoseconds on the stack's clock (virtual in a simulation, monotonic otherwise).
 using Time = int64_t;
 constexpr Time kNever = INT64_MAX;
+constexpr Time kUs = 1000;
 constexpr Time kMs = 1000000;
 constexpr Time kSec = 1000000000;
 

@@ -218,6 +218,17 @@ int bench_pingpong(const BenchOptions& o) {
     };
     Setting uspin, ublock;
     measure(worker, "10.0.2.16", o.seconds, env("10.0.2.16/24"), env("10.0.2.17/24"), sockperf, &uspin, &ublock);
+    // Blocking again with busy polling off (`usnet run --busy-poll 0`): every wait sleeps
+    // and is woken, as on the kernel, which does not busy-poll loopback.
+    auto sleeping = [&](const char* addr) {
+        auto e = env(addr);
+        e.push_back("USNET_BUSY_POLL=0");
+        return e;
+    };
+    const Rtt usleep_rtt = parse_worker(run_pair({worker, "server", "10.0.2.16", "9100", "block"},
+                                                 {worker, "client", "10.0.2.16", "9100", "block",
+                                                  fmt::format("{}", o.seconds), std::to_string(kSize)},
+                                                 sleeping("10.0.2.16/24"), sleeping("10.0.2.17/24")));
     stop = true;
     sw.join();
 
@@ -229,6 +240,7 @@ int bench_pingpong(const BenchOptions& o) {
     };
     const Row rows[] = {{"usnet-pingpong", "spinning", uspin.ours, kspin.ours},
                         {"usnet-pingpong", "blocking", ublock.ours, kblock.ours},
+                        {"usnet-pingpong", "sleeping", usleep_rtt, kblock.ours},
                         {"sockperf", "spinning", uspin.sockperf, kspin.sockperf},
                         {"sockperf", "blocking", ublock.sockperf, kblock.sockperf}};
     if (o.json) {
@@ -251,7 +263,8 @@ int bench_pingpong(const BenchOptions& o) {
     }
     fmt::print("usnet bench pingpong: {}-byte UDP round trips between two processes, {:.3g} s each\n", kSize, o.seconds);
     fmt::print("usnet: two programs under usnet run on a usnet switch; kernel: the same over 127.0.0.1 in a private netns\n");
-    fmt::print("figures are median round trips in microseconds (mean and p99 with --json)\n\n");
+    fmt::print("figures are median round trips in microseconds (mean and p99 with --json); sleeping: blocking with\n"
+               "usnet's busy polling off (usnet run --busy-poll 0), against the kernel's blocking\n\n");
     fmt::print("{:<16} {:<9} {:>12} {:>12} {:>13}\n", "tool", "mode", "usnet us", "kernel us", "usnet/kernel");
     for (const Row& r : rows) {
         const double ratio = r.us.median / r.k.median;

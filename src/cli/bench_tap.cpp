@@ -124,7 +124,7 @@ void kernel_receiver(Flow& f, int netns, const char* ip) {
 // usnet on tap0 (10.77.0.2/24) in real time, as under `usnet run`: each call takes the
 // lock, and a thread takes frames in while nobody calls.
 struct UsnetOnTap {
-    std::recursive_mutex mu;
+    usnet::CallLock mu;
     sim::DefaultWorld w;
     std::atomic<bool> stop{false};
     std::thread pump;
@@ -152,7 +152,7 @@ struct UsnetOnTap {
             Stack& s = *w.host;
             int fd;
             {
-                std::lock_guard<std::recursive_mutex> g(mu);
+                std::lock_guard<usnet::CallLock> g(mu);
                 fd = s.socket(AF_INET, SOCK_DGRAM, 0);
             }
             const sockaddr_in to = sin("10.77.0.1", kPort);
@@ -161,7 +161,7 @@ struct UsnetOnTap {
             // straight back starved the pump (the ARP reply was never taken in).
             while (!f.stop.load(std::memory_order_relaxed)) {
                 {
-                    std::lock_guard<std::recursive_mutex> g(mu);
+                    std::lock_guard<usnet::CallLock> g(mu);
                     for (int i = 0; i < 64; ++i)
                         s.sendto(fd, buf.data(), size, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
                 }
@@ -173,7 +173,7 @@ struct UsnetOnTap {
         Stack& s = *w.host;
         int fd;
         {
-            std::lock_guard<std::recursive_mutex> g(mu);
+            std::lock_guard<usnet::CallLock> g(mu);
             fd = s.socket(AF_INET, SOCK_DGRAM, 0);
             const sockaddr_in a = sin("10.77.0.2", kPort);
             s.bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
@@ -183,7 +183,7 @@ struct UsnetOnTap {
         f.threads.emplace_back([this, &f, &s, fd] {
             char buf[2048];
             while (!f.stop.load(std::memory_order_relaxed)) {
-                std::lock_guard<std::recursive_mutex> g(mu);
+                std::lock_guard<usnet::CallLock> g(mu);
                 if (s.recv(fd, buf, sizeof buf, 0) > 0) f.received.fetch_add(1, std::memory_order_relaxed);
             }
         });

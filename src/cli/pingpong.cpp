@@ -2,6 +2,7 @@
 // the same binary measures the kernel (as is) and usnet (under the shim).
 //   usnet-pingpong server ADDR PORT spin|block
 //   usnet-pingpong client ADDR PORT spin|block SECONDS SIZE
+//   usnet-pingpong calls ADDR PORT: the cost of single calls, one process (see the README)
 // The client prints "ok MEDIAN_NS MEAN_NS P99_NS COUNT" (round trips), or "fail REASON".
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -101,9 +102,38 @@ int client(const sockaddr_in& a, bool spin, double seconds, size_t size) {
 
 }  // namespace
 
+// Nanoseconds a call: a recv that finds nothing (EAGAIN), and a 64-byte sendto to the
+// socket's own address with the recv of it. ADDR: an address of this host.
+int calls(const sockaddr_in& a) {
+    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0 || bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) return fail("bind");
+    static char buf[65536];
+    auto per_call = [](int n, auto&& body) {
+        const auto t0 = Clock::now();
+        for (int i = 0; i < n; ++i) body();
+        return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / n;
+    };
+    const double empty = per_call(2000000, [&] { (void)recv(fd, buf, sizeof buf, MSG_DONTWAIT); });
+    bool ok = true;
+    const double pair = per_call(500000, [&] {
+        ok = ok && sendto(fd, buf, 64, 0, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 64 &&
+             recv(fd, buf, sizeof buf, MSG_DONTWAIT) == 64;
+    });
+    if (!ok) return fail("sendto to itself");
+    std::printf("recv, nothing queued: %.1f ns\nsendto to itself + recv: %.1f ns\n", empty, pair);
+    return 0;
+}
+
 int main(int argc, char** argv) {
+    if (argc == 4 && std::strcmp(argv[1], "calls") == 0) {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(uint16_t(std::atoi(argv[3])));
+        if (inet_pton(AF_INET, argv[2], &a.sin_addr) != 1) return 2;
+        return calls(a);
+    }
     if (argc < 5) {
-        std::fprintf(stderr, "usage: %s server ADDR PORT spin|block | client ADDR PORT spin|block SECONDS SIZE\n", argv[0]);
+        std::fprintf(stderr, "usage: %s server ADDR PORT spin|block | client ADDR PORT spin|block SECONDS SIZE | calls ADDR PORT\n", argv[0]);
         return 2;
     }
     sockaddr_in a{};

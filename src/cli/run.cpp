@@ -59,7 +59,7 @@ constexpr const char* kUsage =
     "usage: {} run [--explain[=FILE]] [--trace[=FILE|CALL,...]] [--trace-fd N] [--trace-errors]\n"
     "              [--trace-inbound=on|off] [--stat] [--topology FILE] [--addr A/N] [--gateway G|none]\n"
     "              [--mtu N] [--route 'NET/N via G'] [--switch PATH | --tap NAME] [--pcap FILE] [--seed N]\n"
-    "              -- PROGRAM [ARGS...]\n";
+    "              [--busy-poll US] -- PROGRAM [ARGS...]\n";
 
 constexpr const char* kHelp =
     "Runs PROGRAM unmodified with its IPv4 datagram sockets (UDP and ICMP ping) in a usnet stack\n"
@@ -84,6 +84,10 @@ constexpr const char* kHelp =
     "  --tap NAME              attach eth0 to a TAP device\n"
     "  --pcap FILE             capture eth0's frames\n"
     "  --seed N                the simulation's seed\n"
+    "\n"
+    "  --busy-poll US          a blocked call looks for up to US microseconds before it sleeps\n"
+    "                          (as Linux's SO_BUSY_POLL; default 50, 0: sleep at once; on a switch\n"
+    "                          or the private network, with more than one CPU)\n"
     "  -h, --help              this help\n";
 // --trace and its filters, as the shim's USNET_TRACE* variables. --trace=X takes a list of
 // call names (connect,getpeername) as a filter and anything else as the file to write.
@@ -234,6 +238,17 @@ int run_program(const std::vector<std::string>& args, const char* argv0) {
         if (o == "--explain") setenv("USNET_EXPLAIN", "1", 1);
         else if (o.rfind("--explain=", 0) == 0) setenv("USNET_EXPLAIN", o.substr(10).c_str(), 1);
         else if (o == "--stat") setenv("USNET_STAT", "1", 1);
+        else if (o == "--busy-poll" || o.rfind("--busy-poll=", 0) == 0) {
+            std::string v = o.size() > 11 ? o.substr(12) : "";
+            if (o.size() == 11 && cmd.size() >= 2) v = cmd[1], cmd.erase(cmd.begin());
+            char* end = nullptr;
+            const unsigned long us = v.empty() ? 0 : std::strtoul(v.c_str(), &end, 10);
+            if (v.empty() || *end || v[0] == '-' || us > 1000000) {
+                fmt::print(stderr, "usnet run: --busy-poll takes microseconds, 0 to 1000000\n");
+                return 2;
+            }
+            setenv("USNET_BUSY_POLL", v.c_str(), 1);
+        }
         else if (!trace_option(cmd, &ok) && !world_option(cmd, world, &ok)) {
             fmt::print(stderr, "usnet run: unknown option {} (usnet run --help lists them)\n", o);
             return 2;

@@ -58,6 +58,7 @@ public:
     bool fd_used(int fd) { return sock_of(fd) || nl_of(fd); }
 
     Time now() const { return env->now(); }
+    Time coarse_now() const { return env->coarse_now(); }
     link::Interface* iface(int ifindex) {
         for (auto& i : ifaces)
             if (i->ifindex == ifindex) return i.get();

@@ -108,7 +108,7 @@ void Link::output_t(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_bro
     }
     USNET_TRACE(tr_, NeighOutput, ifc.name, nexthop);
     USNET_TRACE_INDENT(tr_);
-    const Time now = s_.now();
+    const Time now = s_.coarse_now();
     for (auto& n : ifc.neigh) {
         if (n.ip != nexthop) continue;
         n.used = now;

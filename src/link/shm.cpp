@@ -143,9 +143,9 @@ bool Fabric::sleep(uint32_t p, uint32_t seen, Time timeout) {
 
 std::atomic<uint32_t>* Fabric::bell(uint32_t p) { return &r_->rings[p].bell; }
 
-void Fabric::ring_bell(uint32_t p) {
+void Fabric::ring_bell(uint32_t p, bool fence) {
     Ring& ring = r_->rings[p];
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (fence) std::atomic_thread_fence(std::memory_order_seq_cst);
     if (ring.sleepers.load(std::memory_order_relaxed) == 0) return;
     ring.bell.fetch_add(1, std::memory_order_seq_cst);
     futex_wake(&ring.bell, true);

@@ -78,6 +78,16 @@ bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout, bool shar
 timespec* relative_timeout(Time timeout, timespec* ts);
 void futex_wake(std::atomic<uint32_t>* w, bool shared);
 
+// A spin-wait hint, between two looks at a ring (it leaves the core's other thread, and
+// the line the sender writes, alone for a moment).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
 // A port's MAC: 02:75:6e:II:II:PP ("un" for usnet; II the switch's mac_id, so that hosts of
 // switches bridged together differ). Any other unicast MAC is behind port 0.
 Mac port_mac(uint32_t port, uint32_t mac_id = 0);
@@ -136,8 +146,10 @@ public:
     uint32_t arm(uint32_t p);
     bool sleep(uint32_t p, uint32_t seen, Time timeout);
     std::atomic<uint32_t>* bell(uint32_t p);
-    // Wakes whoever sleeps on port p (costs a syscall only if someone does).
-    void ring_bell(uint32_t p);
+    // Wakes whoever sleeps on port p (costs a syscall only if someone does). fence: order
+    // this thread's writes (a frame) before the look at the sleepers; without it, only for a
+    // ringer that synchronises with the sleepers otherwise (a lock both hold).
+    void ring_bell(uint32_t p, bool fence = true);
 
 private:
     Region* r_ = nullptr;

@@ -263,13 +263,19 @@ bool TapDevice::transmit(const uint8_t* frame, uint32_t len) {
 }
 
 bool TapDevice::wait(Time timeout, bool rung, const sigset_t* unblock) {
+    if (rung) arm();
+    return wait_armed(timeout, rung, unblock);
+}
+
+void TapDevice::arm() { sleepers_.fetch_add(1, std::memory_order_seq_cst); }
+
+bool TapDevice::wait_armed(Time timeout, bool rung, const sigset_t* unblock) {
     pollfd p[kMaxQueues + 1];
     nfds_t n = 0;
     for (int fd : q_) p[n++] = {fd, POLLIN, 0};
     p[n++] = {rung ? bell_ : -1, POLLIN, 0};  // (a negative descriptor is left out)
     timespec ts{};
     timespec* tsp = shm::relative_timeout(timeout, &ts);
-    if (rung) sleepers_.fetch_add(1, std::memory_order_seq_cst);
     const int saved = errno;
     const long r = syscall(SYS_ppoll, p, n, tsp, unblock, unblock ? size_t(_NSIG / 8) : size_t(0));
     const bool interrupted = r < 0 && errno == EINTR;

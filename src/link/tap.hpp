@@ -62,6 +62,10 @@ public:
     // no limit). Returns whether a signal handler ran meanwhile (the sleep then ends early).
     // unblock: the signal mask to sleep under, set atomically by ppoll (null: the thread's).
     bool wait(Time timeout, bool rung = true, const sigset_t* unblock = nullptr);
+    // wait(rung) in two steps: arm counts a sleeper (ring() from then on is heard), and
+    // wait_armed(rung) sleeps and uncounts it.
+    void arm();
+    bool wait_armed(Time timeout, bool rung, const sigset_t* unblock);
     // Wakes a thread sleeping in wait(); a system call only when one sleeps.
     void ring();
     // A forked child's copy: closes its descriptors and leaves the device, still the

@@ -51,7 +51,7 @@ int open_stat_listener() {
 // The answer to a request line, from the stack (the keeper's, once the program forked).
 std::string control_answer(const std::string& req) {
     Runtime& r = runtime();
-    std::lock_guard<std::recursive_mutex> g(r.mu);
+    std::lock_guard<usnet::CallLock> g(r.mu);
     if (g_client.load()) return remote().control(req);
     if (req.rfind("ip ", 0) != 0) return usnet::counters_text(r.stack().counters());
     const int rc = usnet::sim::ip_command(r.stack(), req.substr(3));

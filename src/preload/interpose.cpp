@@ -15,13 +15,12 @@ namespace usnet::shim {
     do {                                                                 \
         if (fd < 0 || !g_active.load(std::memory_order_acquire)) return real_call; \
         Runtime& r_ = runtime();                                         \
-        std::unique_lock<std::recursive_mutex> g_(r_.mu);                \
-        const auto it_ = r_.fds.find(fd);                                \
-        if (it_ == r_.fds.end()) {                                       \
+        std::unique_lock<usnet::CallLock> g_(r_.mu);                \
+        const int u = r_.fds.lookup(fd);                                 \
+        if (u < 0) {                                                     \
             g_.unlock();                                                 \
             return real_call;                                            \
         }                                                                \
-        const int u = it_->second;                                       \
         t_shim_fault = false;                                            \
         t_shown_fd = fd;                                                 \
         t_shown_u = u;                                                   \
@@ -62,7 +61,7 @@ bool kernel_socket_if_ioctl(int fd, unsigned long req, void* arg, int* ret) {
     }
     if (!usnet::Stack::is_interface_ioctl(family, req)) return false;
     Runtime& r = runtime();
-    std::lock_guard<std::recursive_mutex> g(r.mu);
+    std::lock_guard<usnet::CallLock> g(r.mu);
     t_shim_fault = false;
     t_shown_fd = fd;
     t_shown_u = -1;
@@ -82,7 +81,7 @@ int socketpair(int domain, int type, int protocol, int sv[2]) {
     NATIVE(socketpair);
     if (!is_usnet_socket(domain, type, protocol)) return real_socketpair(domain, type, protocol, sv);
     Runtime& r = runtime();
-    std::lock_guard<std::recursive_mutex> g(r.mu);
+    std::lock_guard<usnet::CallLock> g(r.mu);
     return explained(r.stack().socketpair(domain, type, protocol, sv), -1);
 }
 
@@ -90,7 +89,7 @@ int socket(int domain, int type, int protocol) {
     NATIVE(socket);
     if (!is_usnet_socket(domain, type, protocol)) return real_socket(domain, type, protocol);
     Runtime& r = runtime();
-    std::lock_guard<std::recursive_mutex> g(r.mu);
+    std::lock_guard<usnet::CallLock> g(r.mu);
     // The descriptor first, so a trace names it; the stack's own checks still decide the
     // errno before a full descriptor table does (as __sys_socket checks before sock_map_fd).
     const int fd = eventfd(0, EFD_NONBLOCK | ((type & SOCK_CLOEXEC) ? EFD_CLOEXEC : 0));
@@ -116,7 +115,7 @@ int socket(int domain, int type, int protocol) {
         errno = fd_err;
         return -1;
     }
-    r.fds[fd] = u;
+    r.fds.set(fd, u);
     r.refs[u] = 1;
     r.signalled[fd] = false;
     g_active.store(true, std::memory_order_release);
@@ -131,13 +130,13 @@ int close(int fd) {
         // An epoll instance closed: its usnet items go with it.
         if (fd >= 0 && g_epoll_used.load(std::memory_order_acquire)) {
             Runtime& r = runtime();
-            std::lock_guard<std::recursive_mutex> g(r.mu);
+            std::lock_guard<usnet::CallLock> g(r.mu);
             if (epolls().count.count(fd) && !in_vm_child()) ep_forget([fd](const EpItem& e) { return e.epfd == fd; });
         }
         return real_close(fd);
     }
     Runtime& r = runtime();
-    std::lock_guard<std::recursive_mutex> g(r.mu);
+    std::lock_guard<usnet::CallLock> g(r.mu);
     r.fds.erase(fd);
     r.signalled.erase(fd);
     r.woken.erase(fd);
@@ -172,8 +171,9 @@ static int dup_usnet(int oldfd, int newfd_or_min, int how, int flags) {
         }
     }
     Runtime& r = runtime();
-    std::lock_guard<std::recursive_mutex> g(r.mu);
-    const int u = r.fds.at(oldfd);
+    std::lock_guard<usnet::CallLock> g(r.mu);
+    const int u = r.fds.lookup(oldfd);
+    if (u < 0) return errno = EBADF, -1;  // closed by another thread meanwhile
     if (how == 2 || how == 3) {
         if (newfd_or_min == oldfd) return how == 3 ? (errno = EINVAL, -1) : newfd_or_min;
         if (usnet_fd(newfd_or_min) >= 0) close(newfd_or_min);  // dup2 closes the target first
@@ -186,7 +186,7 @@ static int dup_usnet(int oldfd, int newfd_or_min, int how, int flags) {
         default: nfd = real_fcntl(oldfd, flags, newfd_or_min); break;  // F_DUPFD(_CLOEXEC)
     }
     if (nfd < 0) return nfd;
-    r.fds[nfd] = u;
+    r.fds.set(nfd, u);
     ++r.refs[u];
     r.signalled[nfd] = r.signalled[oldfd];  // the same eventfd object, the same token
     r.woken[nfd] = r.woken[oldfd];
@@ -351,7 +351,7 @@ static int fcntl_impl(int fd, int cmd, long arg) {
     if (u >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) return dup_usnet(fd, int(arg), 0, cmd);
     if (u < 0 || cmd == F_GETFD || cmd == F_SETFD) return real_fcntl(fd, cmd, arg);
     Runtime& r = runtime();
-    std::lock_guard<std::recursive_mutex> g(r.mu);
+    std::lock_guard<usnet::CallLock> g(r.mu);
     if (g_client.load()) return remote().fcntl(u, cmd, arg);
     return explained(r.stack().fcntl(u, cmd, arg), fd);
 }

@@ -118,7 +118,7 @@ void call(Runtime& r, Keeper& k, Client& c, const In& in, int passed, Out& o, st
             ret = passed >= 0 ? st.socket(int(h.a), int(h.b), int(h.c)) : (errno = EBADF, -1);
             t_new_socket_fd = -1;
             if (ret >= 0) {
-                r.fds[passed] = int(ret);
+                r.fds.set(passed, int(ret));
                 r.signalled[passed] = false;
                 k.efd[int(ret)] = passed;
                 k.holders[int(ret)] = 1;
@@ -336,7 +336,7 @@ bool serve_one(Runtime& r, Keeper& k, Client& c, std::vector<Client>* added) {
         if (x->cmsg_level == SOL_SOCKET && x->cmsg_type == SCM_RIGHTS) std::memcpy(&passed, CMSG_DATA(x), sizeof passed);
     Out o;
     In in;
-    std::lock_guard<std::recursive_mutex> g(r.mu);
+    std::lock_guard<usnet::CallLock> g(r.mu);
     if (!in.parse(buf, size_t(n))) {
         o.h.ret = -1;
         o.h.err = EINVAL;
@@ -386,7 +386,7 @@ void close_program_fds(Runtime& r, int conn) {
     Keeper k;
     k.zeros = static_cast<const char*>(mmap(nullptr, size_t(1) << 32, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
     {
-        std::lock_guard<std::recursive_mutex> g(r.mu);
+        std::lock_guard<usnet::CallLock> g(r.mu);
         // One eventfd a socket (the program's dups are the same object).
         std::unordered_map<int, int> fds;
         NATIVE(close);
@@ -394,7 +394,7 @@ void close_program_fds(Runtime& r, int conn) {
             if (!k.efd.count(u)) k.efd[u] = fd, fds[fd] = u;
         for (const auto& [fd, u] : r.fds)
             if (!fds.count(fd)) real_close(fd), r.signalled.erase(fd), r.woken.erase(fd);
-        r.fds = fds;
+        r.fds.assign(fds);
         Client first{conn, {}};
         for (const auto& [u, n] : r.refs) first.held[u] = 1, k.holders[u] = 1;
         k.clients.push_back(std::move(first));
@@ -410,7 +410,7 @@ void close_program_fds(Runtime& r, int conn) {
     for (;;) {
         int timeout = 100;
         {
-            std::lock_guard<std::recursive_mutex> g(r.mu);
+            std::lock_guard<usnet::CallLock> g(r.mu);
             r.world.net->settle_now();
             sync_signals(r);
             const usnet::Time next = r.world.net->next_event(), now = r.world.net->now();
@@ -428,7 +428,7 @@ void close_program_fds(Runtime& r, int conn) {
         for (size_t i = p.size(); i-- > 0;) {
             if (!p[i].revents) continue;
             if (serve_one(r, k, k.clients[i], &added)) continue;
-            std::lock_guard<std::recursive_mutex> g(r.mu);
+            std::lock_guard<usnet::CallLock> g(r.mu);
             Client gone = std::move(k.clients[i]);
             k.clients.erase(k.clients.begin() + long(i));
             std::vector<int> us;
@@ -538,7 +538,7 @@ long exec_one_host(long nr, const long* a) {
     const bool vm = in_vm_child();
     if ((g_active.load(std::memory_order_acquire) || g_client.load()) && (!vm || g_client.load())) {
         Runtime& r = runtime();
-        std::lock_guard<std::recursive_mutex> g(r.mu);
+        std::lock_guard<usnet::CallLock> g(r.mu);
         NATIVE(fcntl);
         NATIVE(close);
         std::vector<std::pair<int, int>> kept;
@@ -589,7 +589,7 @@ namespace {
     const std::string text = v;
     Runtime& r = runtime();  // (a world of its own, never used: see make_world)
     unsetenv("USNET_INHERIT");
-    std::lock_guard<std::recursive_mutex> g(r.mu);
+    std::lock_guard<usnet::CallLock> g(r.mu);
     char* p = nullptr;
     const int conn = int(std::strtol(text.c_str(), &p, 10));
     if (*p != ':') return;
@@ -598,7 +598,7 @@ namespace {
         const int fd = int(std::strtol(p, &p, 10));
         if (*p != '=') break;
         const int u = int(std::strtol(p + 1, &p, 10));
-        r.fds[fd] = u;
+        r.fds.set(fd, u);
         ++r.refs[u];
         r.signalled[fd] = false;
         if (*p != ',') break;
@@ -613,7 +613,7 @@ namespace {
 void prepare_spawn() {
     if (g_client.load() || in_vm_child()) return;
     Runtime& r = runtime();
-    std::lock_guard<std::recursive_mutex> g(r.mu);
+    std::lock_guard<usnet::CallLock> g(r.mu);
     make_keeper(r);  // (if it cannot be made, a forked child has a detached copy, as before)
 }
 

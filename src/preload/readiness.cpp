@@ -114,7 +114,7 @@ int ep_wait(int epfd, epoll_event* ev, long long timeout_ns, W wait) {
     Runtime& r = runtime();
     bool mine;
     {
-        std::lock_guard<std::recursive_mutex> g(r.mu);
+        std::lock_guard<usnet::CallLock> g(r.mu);
         mine = epolls().count.count(epfd) != 0;
     }
     // (Never wait holding the lock: an epoll instance without usnet items, in one thread,
@@ -128,14 +128,14 @@ int ep_wait(int epfd, epoll_event* ev, long long timeout_ns, W wait) {
             left = spent >= timeout_ns ? 0 : timeout_ns - spent;
         }
         {
-            std::lock_guard<std::recursive_mutex> g(r.mu);
+            std::lock_guard<usnet::CallLock> g(r.mu);
             sync_signals(r);
         }
         const int k = wait(left);
         if (k <= 0) return k;
         int out;
         {
-            std::lock_guard<std::recursive_mutex> g(r.mu);
+            std::lock_guard<usnet::CallLock> g(r.mu);
             out = ep_translate(r, epfd, ev, k);
             sync_signals(r);
         }
@@ -181,7 +181,7 @@ bool select_wants_usnet(int n, fd_set* rd, fd_set* wr, fd_set* ex, bool* fault) 
     std::vector<int> mine;
     {
         Runtime& r = runtime();
-        std::lock_guard<std::recursive_mutex> g(r.mu);
+        std::lock_guard<usnet::CallLock> g(r.mu);
         for (const auto& [fd, u] : r.fds)
             if (fd < n) mine.push_back(fd);
     }
@@ -220,7 +220,7 @@ int poll(pollfd* fds, nfds_t n, int timeout) {
     if (!any_usnet) return real_poll(fds, n, timeout);
     Runtime& r = runtime();
     if (!any_kernel && !g_client.load()) {  // (a client's sockets: the keeper's tokens, as in a mix)
-        std::lock_guard<std::recursive_mutex> g(r.mu);
+        std::lock_guard<usnet::CallLock> g(r.mu);
         std::vector<pollfd> v(fds, fds + n);
         for (auto& p : v)
             if (p.fd >= 0) p.fd = usnet_fd(p.fd);
@@ -231,7 +231,7 @@ int poll(pollfd* fds, nfds_t n, int timeout) {
     // A mix: the kernel waits on everything, usnet sockets through their eventfds; the
     // answer for a usnet socket is then taken from usnet itself.
     {
-        std::lock_guard<std::recursive_mutex> g(r.mu);
+        std::lock_guard<usnet::CallLock> g(r.mu);
         enable_signals(r);
     }
     const auto start = std::chrono::steady_clock::now();
@@ -245,7 +245,7 @@ int poll(pollfd* fds, nfds_t n, int timeout) {
         if (k < 0) return k;
         int ready = 0;
         {
-            std::lock_guard<std::recursive_mutex> g(r.mu);
+            std::lock_guard<usnet::CallLock> g(r.mu);
             int mine = 0, theirs = 0;
             std::string masks;
             for (nfds_t i = 0; i < n; ++i) {
@@ -336,7 +336,7 @@ int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
     const int u = usnet_fd(fd);
     if (u < 0) return real_epoll_ctl(epfd, op, fd, ev);
     Runtime& r = runtime();
-    std::lock_guard<std::recursive_mutex> g(r.mu);
+    std::lock_guard<usnet::CallLock> g(r.mu);
     enable_signals(r);
     EpollTable& t = epolls();
     const auto key = std::make_pair(epfd, fd);

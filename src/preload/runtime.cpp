@@ -29,6 +29,16 @@ usnet::sim::DefaultWorld make_world() {
     return w;
 }
 
+// USNET_BUSY_POLL (microseconds, `usnet run --busy-poll`): how long a blocked call looks
+// before it sleeps. 50 by default: a reply within that time costs no sleep and no wake-up.
+static usnet::Time busy_poll_from_env() {
+    const char* v = std::getenv("USNET_BUSY_POLL");
+    if (!v || !*v) return 50 * usnet::kUs;
+    char* end = nullptr;
+    const unsigned long us = std::strtoul(v, &end, 10);
+    return *end ? 50 * usnet::kUs : usnet::Time(std::min(us, 1000000ul)) * usnet::kUs;
+}
+
 Runtime::Runtime() {
     // Buffer limits and port range as this machine's kernel has them; the world from
     // `usnet run`'s topology flags (USNET_WORLD), else the default one.
@@ -37,6 +47,7 @@ Runtime::Runtime() {
     t_building_world = false;
     // A real program lives in real time: blocking calls wait, releasing mu meanwhile.
     world.net->set_realtime(&mu);
+    world.net->set_busy_poll(busy_poll_from_env());
     // --explain also reports each dropped datagram; --stat prints the counters at exit.
     if (explain_target())
         world.host->set_drop_observer([](usnet::DropReason, const std::string& line) { write_explain("usnet: " + line + "\n"); });
@@ -51,7 +62,7 @@ Runtime::Runtime() {
     // (The child cannot unlock a recursive mutex its parent's thread locked: a new one.)
     pthread_atfork([] { runtime().mu.lock(); before_fork(runtime()); },
                    [] { after_fork_parent(); runtime().mu.unlock(); }, [] {
-        new (&runtime().mu) std::recursive_mutex();
+        new (&runtime().mu) usnet::CallLock();
         if (after_fork_child()) return;
         // The switch port stays the parent's (see Network::detach_switch).
         runtime().world.net->detach_switch();
@@ -83,7 +94,7 @@ Runtime& runtime() {
 void print_stats() {
     if (g_client.load()) return;  // (the keeper prints the one stack's when it ends)
     Runtime& r = runtime();
-    std::lock_guard<std::recursive_mutex> g(r.mu);
+    std::lock_guard<usnet::CallLock> g(r.mu);
     const std::string text = "usnet: counters at exit (pid " + std::to_string(getpid()) + "):\n" +
                              usnet::counters_text(r.stack().counters());
     REAL(write);
@@ -98,9 +109,8 @@ std::atomic<bool> g_active{false};
 int usnet_fd(int fd) {
     if (fd < 0 || !g_active.load(std::memory_order_acquire)) return -1;
     Runtime& r = runtime();
-    std::lock_guard<std::recursive_mutex> g(r.mu);
-    auto it = r.fds.find(fd);
-    return it == r.fds.end() ? -1 : it->second;
+    std::lock_guard<usnet::CallLock> g(r.mu);
+    return r.fds.lookup(fd);
 }
 
 // On a switch, frames arrive whether or not a usnet call is running, and an ARP exchange
@@ -114,9 +124,9 @@ void pump_switch() {
         usnet::Time timeout = 10 * usnet::kMs;
         const bool bell = g_signal.load(std::memory_order_relaxed);
         {
-            std::unique_lock<std::recursive_mutex> g(r.mu, std::defer_lock);
+            std::unique_lock<usnet::CallLock> g(r.mu, std::defer_lock);
             if (bell) g.lock();
-            else if (!g.try_lock()) timeout = usnet::kMs;
+            else (void)g.try_lock();  // (held: a call is running, and settles the world itself)
             if (g.owns_lock()) {
                 if (!r.world.net->has_switch()) return;  // a forked child: detached
                 r.world.net->poll_input();  // (settle_now leaves a TAP to receiving calls)
@@ -137,7 +147,7 @@ void pump_switch() {
 void flush_at_exit() {
     if (g_client.load()) return;
     Runtime& r = runtime();
-    std::lock_guard<std::recursive_mutex> g(r.mu);
+    std::lock_guard<usnet::CallLock> g(r.mu);
     if (!r.world.net->has_switch() || r.stack().unresolved_packets() == 0) return;
     r.world.net->run_until([&] { return r.stack().unresolved_packets() == 0; }, r.world.net->now() + usnet::kSec);
 }

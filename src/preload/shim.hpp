@@ -50,11 +50,47 @@ F* real(const char* name) {
 #define REAL(fn) static auto* real_##fn = ::usnet::shim::real<decltype(::fn)>(#fn)
 
 // ---- the process's stack and its descriptor table (runtime.cpp) ----
+// Real descriptor -> usnet descriptor. Every routed call looks its descriptor up, so
+// small descriptors (what programs have) are also kept in a flat array: one load.
+class FdTable {
+public:
+    using Map = std::unordered_map<int, int>;
+    int lookup(int fd) const {
+        if (size_t(fd) < flat_.size()) return flat_[size_t(fd)] - 1;
+        if (fd < 0) return -1;
+        const auto it = map_.find(fd);
+        return it == map_.end() ? -1 : it->second;
+    }
+    void set(int fd, int u) {
+        map_[fd] = u;
+        if (fd >= 0 && fd < kFlat) {
+            if (size_t(fd) >= flat_.size()) flat_.resize(std::max<size_t>(size_t(fd) + 1, 2 * flat_.size()), 0);
+            flat_[size_t(fd)] = u + 1;
+        }
+    }
+    void erase(int fd) {
+        map_.erase(fd);
+        if (size_t(fd) < flat_.size()) flat_[size_t(fd)] = 0;
+    }
+    void assign(const Map& m) {
+        map_.clear();
+        std::fill(flat_.begin(), flat_.end(), 0);
+        for (const auto& [fd, u] : m) set(fd, u);
+    }
+    Map::const_iterator begin() const { return map_.begin(); }
+    Map::const_iterator end() const { return map_.end(); }
+
+private:
+    static constexpr int kFlat = 65536;
+    Map map_;
+    std::vector<int> flat_;  // u + 1, 0 for the kernel's
+};
+
 // The process's stack: the default world, created on the first socket call.
 struct Runtime {
-    std::recursive_mutex mu;
+    usnet::CallLock mu;
     usnet::sim::DefaultWorld world;
-    std::unordered_map<int, int> fds;       // real descriptor -> usnet descriptor
+    FdTable fds;                            // real descriptor -> usnet descriptor
     std::unordered_map<int, int> refs;      // usnet descriptor -> real descriptors naming it (dup)
     std::unordered_map<int, bool> signalled;  // real descriptor -> its eventfd holds a token
     std::unordered_map<int, uint64_t> woken;  // real descriptor -> the socket's wakeups at the last sync

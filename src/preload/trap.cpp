@@ -421,7 +421,7 @@ long route_close_range(const long* a) {
         std::vector<int> mine;
         {
             Runtime& r = runtime();
-            std::lock_guard<std::recursive_mutex> g(r.mu);
+            std::lock_guard<usnet::CallLock> g(r.mu);
             for (const auto& [fd, u] : r.fds)
                 if (unsigned(fd) >= first && unsigned(fd) <= last) mine.push_back(fd);
         }

@@ -158,6 +158,13 @@ struct OutsideLink : link::Port {
     // a signal handler ran meanwhile.
     // With a gate, signals are let in for the sleep only (the gate's program mask).
     virtual bool wait(Time timeout, bool rung = true, const SignalGate* gate = nullptr) = 0;
+    // wait(rung) in two steps: arm counts a sleeper, so that ring() from then on is not
+    // lost; called under the callers' lock, before it is let go (a ring between letting go
+    // and counting ourselves would otherwise go unheard). sleep_armed waits and uncounts.
+    virtual uint32_t arm() = 0;
+    virtual bool sleep_armed(uint32_t armed, Time timeout, const SignalGate& gate) = 0;
+    // A frame is waiting outside (only where cheap_poll).
+    virtual bool pending() const { return false; }
     virtual void ring() = 0;
     // A forked child lets go of its copy, leaving the link to the parent.
     virtual void detach() = 0;
@@ -177,9 +184,16 @@ struct SwitchLink : OutsideLink {
     bool cheap_poll() const override { return true; }
     bool wait(Time timeout, bool, const SignalGate* gate) override {  // frames ring it too
         if (!gate) return fab.wait(port, timeout);
-        return gate->sleep_on(fab.bell(port), [&](uint32_t seen) { return fab.sleep(port, seen, timeout); }, fab.arm(port));
+        return sleep_armed(arm(), timeout, *gate);
     }
-    void ring() override { fab.ring_bell(port); }
+    uint32_t arm() override { return fab.arm(port); }
+    bool sleep_armed(uint32_t seen, Time timeout, const SignalGate& gate) override {
+        return gate.sleep_on(fab.bell(port), [&](uint32_t v) { return fab.sleep(port, v, timeout); }, seen);
+    }
+    bool pending() const override { return fab.pending(port); }
+    // Only this process's blocked calls sleep on our ring for ring(), and they count
+    // themselves under the callers' lock, which the ringer holds: no fence needed.
+    void ring() override { fab.ring_bell(port, false); }
     void detach() override {
         if (ctl >= 0) syscall(SYS_close, ctl);  // our copy only: the parent's stays open
         ctl = -1;
@@ -195,6 +209,13 @@ struct TapLink : OutsideLink {
     bool cheap_poll() const override { return false; }  // a read(2) to learn there is nothing
     bool wait(Time timeout, bool rung, const SignalGate* gate) override {
         return dev->wait(timeout, rung, gate ? gate->program_mask() : nullptr);  // ppoll sets the mask atomically
+    }
+    uint32_t arm() override {
+        dev->arm();
+        return 0;
+    }
+    bool sleep_armed(uint32_t, Time timeout, const SignalGate& gate) override {
+        return dev->wait_armed(timeout, true, gate.program_mask());
     }
     void ring() override { dev->ring(); }
     void detach() override { dev->forget(); }
@@ -215,11 +236,18 @@ struct Network::Impl {
     // blocked call sleeps, releasing the callers' lock, until a frame, a timer or another
     // thread's call (notified from settle_now) can change things.
     bool realtime = false;
-    std::recursive_mutex* mu = nullptr;
+    usnet::CallLock* mu = nullptr;
     // Without a switch a blocked call sleeps on this word (a futex, so that a signal
     // handler ends the wait, as it ends a blocking call on the kernel); settle_now bumps it.
     std::atomic<uint32_t> bell{0};
     std::atomic<int> sleepers{0};
+    // Busy polling (as Linux's SO_BUSY_POLL): a blocked call first looks, without the lock,
+    // for up to busy_poll ns before it sleeps, so that an answer coming soon is taken without
+    // the sleep and wake-up (on a VM the wake-up of an idle CPU dominates a round trip).
+    // settle_now bumps `changes` while anyone spins.
+    Time busy_poll = 0;
+    std::atomic<int> spinners{0};
+    std::atomic<uint32_t> changes{0};
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
     Time real_now() const {
         return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
@@ -227,6 +255,16 @@ struct Network::Impl {
     void sync_clock() {
         if (realtime) now = std::max(now, real_now());
     }
+    // The clock as each call settles the world: CLOCK_MONOTONIC_COARSE, a tick behind at
+    // most (what the kernel's own timers, in jiffies, go by), for a fifth of a precise
+    // read's cost. Deadlines and stamps read now(), which is precise.
+    void sync_clock_coarse() {
+        if (!realtime) return;
+        timespec ts;
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        now = std::max(now, Time(ts.tv_sec) * kSec + ts.tv_nsec - t0_ns);
+    }
+    const Time t0_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count();
     uint64_t seq = 0;
     std::mt19937_64 rng;
     std::vector<std::unique_ptr<Stack>> hosts;
@@ -469,24 +507,68 @@ void Network::set_partitioned(Stack& host, int segment, bool cut) {
 bool Network::capture(int segment, const std::string& path) { return impl_->segments[size_t(segment)]->pcap.open(path); }
 uint64_t Network::frames_delivered() const { return impl_->delivered; }
 uint64_t Network::frames_dropped() const { return impl_->dropped; }
+// In real time: as of the last settle_now (each call's start), a tick behind at most.
+Time Network::coarse_now() const { return impl_->now; }
 Time Network::now() const { return impl_->realtime ? std::max(impl_->now, impl_->real_now()) : impl_->now; }
 
-void Network::set_realtime(std::recursive_mutex* mu) {
+void Network::set_realtime(usnet::CallLock* mu) {
     impl_->realtime = true;
     impl_->mu = mu;
     impl_->now = impl_->real_now();
 }
 
+void Network::set_busy_poll(Time ns) { impl_->busy_poll = std::max<Time>(ns, 0); }
+
+namespace {
+
+// The busy-poll phase of a blocked call; the caller holds mu once and has counted itself
+// among the spinners. Looks, with mu let go and signals as the program has them, until a
+// frame waits outside, another thread's call may have changed things, a (wrapped) signal
+// handler ran, or `budget` ns pass. Returns whether a handler ran.
+bool spin(Network::Impl& n, Time budget) {
+    const uint32_t seen = n.changes.load(std::memory_order_relaxed);
+    t_sig_ran = false;
+    n.mu->unlock();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(budget);
+    for (unsigned i = 1;; ++i) {
+        if (t_sig_ran || n.changes.load(std::memory_order_acquire) != seen || (n.up && n.up->pending())) break;
+        link::shm::cpu_relax();
+        if (i % 64 == 0 && std::chrono::steady_clock::now() >= until) break;
+    }
+    n.mu->lock();
+    n.spinners.fetch_sub(1, std::memory_order_relaxed);
+    return t_sig_ran;
+}
+
+}  // namespace
+
 bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
     Impl& n = *impl_;
     t_interrupted = false;
     std::optional<SignalGate> gate;  // made before the first sleep
+    // Busy polling only where looking costs a memory read, and never on one CPU (the spin
+    // would hold up the very thread that could answer).
+    static const bool several_cpus = std::thread::hardware_concurrency() > 1;
+    Time spin_left = n.mu && several_cpus && (!n.up || n.up->cheap_poll()) ? n.busy_poll : 0;
     for (;;) {
         n.sync_clock();
         n.step_to(n.now);
         if (ready()) return true;
         if (n.now >= deadline) return ready();
         const Time next = std::min(n.next_time(), deadline);
+        if (spin_left > 0) {
+            const Time t0 = n.real_now();
+            n.spinners.fetch_add(1, std::memory_order_relaxed);
+            const bool interrupted = spin(n, std::min(spin_left, next == kNever ? kNever : next - n.now));
+            spin_left -= n.real_now() - t0;
+            if (interrupted) {
+                t_interrupted = true;
+                n.sync_clock();
+                n.step_to(n.now);
+                return ready();
+            }
+            continue;
+        }
         if (!n.mu) {
             // Only a real link can wake us (no other thread calls in): sleep on it.
             if (n.up) {
@@ -510,8 +592,9 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
         } else if (n.up) {
             // Attached to a switch or a TAP: sleep on it (a frame, or our ring's bell, which
             // the switch's other hosts and this process's other threads (settle_now) ring).
+            const uint32_t armed = n.up->arm();
             n.mu->unlock();
-            interrupted = n.up->wait(timeout, true, &*gate);
+            interrupted = n.up->sleep_armed(armed, timeout, *gate);
             n.mu->lock();
         } else {
             // Read under mu: a change another thread makes after we let go of it is
@@ -557,11 +640,12 @@ bool Network::run_until(FnRef<bool()> ready, Time deadline) {
 
 void Network::settle_now() {
     if (impl_->realtime) {
-        impl_->sync_clock();
+        impl_->sync_clock_coarse();
         // (A link that costs a system call to look at is looked at by receiving calls only.)
         impl_->step_to(impl_->now, !impl_->up || impl_->up->cheap_poll());
         // A blocked call in another thread may now be ready. Sleepers register under mu,
         // which the caller holds, so none is missed when nobody is counted.
+        if (impl_->spinners.load(std::memory_order_relaxed) > 0) impl_->changes.fetch_add(1, std::memory_order_release);
         if (impl_->sleepers.load(std::memory_order_seq_cst) > 0) {
             impl_->bell.fetch_add(1, std::memory_order_seq_cst);
             link::shm::futex_wake(&impl_->bell, false);
@@ -633,8 +717,8 @@ void Network::wait_switch(Time timeout) {
 void Network::pump(Time max_wait) {
     Impl& n = *impl_;
     Time timeout = max_wait;
-    std::unique_lock<std::recursive_mutex> g;
-    if (n.mu) g = std::unique_lock<std::recursive_mutex>(*n.mu, std::try_to_lock);
+    std::unique_lock<usnet::CallLock> g;
+    if (n.mu) g = std::unique_lock<usnet::CallLock>(*n.mu, std::try_to_lock);
     if (!n.mu || g.owns_lock()) {
         n.sync_clock();
         n.step_to(n.now);

@@ -72,7 +72,7 @@ public:
             gw.add_address(ifx, opt_.gateway, opt_.prefix);
         }
         for (const auto& u : uplinks_) {
-            std::lock_guard<std::recursive_mutex> g(mu_);
+            std::lock_guard<usnet::CallLock> g(mu_);
             u->attach(net_, seg_);
         }
         listen_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -107,7 +107,7 @@ public:
             readers.emplace_back([&, up = u.get()] {
                 while (!stop.load(std::memory_order_relaxed)) {
                     up->wait(100 * kMs);
-                    std::lock_guard<std::recursive_mutex> g(mu_);
+                    std::lock_guard<usnet::CallLock> g(mu_);
                     up->take_in(net_);
                     net_.settle_now();
                     flush_uplinks();
@@ -116,7 +116,7 @@ public:
         while (!stop.load(std::memory_order_relaxed)) {
             Time next;
             {
-                std::lock_guard<std::recursive_mutex> g(mu_);
+                std::lock_guard<usnet::CallLock> g(mu_);
                 // From the hosts: frames for the gateway, or (via the switch) for anyone.
                 fab_.drain(0, [&](uint32_t from, const uint8_t* data, uint32_t len) {
                     if (from < shm::kMaxPorts && hosts_[from].id >= 0) net_.inject(hosts_[from].id, data, len, !via_switch_);
@@ -199,7 +199,7 @@ private:
         rh.fab = &fab_;
         rh.port = port;
         {
-            std::lock_guard<std::recursive_mutex> g(mu_);
+            std::lock_guard<usnet::CallLock> g(mu_);
             rh.id = net_.add_external(seg_, mac, &rh);
         }
         info.used.store(1, std::memory_order_release);
@@ -235,14 +235,14 @@ private:
 
     void release_port(uint32_t port) {
         fab_.region()->hdr.ports[port].used.store(0, std::memory_order_release);
-        std::lock_guard<std::recursive_mutex> g(mu_);
+        std::lock_guard<usnet::CallLock> g(mu_);
         if (hosts_[port].id >= 0) net_.remove_external(hosts_[port].id);
         hosts_[port].id = -1;
     }
 
     SwitchOptions opt_;
     std::function<void(const std::string&)> log_;
-    std::recursive_mutex mu_;
+    usnet::CallLock mu_;
     Network net_;
     shm::Fabric fab_;
     int memfd_ = -1;

@@ -1346,7 +1346,10 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
     const bool dontwait = sk->nonblock || (flags & MSG_DONTWAIT);
     // SO_RCVTIMEO in jiffies: -1 waits forever, 0 never waits.
     const bool dontwait_t = sk->rcvtimeo == 0;
-    const Time deadline = sk->rcvtimeo < 0 ? kNever : s.now() + sk->rcvtimeo * (kSec / s.cfg.hz);
+    // Taken when the call first waits (sock_rcvtimeo counts from the wait; and a call that
+    // does not wait reads no clock).
+    Time deadline = kNever;
+    bool waited = false;
     // udp_recvmsg: MSG_PEEK starts SO_PEEK_OFF bytes into the queue when that is set.
     const bool peek_off = udp && (flags & MSG_PEEK) && sk->peek_off >= 0;
     size_t from = 0;
@@ -1371,6 +1374,10 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
             msg->msg_controllen = 0;
             ok();
             return 0;
+        }
+        if (!waited) {
+            waited = true;
+            if (sk->rcvtimeo >= 0) deadline = s.now() + sk->rcvtimeo * (kSec / s.cfg.hz);
         }
         USNET_TRACE(tr_, RecvWait, deadline == kNever ? std::string("no timeout")
                                                     : "SO_RCVTIMEO " + std::to_string((deadline - s.now()) / kMs) + " ms");

@@ -6,13 +6,18 @@ set -uo pipefail
 usnet=$1
 command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: the kernel column needs a private network namespace (root)"; exit 77; }
+# The per-call loop the README's table comes from runs under the shim (default world).
+calls=$("$usnet" run -- "$(dirname "$usnet")/usnet-pingpong" calls 10.0.2.15 9999) || { echo "calls failed: $calls"; exit 1; }
+echo "$calls"
+grep -qE '^recv, nothing queued: [0-9.]+ ns$' <<<"$calls" && grep -qE '^sendto to itself \+ recv: [0-9.]+ ns$' <<<"$calls" ||
+  { echo "calls printed no figures"; exit 1; }
 out=$("$usnet" bench pingpong --json --seconds 0.05) || { echo "bench failed: $out"; exit 1; }
 echo "$out"
 python3 - "$out" <<'PY'
 import json, sys
 rows = json.loads(sys.argv[1])
 settings = {(r["tool"], r["mode"]) for r in rows}
-assert ("usnet-pingpong", "spinning") in settings and ("usnet-pingpong", "blocking") in settings, settings
+assert {("usnet-pingpong", m) for m in ("spinning", "blocking", "sleeping")} <= settings, settings
 for r in rows:
     if r["tool"] == "sockperf" and "usnet_error" in r and "not installed" in r["usnet_error"]:
         continue

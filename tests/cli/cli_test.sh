@@ -21,6 +21,10 @@ done
 expect 0 '--trace' run --help
 expect 2 'unknown option --bogus' run --bogus -- true
 expect 2 'unknown option -x' run -x true
+expect 2 'busy-poll takes microseconds' run --busy-poll x -- true
+expect 2 'busy-poll takes microseconds' run --busy-poll=-1 -- true
+expect 0 '' run --busy-poll 0 -- true
+expect 0 '--busy-poll' run --help
 expect 2 'not expected|unknown' bench --bogus
 expect 2 'not expected|unknown' switch --socket /tmp/x --bogus
 expect 2 'not expected|unknown' demo --bogus

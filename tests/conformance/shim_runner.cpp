@@ -55,7 +55,7 @@ public:
             while (!stop_) {
                 usnet::Time wait = 10 * usnet::kMs;
                 {
-                    std::lock_guard<std::recursive_mutex> g(mu_);
+                    std::lock_guard<usnet::CallLock> g(mu_);
                     w_.net->settle_now();
                     const usnet::Time next = w_.net->next_event(), now = w_.net->now();
                     if (next != usnet::kNever) wait = std::clamp<usnet::Time>(next - now, 0, wait);
@@ -70,12 +70,12 @@ public:
     }
     template <class F>
     auto call(F&& f) {
-        std::lock_guard<std::recursive_mutex> g(mu_);
+        std::lock_guard<usnet::CallLock> g(mu_);
         return f(*w_.host);
     }
 
 private:
-    std::recursive_mutex mu_;
+    usnet::CallLock mu_;
     usnet::sim::DefaultWorld w_;
     std::atomic<bool> stop_{false};
     std::thread pump_;

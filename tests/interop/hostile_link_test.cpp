@@ -114,7 +114,7 @@ struct Hostile : TapWorld {
             while (!echo_stop) {
                 sockaddr_in from{};
                 socklen_t fl = sizeof from;
-                std::lock_guard<std::recursive_mutex> g(mu);
+                std::lock_guard<usnet::CallLock> g(mu);
                 const ssize_t n = host().recvfrom(echo_fd, buf, sizeof buf, 0, sap(from), &fl);
                 if (n >= 0 && host().sendto(echo_fd, buf, size_t(n), 0, sap(from), fl) == n) ++echoed;
             }

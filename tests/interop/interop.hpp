@@ -71,7 +71,7 @@ struct TempDir {
 // A usnet world (a host, or a switch's hosts) in real time: tests call in under mu, and
 // a pump thread keeps taking frames in (ARP and pings answered while nobody calls).
 struct Pumped {
-    std::recursive_mutex mu;
+    usnet::CallLock mu;
     sim::DefaultWorld w;
     std::atomic<bool> stop{false};
     std::thread pump;
@@ -88,7 +88,7 @@ struct Pumped {
     Stack& host() { return *w.host; }
     template <class F>
     auto call(F&& f) -> decltype(f(*w.host)) {
-        std::lock_guard<std::recursive_mutex> g(mu);
+        std::lock_guard<usnet::CallLock> g(mu);
         return f(*w.host);
     }
     // A usnet socket with a receive timeout (a lost datagram fails a test instead of

@@ -258,7 +258,7 @@ struct SwitchFixture : ::testing::Test {
 
     // A program's world on the switch.
     struct Host {
-        std::recursive_mutex mu;
+        usnet::CallLock mu;
         sim::DefaultWorld w;
     };
     std::unique_ptr<Host> host(const std::string& addr) {
@@ -273,7 +273,7 @@ struct SwitchFixture : ::testing::Test {
     }
     // A socket of h, bound to `port` if not 0, whose receives wait at most `ms`.
     static int udp_waiting(Host& h, uint16_t port, int ms) {
-        std::lock_guard<std::recursive_mutex> g(h.mu);
+        std::lock_guard<usnet::CallLock> g(h.mu);
         Stack& st = *h.w.host;
         const int fd = port ? udp_bound(st, Ip4(0, 0, 0, 0), port) : st.socket(AF_INET, SOCK_DGRAM, 0);
         timeval tv{ms / 1000, (ms % 1000) * 1000};
@@ -289,7 +289,7 @@ TEST_F(SwitchFixture, TwoHostsExchangeDatagramsAndReachTheGateway) {
     ASSERT_TRUE(a->w.net && b->w.net);
     const int rb = udp_waiting(*b, 7000, 2000);
     std::thread sender([&] {
-        std::lock_guard<std::recursive_mutex> g(a->mu);
+        std::lock_guard<usnet::CallLock> g(a->mu);
         Stack& h = *a->w.host;
         const int s = udp_waiting(*a, 0, 2000);
         const sockaddr_in to = sin4(Ip4(10, 0, 2, 17), 7000);
@@ -311,7 +311,7 @@ TEST_F(SwitchFixture, TwoHostsExchangeDatagramsAndReachTheGateway) {
     socklen_t fl = sizeof from;
     ssize_t n;
     {
-        std::lock_guard<std::recursive_mutex> g(b->mu);
+        std::lock_guard<usnet::CallLock> g(b->mu);
         n = b->w.host->recvfrom(rb, buf, sizeof buf, 0, sa(from), &fl);
         if (n > 0) b->w.host->sendto(rb, "ack", 3, 0, sa(from), fl);
     }
@@ -326,8 +326,8 @@ TEST_F(SwitchFixture, FramesForAFullRingAreDroppedAndCounted) {
     auto a = host("10.0.2.16/24");
     auto b = host("10.0.2.17/24");
     ASSERT_TRUE(a->w.net && b->w.net);
-    std::lock_guard<std::recursive_mutex> ga(a->mu);
-    std::lock_guard<std::recursive_mutex> gb(b->mu);
+    std::lock_guard<usnet::CallLock> ga(a->mu);
+    std::lock_guard<usnet::CallLock> gb(b->mu);
     Stack& ha = *a->w.host;
     Stack& hb = *b->w.host;
     const int ra = udp_bound(ha, Ip4(0, 0, 0, 0), 7000);
@@ -371,7 +371,7 @@ TEST_F(SwitchFixture, LossDuplicationAndCaptureApplyOnTheSwitch) {
     const int rb = udp_waiting(*b, 7000, 300);
     // The sender waits in a receive meanwhile, which keeps its stack going (ARP).
     std::thread sender([&] {
-        std::lock_guard<std::recursive_mutex> g(a->mu);
+        std::lock_guard<usnet::CallLock> g(a->mu);
         Stack& h = *a->w.host;
         const int s = udp_waiting(*a, 0, 300);
         const sockaddr_in to = sin4(Ip4(10, 0, 2, 17), 7000);
@@ -381,7 +381,7 @@ TEST_F(SwitchFixture, LossDuplicationAndCaptureApplyOnTheSwitch) {
     });
     int copies = 0;
     for (;;) {
-        std::lock_guard<std::recursive_mutex> g(b->mu);
+        std::lock_guard<usnet::CallLock> g(b->mu);
         char buf[16];
         if (b->w.host->recv(rb, buf, sizeof buf, 0) != 5) break;
         ++copies;
@@ -403,7 +403,7 @@ TEST_F(SwitchFixture, EveryFrameLostMeansNothingArrives) {
     start(o);
     auto a = host("10.0.2.16/24");
     ASSERT_TRUE(a->w.net);
-    std::lock_guard<std::recursive_mutex> g(a->mu);
+    std::lock_guard<usnet::CallLock> g(a->mu);
     Stack& h = *a->w.host;
     const int c = h.socket(AF_INET, SOCK_DGRAM, 0);
     const sockaddr_in gw = sin4(Ip4(10, 0, 2, 2), 9);

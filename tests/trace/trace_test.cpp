@@ -236,31 +236,31 @@ TEST(Trace, PeerFilterDropShowsTheScores) {
 
 TEST(Trace, TreesOfOneThreadStayWholeWhileAnotherBlocks) {
     auto w = sim::make_default_world(1);
-    std::recursive_mutex mu;
+    usnet::CallLock mu;
     w.net->set_realtime(&mu);
     std::vector<std::string> trees;
     w.host->set_tracer([&](const std::string& t) { trees.push_back(t); });
     int s, o;
     {
-        std::lock_guard<std::recursive_mutex> g(mu);
+        std::lock_guard<usnet::CallLock> g(mu);
         s = w.host->socket(AF_INET, SOCK_DGRAM, 0);
         o = w.host->socket(AF_INET, SOCK_DGRAM, 0);
         sockaddr_in a = sin4(Ip4(127, 0, 0, 1), 9100);
         ASSERT_EQ(w.host->bind(s, sa(a), sizeof a), 0);
     }
     std::thread reader([&] {
-        std::lock_guard<std::recursive_mutex> g(mu);
+        std::lock_guard<usnet::CallLock> g(mu);
         char b[8];
         EXPECT_EQ(w.host->recv(s, b, sizeof b, 0), 2);
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     {
-        std::lock_guard<std::recursive_mutex> g(mu);
+        std::lock_guard<usnet::CallLock> g(mu);
         sockaddr_in a = sin4(Ip4(127, 0, 0, 1), 9100);
         ASSERT_EQ(w.host->sendto(o, "hi", 2, 0, sa(a), sizeof a), 2);
     }
     reader.join();
-    std::lock_guard<std::recursive_mutex> g(mu);
+    std::lock_guard<usnet::CallLock> g(mu);
     // Each tree is one call's: the send's does not land inside the blocked recv's.
     int recv_trees = 0, send_trees = 0;
     for (const auto& t : trees) {
