@@ -59,7 +59,7 @@ Runtime::Runtime() {
     // fork_one_host (keeper.cpp) leaves parent and child clients of one stack; a fork it
     // never saw (glibc's daemon(), an internal fork) before there is a keeper gives the
     // child its own copy of the stack, detached from the switch.
-    // (The child cannot unlock a recursive mutex its parent's thread locked: a new one.)
+    // (The lock the parent held across the fork: the child starts with a fresh one.)
     pthread_atfork([] { runtime().mu.lock(); before_fork(runtime()); },
                    [] { after_fork_parent(); runtime().mu.unlock(); }, [] {
         new (&runtime().mu) usnet::CallLock();
