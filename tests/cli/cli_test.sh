@@ -23,7 +23,7 @@ expect 2 'unknown option --bogus' run --bogus -- true
 expect 2 'unknown option -x' run -x true
 expect 2 'busy-poll takes microseconds' run --busy-poll x -- true
 expect 2 'busy-poll takes microseconds' run --busy-poll=-1 -- true
-expect 0 '' run --busy-poll 0 -- true
+expect 127 'No such file' run --busy-poll 0 -- /nonexistent/prog  # (accepted: it got as far as the program)
 expect 0 '--busy-poll' run --help
 expect 2 'not expected|unknown' bench --bogus
 expect 2 'not expected|unknown' switch --socket /tmp/x --bogus
