@@ -1,4 +1,5 @@
 #include "link/shm.hpp"
+#include "wire/checksum.hpp"
 
 #include <linux/futex.h>
 #include <sys/mman.h>
@@ -87,7 +88,7 @@ void Fabric::reset_ring(uint32_t p) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
-bool Fabric::push(uint32_t to, uint32_t from, const uint8_t* frame, uint32_t len) {
+bool Fabric::push(uint32_t to, uint32_t from, const uint8_t* frame, uint32_t len, uint16_t flags) {
     if (to >= kMaxPorts || len > kMaxFrame || !r_->hdr.ports[to].used.load(std::memory_order_acquire)) return false;
     Ring& ring = r_->rings[to];
     uint64_t pos = ring.head.load(std::memory_order_relaxed);
@@ -105,18 +106,22 @@ bool Fabric::push(uint32_t to, uint32_t from, const uint8_t* frame, uint32_t len
         }
     }
     std::memcpy(s->data, frame, len);
-    s->len = len;
+    s->len = len | uint32_t(flags) << kSlotFlagShift;
     s->from = uint16_t(from);
     s->seq.store(pos + 1, std::memory_order_release);
     ring_bell(to);
     return true;
 }
 
-uint32_t Fabric::send(uint32_t from, const uint8_t* frame, uint32_t len) {
-    if (r_->hdr.via_switch) return push(0, from, frame, len) ? 0 : 1;
+uint32_t Fabric::send(uint32_t from, uint8_t* frame, uint32_t len, uint32_t csum_start) {
     Mac dst;
     std::memcpy(dst.b.data(), frame, 6);
-    if (!dst.is_multicast()) return push(port_of_mac(dst, r_->hdr.mac_id), from, frame, len) ? 0 : 1;
+    const uint32_t to = r_->hdr.via_switch || dst.is_multicast() ? 0 : port_of_mac(dst, r_->hdr.mac_id);
+    if (csum_start && to != 0) return push(to, from, frame, len, kSlotCsumPartial) ? 0 : 1;
+    // The switch may capture it, or pass it to an uplink; a flood reaches all: finished here.
+    if (csum_start) wire::complete_partial_checksum(frame, len, csum_start, 6);
+    if (r_->hdr.via_switch) return push(0, from, frame, len) ? 0 : 1;
+    if (!dst.is_multicast()) return push(to, from, frame, len) ? 0 : 1;
     // Flooding, as a learning switch does for broadcast and multicast.
     uint32_t refused = 0;
     for (uint32_t p = 0; p < kMaxPorts; ++p)

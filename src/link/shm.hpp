@@ -25,14 +25,20 @@ constexpr uint32_t kSlotBytes = 2048;
 constexpr uint32_t kMaxFrame = kSlotBytes - 16;
 constexpr uint32_t kMaxMtu = 2000;
 constexpr uint64_t kMagic = 0x757366616272696bULL;  // "usfabrik"
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
+// Slot flags, in the high bits of a slot's length word. kSlotCsumPartial: the frame's UDP
+// checksum holds only the pseudo-header sum, left for the receiver to trust as Linux trusts
+// a local CHECKSUM_PARTIAL datagram crossing a veth (only on the direct path between two
+// hosts; see Fabric::send).
+constexpr uint16_t kSlotCsumPartial = 1;
+constexpr uint32_t kSlotFlagShift = 24;
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free,
               "rings are shared between processes: their atomics must be address-free");
 
 struct Slot {
     std::atomic<uint64_t> seq;  // Vyukov bounded queue: pos+1 once written, pos+kSlots once read
-    uint32_t len;
+    uint32_t len;  // the frame's length; flags (kSlot*) in the bits from kSlotFlagShift
     uint16_t from;  // sending port
     uint16_t pad;
     uint8_t data[kMaxFrame];
@@ -110,11 +116,13 @@ public:
     // Resets port p's ring for a new owner (switch only).
     void reset_ring(uint32_t p);
     // Copies a frame into port `to`'s ring; false if the ring is full or the port unused.
-    bool push(uint32_t to, uint32_t from, const uint8_t* frame, uint32_t len);
+    bool push(uint32_t to, uint32_t from, const uint8_t* frame, uint32_t len, uint16_t flags = 0);
     // A frame from `from` to the ports its destination MAC names (direct path), or to port 0.
-    // Returns how many rings refused it.
-    uint32_t send(uint32_t from, const uint8_t* frame, uint32_t len);
-    // Calls f(from, data, len) for up to max waiting frames of port p; returns the count.
+    // Returns how many rings refused it. csum_start: nonzero when the frame's UDP checksum
+    // (at that offset + 6) is partial; it stays so only for one host on the direct path, and
+    // is finished in the frame first for the switch, a flood or an uplink beyond it.
+    uint32_t send(uint32_t from, uint8_t* frame, uint32_t len, uint32_t csum_start = 0);
+    // Calls f(from, data, len, flags) for up to max waiting frames of port p; returns the count.
     template <class F>
     uint32_t drain(uint32_t p, F&& f, uint32_t max = 64) {
         Ring& ring = r_->rings[p];
@@ -124,8 +132,9 @@ public:
             Slot& s = ring.slots[pos % kSlots];
             if (s.seq.load(std::memory_order_acquire) != pos + 1) break;
             // The ring is writable by every attached process: never trust a length in it.
-            const uint32_t len = s.len;
-            if (len <= kMaxFrame) f(uint32_t(s.from), s.data, len);
+            const uint32_t word = s.len;
+            const uint32_t len = word & ((1u << kSlotFlagShift) - 1);
+            if (len <= kMaxFrame) f(uint32_t(s.from), s.data, len, uint16_t(word >> kSlotFlagShift));
             else ring.bad_frames.fetch_add(1, std::memory_order_relaxed);
             s.seq.store(pos + kSlots, std::memory_order_release);
             ring.tail.store(pos + 1, std::memory_order_relaxed);

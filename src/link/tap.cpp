@@ -87,11 +87,6 @@ Time wall_clock() {
 }
 
 // Where a partial UDP checksum starts in an Ethernet + IPv4 frame, or 0 if it is not one.
-uint32_t udp_csum_start(const uint8_t* frame, uint32_t len) {
-    if (len < wire::kEthHeaderLen + 20 || wire::load16(frame + 12) != wire::kEthIpv4) return 0;
-    const uint32_t start = wire::kEthHeaderLen + uint32_t(frame[wire::kEthHeaderLen] & 15) * 4;
-    return start + 8 <= len ? start : 0;
-}
 
 }  // namespace
 
@@ -164,7 +159,7 @@ void TapDevice::forget() {
 
 void TapDevice::capture(const uint8_t* frame, uint32_t len, bool partial) {
     uint8_t copy[65536 + 64];
-    const uint32_t start = partial ? udp_csum_start(frame, len) : 0;
+    const uint32_t start = partial ? wire::frame_udp_start(frame, len) : 0;
     if (start && len <= sizeof copy) {
         std::memcpy(copy, frame, len);
         wire::complete_partial_checksum(copy, len, start, 6);
@@ -223,7 +218,7 @@ bool TapDevice::transmit(buf::Packet& frame) {
     if (vnet_) {
         VnetHdr h{};
         if (frame.meta.csum_partial) {
-            if (const uint32_t start = udp_csum_start(frame.data(), frame.size())) {
+            if (const uint32_t start = wire::frame_udp_start(frame.data(), frame.size())) {
                 h.flags = kVnetNeedsCsum;
                 h.csum_start = uint16_t(start);
                 h.csum_offset = 6;  // offsetof(udphdr, check)

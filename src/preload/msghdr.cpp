@@ -21,7 +21,7 @@ bool iov_ok(const iovec* iov, size_t n, bool write) {
     size_t left = kMaxCopy;
     for (size_t i = 0; i < n && left; ++i) {
         const size_t len = std::min(iov[i].iov_len, left);
-        if (!probe_range(iov[i].iov_base, len, write)) return false;
+        if (!probe_range(reinterpret_cast<uintptr_t>(iov[i].iov_base), len, write)) return false;
         left -= len;
     }
     return true;
@@ -32,7 +32,7 @@ std::vector<iovec> iov_fixed(const iovec* iov, size_t n, bool write) {
     size_t left = kMaxCopy;
     for (size_t i = 0; i < n && left; ++i) {
         const size_t len = std::min(v[i].iov_len, left);
-        if (len && !probe_range(v[i].iov_base, len, write)) v[i].iov_base = nullptr;
+        if (len && !probe_range(reinterpret_cast<uintptr_t>(v[i].iov_base), len, write)) v[i].iov_base = nullptr;
         left -= len;
     }
     return v;
@@ -102,7 +102,7 @@ size_t writable_prefix(void* b, size_t n) {
     size_t ok = 0;
     for (uintptr_t x = reinterpret_cast<uintptr_t>(b); b && ok < n;) {
         const uintptr_t next = (x | (kProbePage - 1)) + 1;
-        if (!probe_range(reinterpret_cast<void*>(x), 1, true)) break;
+        if (!probe_range(x, 1, true)) break;
         ok += std::min<size_t>(next - x, n - ok);
         x = next;
     }

@@ -245,10 +245,28 @@ R explained(R ret, int fd) {
 // ---- bad user pointers (usermem.cpp) ----
 constexpr size_t kMaxCopy = 65536;  // receive and send buffers are probed up to 64 KiB
 constexpr uintptr_t kProbePage = 4096;
-// True when every page of [p, p+n) can be read (or written).
-bool probe_range(const void* p, size_t n, bool write);
-bool readable(const void* p, size_t n);
-bool writable(void* p, size_t n);
+// True when every page of [a, a+n) can be read (or written). (An address, not a pointer: the
+// compiler then assumes no read of what a write-only argument, poll's fds, points to.)
+bool probe_range(uintptr_t a, size_t n, bool write);
+// The calling thread's stack, [lo, hi), learnt by its first probe_range (0 before). Everything
+// between the running frame and hi is mapped and writable, so a range there needs no probe:
+// the common case of a buffer, an address or a length in the caller's locals. (A frame
+// elsewhere, on a signal stack or a coroutine's, and the range is probed.) Inline, as every
+// call with a user pointer asks.
+extern constinit thread_local uintptr_t t_stack_lo [[gnu::tls_model("initial-exec")]];
+extern constinit thread_local uintptr_t t_stack_hi [[gnu::tls_model("initial-exec")]];
+inline bool on_own_stack(uintptr_t a, uintptr_t end) {
+    const uintptr_t sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+    return sp >= t_stack_lo && sp < t_stack_hi && a >= sp && end <= t_stack_hi && a <= end;
+}
+inline bool readable(const void* p, size_t n) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    return n == 0 || on_own_stack(a, a + n) || probe_range(a, n, false);
+}
+inline bool writable(void* p, size_t n) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    return n == 0 || on_own_stack(a, a + n) || probe_range(a, n, true);
+}
 // Set when the shim itself fails a call with EFAULT (the stack has no reason on record).
 extern thread_local bool t_shim_fault [[gnu::tls_model("initial-exec")]];
 

@@ -85,43 +85,35 @@ void install_probe_handler() {
     return true;
 }
 
-// The calling thread's stack, [lo, hi), learnt at its first probe. Everything between the
-// running frame and hi is mapped and writable, so a range there needs no probe: the common
-// case of a buffer, an address or a length in the caller's locals. (A frame elsewhere, on
-// a signal stack or a coroutine's, and the range is probed.)
-thread_local uintptr_t t_stack_lo [[gnu::tls_model("initial-exec")]] = 0;
-thread_local uintptr_t t_stack_hi [[gnu::tls_model("initial-exec")]] = 0;
+constinit thread_local uintptr_t t_stack_lo [[gnu::tls_model("initial-exec")]] = 0;
+constinit thread_local uintptr_t t_stack_hi [[gnu::tls_model("initial-exec")]] = 0;
 
-[[gnu::noinline]] bool on_own_stack(uintptr_t a, uintptr_t end) {
-    if (t_stack_hi == 0) {
-        t_stack_hi = 1;  // (unknown: never matches)
-        pthread_attr_t at;
-        if (pthread_getattr_np(pthread_self(), &at) == 0) {
-            void* lo = nullptr;
-            size_t size = 0;
-            if (pthread_attr_getstack(&at, &lo, &size) == 0 && lo) {
-                t_stack_lo = reinterpret_cast<uintptr_t>(lo);
-                t_stack_hi = t_stack_lo + size;
-            }
-            pthread_attr_destroy(&at);
+namespace {
+[[gnu::noinline]] void learn_stack() {
+    t_stack_hi = 1;  // (unknown: never matches)
+    pthread_attr_t at;
+    if (pthread_getattr_np(pthread_self(), &at) == 0) {
+        void* lo = nullptr;
+        size_t size = 0;
+        if (pthread_attr_getstack(&at, &lo, &size) == 0 && lo) {
+            t_stack_lo = reinterpret_cast<uintptr_t>(lo);
+            t_stack_hi = t_stack_lo + size;
         }
+        pthread_attr_destroy(&at);
     }
-    const uintptr_t sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-    return sp >= t_stack_lo && sp < t_stack_hi && a >= sp && end <= t_stack_hi;
 }
+}  // namespace
 
 // True when every page of [p, p+n) can be read (or written).
-bool probe_range(const void* p, size_t n, bool write) {
+bool probe_range(uintptr_t a, size_t n, bool write) {
     if (n == 0) return true;
-    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-    if (!p || a + n < a) return false;  // null, or wraps (access_ok fails)
+    if (!a || a + n < a) return false;  // null, or wraps (access_ok fails)
+    if (t_stack_hi == 0) learn_stack();
     if (on_own_stack(a, a + n)) return true;
     install_probe_handler();
     return touch_guarded(a, a + n - 1, write);
 }
 
-bool readable(const void* p, size_t n) { return n == 0 || probe_range(p, n, false); }
-bool writable(void* p, size_t n) { return n == 0 || probe_range(p, n, true); }
 
 // Every other signal the program handles is installed through a trampoline that first tells
 // a usnet call blocked on this thread that a handler ran (sim::note_signal_handler): the

@@ -118,7 +118,7 @@ public:
             {
                 std::lock_guard<usnet::CallLock> g(mu_);
                 // From the hosts: frames for the gateway, or (via the switch) for anyone.
-                fab_.drain(0, [&](uint32_t from, const uint8_t* data, uint32_t len) {
+                fab_.drain(0, [&](uint32_t from, const uint8_t* data, uint32_t len, uint16_t) {
                     if (from < shm::kMaxPorts && hosts_[from].id >= 0) net_.inject(hosts_[from].id, data, len, !via_switch_);
                 });
                 net_.settle_now();

@@ -388,7 +388,8 @@ void Udp::input_t(buf::PacketPtr pkt) {
             s_.drop(DropReason::BadUdpHeader, m.src, 0, m.dst, 0);
             return;
     }
-    USNET_TRACE(tr_, UdpRcv, u.sport, u.dport, u.len, m.csum_ok ? ", checksum not checked (loopback)" : u.checksum ? ", checksum ok" : ", no checksum");
+    USNET_TRACE(tr_, UdpRcv, u.sport, u.dport, u.len, m.csum_partial ? ", checksum not checked (left partial by a trusted sender: CHECKSUM_PARTIAL)"
+                : m.csum_ok ? ", checksum not checked (loopback)" : u.checksum ? ", checksum ok" : ", no checksum");
     USNET_TRACE_INDENT(tr_);
     pkt->trim(u.len);
     pkt->pull(wire::kUdpHeaderLen);

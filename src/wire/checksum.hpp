@@ -4,6 +4,8 @@
 #include <cstdint>
 
 #include "usnet/types.hpp"
+#include "wire/bytes.hpp"
+#include "wire/ethernet.hpp"
 
 namespace usnet::wire {
 
@@ -27,6 +29,14 @@ inline void complete_partial_checksum(uint8_t* p, uint32_t len, uint32_t start, 
     if (c == 0) c = 0xffff;
     p[start + offset] = uint8_t(c >> 8);
     p[start + offset + 1] = uint8_t(c);
+}
+
+// Where a UDP checksum left partial starts in an Ethernet frame (the end of its IPv4
+// header), or 0 when the frame is not IPv4 or too short to hold a UDP header there.
+inline uint32_t frame_udp_start(const uint8_t* frame, uint32_t len) {
+    if (len < kEthHeaderLen + 20 || load16(frame + 12) != kEthIpv4) return 0;
+    const uint32_t start = kEthHeaderLen + uint32_t(frame[kEthHeaderLen] & 15) * 4;
+    return start + 8 <= len ? start : 0;
 }
 
 }  // namespace usnet::wire

@@ -15,6 +15,7 @@
 
 #include "../sim_helpers.hpp"
 #include "link/shm.hpp"
+#include "wire/checksum.hpp"
 
 using namespace usnet;
 using namespace usnet::test;
@@ -41,7 +42,7 @@ TEST(Fabric, FramesGoToThePortTheirMacNames) {
     ASSERT_TRUE(f.pending(2));
     uint32_t seen_from = 99, seen_len = 0;
     uint8_t seen_byte = 0;
-    EXPECT_EQ(f.drain(2, [&](uint32_t from, const uint8_t* d, uint32_t len) {
+    EXPECT_EQ(f.drain(2, [&](uint32_t from, const uint8_t* d, uint32_t len, uint16_t) {
         seen_from = from;
         seen_len = len;
         seen_byte = d[20];
@@ -55,12 +56,81 @@ TEST(Fabric, FramesGoToThePortTheirMacNames) {
     f.send(1, frame, sizeof frame);
     EXPECT_TRUE(f.pending(0));
     // Broadcast floods every used port but the sender's.
-    f.drain(0, [](uint32_t, const uint8_t*, uint32_t) {});
+    f.drain(0, [](uint32_t, const uint8_t*, uint32_t, uint16_t) {});
     std::memset(frame, 0xff, 6);
     EXPECT_EQ(f.send(1, frame, sizeof frame), 0u);
     EXPECT_TRUE(f.pending(0));
     EXPECT_FALSE(f.pending(1));
     EXPECT_TRUE(f.pending(2));
+}
+
+// A UDP checksum left partial stays so only on the direct path to one host (flagged, the
+// receiver trusts it as Linux trusts CHECKSUM_PARTIAL over a veth); towards the switch (it
+// may capture or pass the frame to an uplink) and in a flood it is finished first.
+TEST(Fabric, PartialChecksumOnlyOnTheDirectPath) {
+    shm::Fabric f;
+    ASSERT_GE(f.create(), 0);
+    for (uint32_t p : {0u, 1u, 2u}) {
+        f.reset_ring(p);
+        f.region()->hdr.ports[p].used = 1;
+    }
+    // Ethernet + IPv4 (ihl 5) + UDP + 4 bytes; the checksum field holds a pseudo-header sum.
+    uint8_t frame[14 + 20 + 8 + 4] = {};
+    frame[12] = 0x08;
+    frame[14] = 0x45;
+    frame[14 + 9] = 17;
+    frame[34 + 5] = 12;                 // UDP length
+    frame[34 + 6] = 0x12;               // partial sum
+    frame[34 + 7] = 0x34;
+    std::memcpy(frame + 42, "data", 4);
+    const uint32_t start = wire::frame_udp_start(frame, sizeof frame);
+    ASSERT_EQ(start, 34u);
+    uint8_t finished[sizeof frame];
+    std::memcpy(finished, frame, sizeof frame);
+    wire::complete_partial_checksum(finished, sizeof finished, start, 6);
+    ASSERT_NE(std::memcmp(finished, frame, sizeof frame), 0);
+    auto take = [&](uint32_t port, uint16_t* flags, uint8_t* out) {
+        return f.drain(port, [&](uint32_t, const uint8_t* d, uint32_t len, uint16_t fl) {
+            *flags = fl;
+            std::memcpy(out, d, len);
+        });
+    };
+    uint8_t got[sizeof frame];
+    uint16_t flags = 99;
+    // Host to host: as sent, flagged.
+    uint8_t copy[sizeof frame];
+    std::memcpy(copy, frame, sizeof frame);
+    const Mac to2 = shm::port_mac(2);
+    std::memcpy(copy, to2.b.data(), 6);
+    ASSERT_EQ(f.send(1, copy, sizeof copy, start), 0u);
+    ASSERT_EQ(take(2, &flags, got), 1u);
+    EXPECT_EQ(flags, shm::kSlotCsumPartial);
+    EXPECT_EQ(std::memcmp(got + 6, frame + 6, sizeof frame - 6), 0);
+    // To a MAC behind port 0: finished, not flagged.
+    std::memcpy(copy, frame, sizeof frame);
+    const Mac other{{0x02, 0, 0, 0, 0, 1}};
+    std::memcpy(copy, other.b.data(), 6);
+    ASSERT_EQ(f.send(1, copy, sizeof copy, start), 0u);
+    ASSERT_EQ(take(0, &flags, got), 1u);
+    EXPECT_EQ(flags, 0);
+    EXPECT_EQ(std::memcmp(got + 6, finished + 6, sizeof frame - 6), 0);
+    // A flood: finished for every port.
+    std::memcpy(copy, frame, sizeof frame);
+    std::memset(copy, 0xff, 6);
+    ASSERT_EQ(f.send(1, copy, sizeof copy, start), 0u);
+    for (uint32_t p : {0u, 2u}) {
+        ASSERT_EQ(take(p, &flags, got), 1u);
+        EXPECT_EQ(flags, 0);
+        EXPECT_EQ(std::memcmp(got + 6, finished + 6, sizeof frame - 6), 0);
+    }
+    // Everything through the switch (faults or capture on): finished, even host to host.
+    f.region()->hdr.via_switch = 1;
+    std::memcpy(copy, frame, sizeof frame);
+    std::memcpy(copy, to2.b.data(), 6);
+    ASSERT_EQ(f.send(1, copy, sizeof copy, start), 0u);
+    ASSERT_EQ(take(0, &flags, got), 1u);
+    EXPECT_EQ(flags, 0);
+    EXPECT_EQ(std::memcmp(got + 6, finished + 6, sizeof frame - 6), 0);
 }
 
 TEST(Fabric, AFullRingRefusesAndCounts) {
@@ -72,7 +142,7 @@ TEST(Fabric, AFullRingRefusesAndCounts) {
     for (uint32_t i = 0; i < shm::kSlots; ++i) ASSERT_TRUE(f.push(1, 0, frame, sizeof frame));
     EXPECT_FALSE(f.push(1, 0, frame, sizeof frame));
     EXPECT_EQ(f.region()->rings[1].full_drops.load(), 1u);
-    EXPECT_EQ(f.drain(1, [](uint32_t, const uint8_t*, uint32_t) {}, shm::kSlots), shm::kSlots);
+    EXPECT_EQ(f.drain(1, [](uint32_t, const uint8_t*, uint32_t, uint16_t) {}, shm::kSlots), shm::kSlots);
     EXPECT_TRUE(f.push(1, 0, frame, sizeof frame));
     // Unused ports and oversized frames are refused too.
     EXPECT_FALSE(f.push(3, 0, frame, sizeof frame));
@@ -90,7 +160,7 @@ TEST(Fabric, ASlotWithAnImpossibleLengthIsSkippedNotRead) {
     ASSERT_TRUE(f.push(1, 0, frame, sizeof frame));
     f.region()->rings[1].slots[0].len = 0xfffffff0;  // a buggy or hostile process wrote this
     int seen = 0;
-    EXPECT_EQ(f.drain(1, [&](uint32_t, const uint8_t*, uint32_t len) { seen += len == sizeof frame; }), 2u);
+    EXPECT_EQ(f.drain(1, [&](uint32_t, const uint8_t*, uint32_t len, uint16_t) { seen += len == sizeof frame; }), 2u);
     EXPECT_EQ(seen, 1);
     EXPECT_EQ(f.region()->rings[1].bad_frames.load(), 1u);
 }
@@ -115,7 +185,7 @@ TEST(Fabric, ManyProducersOneConsumerLoseNothing) {
     bool in_order = true;
     int got = 0;
     while (got < 3 * kPerThread) {
-        got += int(f.drain(1, [&](uint32_t from, const uint8_t* d, uint32_t) {
+        got += int(f.drain(1, [&](uint32_t from, const uint8_t* d, uint32_t, uint16_t) {
             uint32_t v[2];
             std::memcpy(v, d, sizeof v);
             in_order &= from == v[0] + 2 && v[1] == next[v[0]];
