@@ -87,7 +87,8 @@ constexpr const char* kHelp =
     "\n"
     "  --busy-poll US          a blocked call looks for up to US microseconds before it sleeps\n"
     "                          (as Linux's SO_BUSY_POLL; default 50, 0: sleep at once; on a switch\n"
-    "                          or the private network, with more than one CPU)\n"
+    "                          or the private network, with more than one CPU); after a fork, each\n"
+    "                          wait between a process and the keeper likewise\n"
     "  -h, --help              this help\n";
 // --trace and its filters, as the shim's USNET_TRACE* variables. --trace=X takes a list of
 // call names (connect,getpeername) as a filter and anything else as the file to write.

@@ -407,6 +407,7 @@ void close_program_fds(Runtime& r, int conn) {
         start_pump(r);
     }
     NATIVE(poll);
+    bool served = false;  // the last turn served a request: another may follow at once
     for (;;) {
         int timeout = 100;
         {
@@ -423,7 +424,17 @@ void close_program_fds(Runtime& r, int conn) {
         }
         std::vector<pollfd> p;
         for (const Client& c : k.clients) p.push_back({c.fd, POLLIN, 0});
-        if (real_poll(p.data(), p.size(), timeout) <= 0) continue;
+        // Right after a request, the next one (a client's following call) usually comes
+        // within microseconds: look for it before sleeping, as a blocked call busy-polls.
+        int ready = 0;
+        if (served && r.busy_poll > 0) {
+            const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(r.busy_poll);
+            do ready = real_poll(p.data(), p.size(), 0);
+            while (ready == 0 && std::chrono::steady_clock::now() < until);
+        }
+        if (ready == 0) ready = real_poll(p.data(), p.size(), timeout);
+        served = ready > 0;
+        if (ready <= 0) continue;
         std::vector<Client> added;
         for (size_t i = p.size(); i-- > 0;) {
             if (!p[i].revents) continue;

@@ -47,7 +47,8 @@ Runtime::Runtime() {
     t_building_world = false;
     // A real program lives in real time: blocking calls wait, releasing mu meanwhile.
     world.net->set_realtime(&mu);
-    world.net->set_busy_poll(busy_poll_from_env());
+    busy_poll = std::thread::hardware_concurrency() > 1 ? busy_poll_from_env() : 0;
+    world.net->set_busy_poll(busy_poll);
     // --explain also reports each dropped datagram; --stat prints the counters at exit.
     if (explain_target())
         world.host->set_drop_observer([](usnet::DropReason, const std::string& line) { write_explain("usnet: " + line + "\n"); });

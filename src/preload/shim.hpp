@@ -94,6 +94,9 @@ struct Runtime {
     std::unordered_map<int, int> refs;      // usnet descriptor -> real descriptors naming it (dup)
     std::unordered_map<int, bool> signalled;  // real descriptor -> its eventfd holds a token
     std::unordered_map<int, uint64_t> woken;  // real descriptor -> the socket's wakeups at the last sync
+    // How long a wait for the keeper (a client's reply, the keeper's next request) looks
+    // before it sleeps: USNET_BUSY_POLL, 0 with one CPU (the spin would hold up the answer).
+    usnet::Time busy_poll = 0;
     Runtime();  // builds the world (runtime.cpp)
     usnet::Stack& stack() { return *world.host; }
 };
