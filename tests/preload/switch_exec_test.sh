@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # exec on a switch: the exec'd program keeps the shim and, attaching again under the same
-# pid, gets its port and MAC back, so a peer that learned the MAC before the exec reaches it.
+# pid, gets its port and MAC back, so a peer that learned the MAC before the exec reaches it
+# (sending until the new image, however slow to start, has bound the port again).
 usnet=$1
 source "$(dirname "$0")/switch_lib.sh"
 need python3
@@ -12,8 +13,17 @@ s.bind(("0.0.0.0", 7200))
 s.settimeout(10)
 d, a = s.recvfrom(100)
 s.sendto(d.upper(), a)
-time.sleep(1.0)          # the other program execs meanwhile
-s.sendto(b"two", a)
+# The other program execs meanwhile; until its new image has bound the port again a datagram
+# finds nobody, so "two" goes again every 0.3 s until the new image acknowledges it.
+time.sleep(0.3)
+s.settimeout(0.3)
+for _ in range(30):
+    s.sendto(b"two", a)
+    try:
+        if s.recvfrom(100)[0] == b"ack":
+            break
+    except socket.timeout:
+        pass
 PY
 cat >"$tmp/first.py" <<'PY'
 import os, socket, sys
@@ -31,6 +41,7 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", 7400))
 s.settimeout(5)
 d, a = s.recvfrom(100)
+s.sendto(b"ack", a)
 print("after exec:", d, a[0])
 PY
 bg peer_pid "$usnet" run --switch "$sock" --addr 10.0.2.17/24 -- python3 "$tmp/peer.py"
