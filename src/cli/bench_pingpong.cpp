@@ -33,6 +33,7 @@ namespace usnet::cli {
 namespace {
 
 constexpr size_t kSize = 64;
+constexpr size_t kFrameOverhead = 14 + 20 + 8;  // Ethernet, IPv4 and UDP headers around a datagram
 
 // A process with extra environment; its stdout into *out_fd (a pipe) when asked.
 pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, int* out_fd) {
@@ -231,6 +232,14 @@ int bench_pingpong(const BenchOptions& o) {
                                                  sleeping("10.0.2.16/24"), sleeping("10.0.2.17/24")));
     stop = true;
     sw.join();
+    // The floor: the same frame bounced between two processes through shared memory, no stack.
+    Rtt floor_rtt;
+    {
+        int out = -1;
+        const pid_t f = spawn({worker, "shm", fmt::format("{}", o.seconds), std::to_string(kSize + kFrameOverhead)}, {}, &out);
+        floor_rtt = f < 0 ? parse_worker("") : parse_worker(read_all(out));
+        if (f > 0) waitpid(f, nullptr, 0);
+    }
 
     struct Row {
         const char* tool;
@@ -242,7 +251,8 @@ int bench_pingpong(const BenchOptions& o) {
                         {"usnet-pingpong", "blocking", ublock.ours, kblock.ours},
                         {"usnet-pingpong", "sleeping", usleep_rtt, kblock.ours},
                         {"sockperf", "spinning", uspin.sockperf, kspin.sockperf},
-                        {"sockperf", "blocking", ublock.sockperf, kblock.sockperf}};
+                        {"sockperf", "blocking", ublock.sockperf, kblock.sockperf},
+                        {"shared memory", "spinning", floor_rtt, kspin.ours}};
     if (o.json) {
         std::string j = "[";
         bool first = true;
@@ -264,7 +274,9 @@ int bench_pingpong(const BenchOptions& o) {
     fmt::print("usnet bench pingpong: {}-byte UDP round trips between two processes, {:.3g} s each\n", kSize, o.seconds);
     fmt::print("usnet: two programs under usnet run on a usnet switch; kernel: the same over 127.0.0.1 in a private netns\n");
     fmt::print("figures are median round trips in microseconds (mean and p99 with --json); sleeping: blocking with\n"
-               "usnet's busy polling off (usnet run --busy-poll 0), against the kernel's blocking\n\n");
+               "usnet's busy polling off (usnet run --busy-poll 0), against the kernel's blocking; shared memory: the\n"
+               "same frame bounced between two processes through shared memory with no stack (the floor of any\n"
+               "shared-memory wire on this machine), against the kernel's spinning usnet-pingpong\n\n");
     fmt::print("{:<16} {:<9} {:>12} {:>12} {:>13}\n", "tool", "mode", "usnet us", "kernel us", "usnet/kernel");
     for (const Row& r : rows) {
         const double ratio = r.us.median / r.k.median;

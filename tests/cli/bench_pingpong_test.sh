@@ -17,7 +17,7 @@ python3 - "$out" <<'PY'
 import json, sys
 rows = json.loads(sys.argv[1])
 settings = {(r["tool"], r["mode"]) for r in rows}
-assert {("usnet-pingpong", m) for m in ("spinning", "blocking", "sleeping")} <= settings, settings
+assert {("usnet-pingpong", m) for m in ("spinning", "blocking", "sleeping")} | {("shared memory", "spinning")} <= settings, settings
 for r in rows:
     if r["tool"] == "sockperf" and "usnet_error" in r and "not installed" in r["usnet_error"]:
         continue
