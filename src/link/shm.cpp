@@ -116,12 +116,14 @@ bool Fabric::push(uint32_t to, uint32_t from, const uint8_t* frame, uint32_t len
 uint32_t Fabric::send(uint32_t from, uint8_t* frame, uint32_t len, uint32_t csum_start) {
     Mac dst;
     std::memcpy(dst.b.data(), frame, 6);
-    const uint32_t to = r_->hdr.via_switch || dst.is_multicast() ? 0 : port_of_mac(dst, r_->hdr.mac_id);
-    if (csum_start && to != 0) return push(to, from, frame, len, kSlotCsumPartial) ? 0 : 1;
-    // The switch may capture it, or pass it to an uplink; a flood reaches all: finished here.
-    if (csum_start) wire::complete_partial_checksum(frame, len, csum_start, 6);
-    if (r_->hdr.via_switch) return push(0, from, frame, len) ? 0 : 1;
-    if (!dst.is_multicast()) return push(to, from, frame, len) ? 0 : 1;
+    const bool flood = !r_->hdr.via_switch && dst.is_multicast();
+    const uint32_t to = r_->hdr.via_switch || flood ? 0 : port_of_mac(dst, r_->hdr.mac_id);
+    if (csum_start) {
+        if (to != 0) return push(to, from, frame, len, kSlotCsumPartial) ? 0 : 1;  // host to host
+        // The switch may capture it or pass it to an uplink; a flood reaches all: finished here.
+        wire::complete_partial_checksum(frame, len, csum_start, 6);
+    }
+    if (!flood) return push(to, from, frame, len) ? 0 : 1;
     // Flooding, as a learning switch does for broadcast and multicast.
     uint32_t refused = 0;
     for (uint32_t p = 0; p < kMaxPorts; ++p)

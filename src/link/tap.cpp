@@ -86,8 +86,6 @@ Time wall_clock() {
     return Time(ts.tv_sec) * kSec + ts.tv_nsec;
 }
 
-// Where a partial UDP checksum starts in an Ethernet + IPv4 frame, or 0 if it is not one.
-
 }  // namespace
 
 std::unique_ptr<TapDevice> TapDevice::open(const TapOptions& o, std::string* err, int* code) {

@@ -427,11 +427,8 @@ void close_program_fds(Runtime& r, int conn) {
         // Right after a request, the next one (a client's following call) usually comes
         // within microseconds: look for it before sleeping, as a blocked call busy-polls.
         int ready = 0;
-        if (served && r.busy_poll > 0) {
-            const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(r.busy_poll);
-            do ready = real_poll(p.data(), p.size(), 0);
-            while (ready == 0 && std::chrono::steady_clock::now() < until);
-        }
+        if (served && r.busy_poll > 0)
+            ready = busy_poll_for(r.busy_poll, [&] { return real_poll(p.data(), p.size(), 0); }, [](int k) { return k != 0; });
         if (ready == 0) ready = real_poll(p.data(), p.size(), timeout);
         served = ready > 0;
         if (ready <= 0) continue;

@@ -88,14 +88,10 @@ bool transact(int conn, Req h, const Msg& tail, int fd, Reply* out) {
     // side (10-30 us each on a VM). So look first, as a blocked call busy-polls.
     n = -1;
     errno = EAGAIN;
-    if (const usnet::Time budget = runtime().busy_poll) {
-        const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(budget);
-        for (unsigned i = 0;; ++i) {
-            n = real_recv(conn, t_in.data(), t_in.size(), MSG_DONTWAIT);
-            if (n >= 0 || (errno != EAGAIN && errno != EINTR)) break;
-            if ((i & 7) == 7 && std::chrono::steady_clock::now() > until) break;
-        }
-    }
+    if (const usnet::Time budget = runtime().busy_poll)
+        n = busy_poll_for(
+            budget, [&] { return real_recv(conn, t_in.data(), t_in.size(), MSG_DONTWAIT); },
+            [](ssize_t r) { return r >= 0 || (errno != EAGAIN && errno != EINTR); });
     while (n < 0 && (errno == EAGAIN || errno == EINTR)) n = real_recv(conn, t_in.data(), t_in.size(), 0);
     if (n < ssize_t(sizeof(Rep))) return errno = EIO, false;
     std::memcpy(&out->h, t_in.data(), sizeof(Rep));

@@ -101,6 +101,18 @@ struct Runtime {
     usnet::Stack& stack() { return *world.host; }
 };
 Runtime& runtime();
+
+// Calls look() (a system call that does not wait) until it reports something (done(result))
+// or `budget` ns pass; returns its last result. For waits between a process and the keeper,
+// which would otherwise sleep and cost a wake-up each side.
+template <class Look, class Done>
+auto busy_poll_for(usnet::Time budget, Look&& look, Done&& done) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(budget);
+    for (unsigned i = 0;; ++i) {
+        const auto r = look();
+        if (done(r) || ((i & 7) == 7 && std::chrono::steady_clock::now() > until)) return r;
+    }
+}
 // Set on the thread building the world: the shim's own calls meanwhile (a TAP's interface
 // queries through syscall(2), trapped) must reach the kernel.
 extern thread_local bool t_building_world;

@@ -25,13 +25,19 @@ namespace {
 
 // --- the fabric ---
 
-TEST(Fabric, FramesGoToThePortTheirMacNames) {
-    shm::Fabric f;
-    ASSERT_GE(f.create(), 0);
+// A fabric with ports 0 (the switch), 1 and 2 in use.
+bool three_ports(shm::Fabric& f) {
+    if (f.create() < 0) return false;
     for (uint32_t p : {0u, 1u, 2u}) {
         f.reset_ring(p);
         f.region()->hdr.ports[p].used = 1;
     }
+    return true;
+}
+
+TEST(Fabric, FramesGoToThePortTheirMacNames) {
+    shm::Fabric f;
+    ASSERT_TRUE(three_ports(f));
     uint8_t frame[60] = {};
     const Mac to2 = shm::port_mac(2);
     std::memcpy(frame, to2.b.data(), 6);
@@ -69,11 +75,7 @@ TEST(Fabric, FramesGoToThePortTheirMacNames) {
 // may capture or pass the frame to an uplink) and in a flood it is finished first.
 TEST(Fabric, PartialChecksumOnlyOnTheDirectPath) {
     shm::Fabric f;
-    ASSERT_GE(f.create(), 0);
-    for (uint32_t p : {0u, 1u, 2u}) {
-        f.reset_ring(p);
-        f.region()->hdr.ports[p].used = 1;
-    }
+    ASSERT_TRUE(three_ports(f));
     // Ethernet + IPv4 (ihl 5) + UDP + 4 bytes; the checksum field holds a pseudo-header sum.
     uint8_t frame[14 + 20 + 8 + 4] = {};
     frame[12] = 0x08;
