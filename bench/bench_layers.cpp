@@ -6,12 +6,18 @@
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "buf/packet.hpp"
+#include "link/shm.hpp"
 #include "core/stack_impl.hpp"
 #include "usnet/sim.hpp"
 #include "usnet/stack.hpp"
@@ -322,6 +328,48 @@ void BM_DefaultWorldSendOnly(benchmark::State& st) {
     st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(size));
 }
 BENCHMARK(BM_DefaultWorldSendOnly)->ArgName("size")->Arg(64)->Arg(1472);
+
+// ---------------- link ----------------
+
+// The switch's shared-memory wire alone: a frame (a 64-byte datagram's, 106 bytes) pushed
+// into another process's ring and echoed back into ours, both ends spinning. One iteration
+// is a round trip; with two CPUs, mostly the cost of moving the slots' lines between cores.
+void BM_FabricRoundTrip(benchmark::State& st) {
+    using namespace link::shm;
+    Fabric f;
+    const int memfd = f.create();
+    if (memfd < 0) {
+        st.SkipWithError("memfd");
+        return;
+    }
+    for (uint32_t p : {1u, 2u}) {
+        f.reset_ring(p);
+        f.region()->hdr.ports[p].used.store(1);
+    }
+    const pid_t echo = fork();
+    if (echo == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        Fabric g;
+        if (!g.map(memfd)) _exit(1);
+        uint8_t buf[kMaxFrame];
+        for (uint32_t len = 0; len != 1;) {  // a 1-byte frame ends it
+            while (g.drain(2, [&](uint32_t, const uint8_t* d, uint32_t l, uint16_t) { std::memcpy(buf, d, len = l); }, 1) == 0)
+                cpu_relax();
+            while (len != 1 && !g.push(1, 2, buf, len)) cpu_relax();
+        }
+        _exit(0);
+    }
+    uint8_t frame[106] = {}, back[kMaxFrame];
+    for (auto _ : st) {
+        while (!f.push(2, 1, frame, sizeof frame)) cpu_relax();
+        while (f.drain(1, [&](uint32_t, const uint8_t* d, uint32_t l, uint16_t) { std::memcpy(back, d, l); }, 1) == 0) cpu_relax();
+    }
+    f.push(2, 1, frame, 1);
+    waitpid(echo, nullptr, 0);
+    close(memfd);
+    st.SetItemsProcessed(int64_t(st.iterations()));
+}
+BENCHMARK(BM_FabricRoundTrip)->UseRealTime();
 
 }  // namespace
 

@@ -70,6 +70,7 @@ bool Fabric::map(int memfd) {
     void* p = mmap(nullptr, sizeof(Region), PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
     if (p == MAP_FAILED) return false;
     r_ = static_cast<Region*>(p);
+    for (auto& t : tail_seen_) t.store(0, std::memory_order_relaxed);  // (a lower bound for any ring)
     if (r_->hdr.magic != 0 && (r_->hdr.magic != kMagic || r_->hdr.version != kVersion)) {
         munmap(p, sizeof(Region));
         r_ = nullptr;
@@ -80,9 +81,10 @@ bool Fabric::map(int memfd) {
 
 void Fabric::reset_ring(uint32_t p) {
     Ring& ring = r_->rings[p];
-    for (uint32_t i = 0; i < kSlots; ++i) ring.slots[i].seq.store(i, std::memory_order_relaxed);
-    ring.head.store(0, std::memory_order_relaxed);
-    ring.tail.store(0, std::memory_order_relaxed);
+    // Every slot's seq is at most head (pos+1 of a position before it), so none reads as
+    // written for a position from head on.
+    const uint64_t head = ring.head.load(std::memory_order_relaxed);
+    ring.tail.store(head, std::memory_order_relaxed);
     ring.full_drops.store(0, std::memory_order_relaxed);
     ring.bad_frames.store(0, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -92,19 +94,20 @@ bool Fabric::push(uint32_t to, uint32_t from, const uint8_t* frame, uint32_t len
     if (to >= kMaxPorts || len > kMaxFrame || !r_->hdr.ports[to].used.load(std::memory_order_acquire)) return false;
     Ring& ring = r_->rings[to];
     uint64_t pos = ring.head.load(std::memory_order_relaxed);
-    Slot* s;
-    for (;;) {
-        s = &ring.slots[pos % kSlots];
-        const int64_t d = int64_t(s->seq.load(std::memory_order_acquire) - pos);
-        if (d == 0) {
-            if (ring.head.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
-        } else if (d < 0) {
-            ring.full_drops.fetch_add(1, std::memory_order_relaxed);
-            return false;
-        } else {
-            pos = ring.head.load(std::memory_order_relaxed);
+    // The slot for pos was last the frame of pos - kSlots: free once the tail passed it.
+    // (Signed: a pos already stale may lie behind a tail read since; its claim then fails.)
+    auto full = [&](uint64_t tail) { return int64_t(pos - tail) >= int64_t(kSlots); };
+    do {
+        if (full(tail_seen_[to].load(std::memory_order_relaxed))) {
+            const uint64_t tail = ring.tail.load(std::memory_order_acquire);
+            tail_seen_[to].store(tail, std::memory_order_relaxed);
+            if (full(tail)) {
+                ring.full_drops.fetch_add(1, std::memory_order_relaxed);
+                return false;
+            }
         }
-    }
+    } while (!ring.head.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed));
+    Slot* s = &ring.slots[pos % kSlots];
     std::memcpy(s->data, frame, len);
     s->len = len | uint32_t(flags) << kSlotFlagShift;
     s->from = uint16_t(from);

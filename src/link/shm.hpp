@@ -25,7 +25,7 @@ constexpr uint32_t kSlotBytes = 2048;
 constexpr uint32_t kMaxFrame = kSlotBytes - 16;
 constexpr uint32_t kMaxMtu = 2000;
 constexpr uint64_t kMagic = 0x757366616272696bULL;  // "usfabrik"
-constexpr uint32_t kVersion = 3;
+constexpr uint32_t kVersion = 4;
 // Slot flags, in the high bits of a slot's length word. kSlotCsumPartial: the frame's UDP
 // checksum holds only the pseudo-header sum, left for the receiver to trust as Linux trusts
 // a local CHECKSUM_PARTIAL datagram crossing a veth (only on the direct path between two
@@ -36,8 +36,13 @@ constexpr uint32_t kSlotFlagShift = 24;
 static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free,
               "rings are shared between processes: their atomics must be address-free");
 
+// A ring is many-producer, one-consumer. Only producers write a slot, and the consumer only
+// reads it: a slot's lines then cross between cores once a frame (as in the shared-memory
+// floor), where a consumer that marked slots free would hand them back modified, costing the
+// next producer two more transfers inside its sendto. A producer learns what is free from the
+// consumer's tail, which it reads only when its own view of it says the ring is full.
 struct Slot {
-    std::atomic<uint64_t> seq;  // Vyukov bounded queue: pos+1 once written, pos+kSlots once read
+    std::atomic<uint64_t> seq;  // pos+1 once the frame for position pos is written
     uint32_t len;  // the frame's length; flags (kSlot*) in the bits from kSlotFlagShift
     uint16_t from;  // sending port
     uint16_t pad;
@@ -47,7 +52,7 @@ static_assert(sizeof(Slot) == kSlotBytes);
 
 struct Ring {
     alignas(64) std::atomic<uint64_t> head;  // next position a producer claims
-    alignas(64) std::atomic<uint64_t> tail;  // next position the (one) consumer reads
+    alignas(64) std::atomic<uint64_t> tail;  // next position the (one) consumer reads; all before it are free
     alignas(64) std::atomic<uint32_t> bell;  // futex word: bumped to wake sleepers
     std::atomic<uint32_t> sleepers;
     std::atomic<uint64_t> full_drops;        // frames refused because the ring was full
@@ -113,7 +118,8 @@ public:
     bool map(int memfd);
     Region* region() const { return r_; }
 
-    // Resets port p's ring for a new owner (switch only).
+    // Empties port p's ring for a new owner (switch only). Positions only grow, so that
+    // what producers remember of the tail stays a lower bound.
     void reset_ring(uint32_t p);
     // Copies a frame into port `to`'s ring; false if the ring is full or the port unused.
     bool push(uint32_t to, uint32_t from, const uint8_t* frame, uint32_t len, uint16_t flags = 0);
@@ -136,8 +142,7 @@ public:
             const uint32_t len = word & ((1u << kSlotFlagShift) - 1);
             if (len <= kMaxFrame) f(uint32_t(s.from), s.data, len, uint16_t(word >> kSlotFlagShift));
             else ring.bad_frames.fetch_add(1, std::memory_order_relaxed);
-            s.seq.store(pos + kSlots, std::memory_order_release);
-            ring.tail.store(pos + 1, std::memory_order_relaxed);
+            ring.tail.store(pos + 1, std::memory_order_release);  // the slot is free once read
         }
         return n;
     }
@@ -162,6 +167,9 @@ public:
 
 private:
     Region* r_ = nullptr;
+    // Each ring's tail as this process last read it: a lower bound, as tails only grow.
+    // (Atomic: a switch's uplink readers push from their own threads.)
+    std::atomic<uint64_t> tail_seen_[kMaxPorts] = {};
 };
 
 // The control connection (a Unix stream socket): a host says hello, the switch answers

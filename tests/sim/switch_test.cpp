@@ -152,6 +152,57 @@ TEST(Fabric, AFullRingRefusesAndCounts) {
     EXPECT_FALSE(f.push(1, 0, big, sizeof big));
 }
 
+// The consumer only reads slots (a slot's lines then cross cores once a frame); producers
+// learn what is free from the tail.
+TEST(Fabric, TheConsumerLeavesSlotsAsWritten) {
+    shm::Fabric f;
+    ASSERT_GE(f.create(), 0);
+    f.reset_ring(1);
+    f.region()->hdr.ports[1].used = 1;
+    uint8_t frame[100];
+    for (uint32_t i = 0; i < 8; ++i) {
+        std::memset(frame, int(i), sizeof frame);
+        ASSERT_TRUE(f.push(1, 0, frame, sizeof frame));
+    }
+    std::vector<uint8_t> before(sizeof(shm::Slot) * 8);
+    std::memcpy(before.data(), &f.region()->rings[1].slots[0], before.size());
+    EXPECT_EQ(f.drain(1, [](uint32_t, const uint8_t*, uint32_t, uint16_t) {}), 8u);
+    EXPECT_EQ(std::memcmp(before.data(), &f.region()->rings[1].slots[0], before.size()), 0);
+    EXPECT_EQ(f.region()->rings[1].tail.load(), 8u);
+}
+
+// A new owner's ring starts empty where the old one's positions stopped: frames left
+// behind are never read, and a producer's remembered tail stays below the real one (a
+// producer in another process may have remembered it long ago).
+TEST(Fabric, AResetRingDropsWhatWasLeftAndKeepsItsPositions) {
+    shm::Fabric f, other;
+    const int memfd = f.create();
+    ASSERT_GE(memfd, 0);
+    ASSERT_TRUE(other.map(memfd));
+    f.reset_ring(1);
+    f.region()->hdr.ports[1].used = 1;
+    uint32_t n = 0;
+    auto push = [&](shm::Fabric& by) { return by.push(1, 2, reinterpret_cast<const uint8_t*>(&n), sizeof n) && ++n; };
+    for (uint32_t i = 0; i < 300; ++i) ASSERT_TRUE(push(other));
+    EXPECT_EQ(f.drain(1, [](uint32_t, const uint8_t*, uint32_t, uint16_t) {}, 300), 300u);
+    for (uint32_t i = 0; i < 100; ++i) ASSERT_TRUE(push(f));  // left for the next owner
+    f.reset_ring(1);
+    EXPECT_FALSE(f.pending(1));
+    const uint32_t first = n;
+    for (uint32_t i = 0; i < shm::kSlots; ++i) ASSERT_TRUE(push(i % 2 ? f : other)) << i;
+    EXPECT_FALSE(push(other));
+    EXPECT_FALSE(push(f));
+    uint32_t expect = first, wrong = 0;
+    EXPECT_EQ(f.drain(1, [&](uint32_t, const uint8_t* d, uint32_t, uint16_t) {
+                  uint32_t v;
+                  std::memcpy(&v, d, sizeof v);
+                  wrong += v != expect++;
+              }, shm::kSlots + 1), shm::kSlots);
+    EXPECT_EQ(wrong, 0u);
+    EXPECT_TRUE(push(other));
+    close(memfd);
+}
+
 TEST(Fabric, ASlotWithAnImpossibleLengthIsSkippedNotRead) {
     shm::Fabric f;
     ASSERT_GE(f.create(), 0);
