@@ -85,6 +85,9 @@ void Fabric::reset_ring(uint32_t p) {
     // written for a position from head on.
     const uint64_t head = ring.head.load(std::memory_order_relaxed);
     ring.tail.store(head, std::memory_order_relaxed);
+    // An owner killed while it slept never counted itself out: left standing, its count
+    // would cost every frame to the new owner a futex wake.
+    ring.sleepers.store(0, std::memory_order_relaxed);
     ring.full_drops.store(0, std::memory_order_relaxed);
     ring.bad_frames.store(0, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -203,6 +203,23 @@ TEST(Fabric, AResetRingDropsWhatWasLeftAndKeepsItsPositions) {
     close(memfd);
 }
 
+// A process killed while it slept on its ring leaves itself counted as a sleeper; the
+// port's next owner must not inherit that (each frame would ring the futex).
+TEST(Fabric, AResetRingForgetsSleepersOfTheOldOwner) {
+    shm::Fabric f;
+    ASSERT_GE(f.create(), 0);
+    f.reset_ring(1);
+    f.region()->hdr.ports[1].used = 1;
+    (void)f.arm(1);  // and never sleep(): killed
+    EXPECT_EQ(f.region()->rings[1].sleepers.load(), 1u);
+    f.reset_ring(1);
+    EXPECT_EQ(f.region()->rings[1].sleepers.load(), 0u);
+    const uint32_t bell = f.region()->rings[1].bell.load();
+    uint8_t frame[60] = {};
+    ASSERT_TRUE(f.push(1, 0, frame, sizeof frame));
+    EXPECT_EQ(f.region()->rings[1].bell.load(), bell);  // nobody to wake: not rung
+}
+
 TEST(Fabric, ASlotWithAnImpossibleLengthIsSkippedNotRead) {
     shm::Fabric f;
     ASSERT_GE(f.create(), 0);
