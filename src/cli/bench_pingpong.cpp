@@ -2,7 +2,7 @@
 // shim on a `usnet switch` (run by this process); kernel: the same programs over 127.0.0.1
 // inside a private network namespace. Each setting twice: both ends spinning on
 // non-blocking receives, and both ends blocking in recv. Then sockperf (if installed) in
-// the same two settings.
+// the same two settings. The settings take turns over rounds.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -133,6 +133,26 @@ struct Setting {
     Rtt ours, sockperf;
 };
 
+// One setting's figures, a round each; reported as the median of each figure over the
+// rounds that gave one (the first error if none did).
+constexpr int kRounds = 3;
+using Rounds = std::vector<Rtt>;
+Rtt median_of(const Rounds& rounds) {
+    std::vector<double> med, mean, p99;
+    for (const Rtt& r : rounds)
+        if (r.error.empty()) {
+            med.push_back(r.median);
+            mean.push_back(r.mean);
+            p99.push_back(r.p99);
+        }
+    if (med.empty()) return rounds.empty() ? Rtt{NAN, NAN, NAN, "not measured"} : rounds.front();
+    auto mid = [](std::vector<double>& v) {
+        std::sort(v.begin(), v.end());
+        return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    };
+    return Rtt{mid(med), mid(mean), mid(p99), ""};
+}
+
 // Both tools in both modes against one server address. env: how each end is started.
 void measure(const std::string& worker, const std::string& addr, double seconds,
              const std::vector<std::string>& env_server, const std::vector<std::string>& env_client, bool sockperf,
@@ -180,29 +200,12 @@ int bench_pingpong(const BenchOptions& o) {
     }
     const bool sockperf = have("sockperf");
 
-    // The kernel: both ends inside one private network namespace, over 127.0.0.1.
-    Setting kspin, kblock;
-    std::string out, why;
-    std::fflush(stdout);
-    const bool kok = run_in_private_netns(
-        [&] {
-            measure(worker, "127.0.0.1", o.seconds, {}, {}, sockperf, &kspin, &kblock);
-            return encode(kspin.ours) + "\n" + encode(kblock.ours) + "\n" + encode(kspin.sockperf) + "\n" +
-                   encode(kblock.sockperf) + "\n";
-        },
-        &out, &why);
-    if (kok) {
-        std::istringstream in(out);
-        std::string line;
-        for (Rtt* r : {&kspin.ours, &kblock.ours, &kspin.sockperf, &kblock.sockperf}) {
-            std::getline(in, line);
-            std::istringstream l(line);
-            if (line.rfind("x ", 0) == 0) *r = Rtt{NAN, NAN, NAN, line.substr(2)};
-            else l >> r->median >> r->mean >> r->p99;
-        }
-    } else {
-        for (Rtt* r : {&kspin.ours, &kblock.ours, &kspin.sockperf, &kblock.sockperf}) r->error = why;
-    }
+    // The settings take turns, round after round: on a VM the host moves the two virtual
+    // CPUs nearer or further apart from one second to the next, which changes a spinning
+    // round trip several times over; turns make that weigh on every setting alike.
+    const double slice = o.seconds / kRounds;
+    Rounds kspin_ours, kblock_ours, kspin_perf, kblock_perf, uspin_ours, ublock_ours, uspin_perf, ublock_perf, usleep_rtt,
+        floor_rtt;
 
     // usnet: a switch in this process, each end a program under the shim attached to it.
     const std::string sock = fmt::format("/tmp/usnet-bench-{}.sock", getpid());
@@ -217,8 +220,6 @@ int bench_pingpong(const BenchOptions& o) {
     auto env = [&](const char* addr) {
         return std::vector<std::string>{"LD_PRELOAD=" + preload, fmt::format("USNET_WORLD=switch {}\naddr {}\n", sock, addr)};
     };
-    Setting uspin, ublock;
-    measure(worker, "10.0.2.16", o.seconds, env("10.0.2.16/24"), env("10.0.2.17/24"), sockperf, &uspin, &ublock);
     // Blocking again with busy polling off (`usnet run --busy-poll 0`): every wait sleeps
     // and is woken, as on the kernel, which does not busy-poll loopback.
     auto sleeping = [&](const char* addr) {
@@ -226,33 +227,69 @@ int bench_pingpong(const BenchOptions& o) {
         e.push_back("USNET_BUSY_POLL=0");
         return e;
     };
-    const Rtt usleep_rtt = parse_worker(run_pair({worker, "server", "10.0.2.16", "9100", "block"},
-                                                 {worker, "client", "10.0.2.16", "9100", "block",
-                                                  fmt::format("{}", o.seconds), std::to_string(kSize)},
-                                                 sleeping("10.0.2.16/24"), sleeping("10.0.2.17/24")));
-    stop = true;
-    sw.join();
-    // The floor: the same frame bounced between two processes through shared memory, no stack.
-    Rtt floor_rtt;
-    {
-        int out = -1;
-        const pid_t f = spawn({worker, "shm", fmt::format("{}", o.seconds), std::to_string(kSize + kFrameOverhead)}, {}, &out);
-        floor_rtt = f < 0 ? parse_worker("") : parse_worker(read_all(out));
+
+    for (int round = 0; round < kRounds; ++round) {
+        // The kernel: both ends inside one private network namespace, over 127.0.0.1.
+        Setting kspin, kblock;
+        std::string out, why;
+        std::fflush(stdout);
+        const bool kok = run_in_private_netns(
+            [&] {
+                measure(worker, "127.0.0.1", slice, {}, {}, sockperf, &kspin, &kblock);
+                return encode(kspin.ours) + "\n" + encode(kblock.ours) + "\n" + encode(kspin.sockperf) + "\n" +
+                       encode(kblock.sockperf) + "\n";
+            },
+            &out, &why);
+        if (kok) {
+            std::istringstream in(out);
+            std::string line;
+            for (Rtt* r : {&kspin.ours, &kblock.ours, &kspin.sockperf, &kblock.sockperf}) {
+                std::getline(in, line);
+                std::istringstream l(line);
+                if (line.rfind("x ", 0) == 0) *r = Rtt{NAN, NAN, NAN, line.substr(2)};
+                else l >> r->median >> r->mean >> r->p99;
+            }
+        } else {
+            for (Rtt* r : {&kspin.ours, &kblock.ours, &kspin.sockperf, &kblock.sockperf}) r->error = why;
+        }
+        kspin_ours.push_back(kspin.ours);
+        kblock_ours.push_back(kblock.ours);
+        kspin_perf.push_back(kspin.sockperf);
+        kblock_perf.push_back(kblock.sockperf);
+
+        Setting uspin, ublock;
+        measure(worker, "10.0.2.16", slice, env("10.0.2.16/24"), env("10.0.2.17/24"), sockperf, &uspin, &ublock);
+        uspin_ours.push_back(uspin.ours);
+        ublock_ours.push_back(ublock.ours);
+        uspin_perf.push_back(uspin.sockperf);
+        ublock_perf.push_back(ublock.sockperf);
+        usleep_rtt.push_back(parse_worker(run_pair({worker, "server", "10.0.2.16", "9100", "block"},
+                                                   {worker, "client", "10.0.2.16", "9100", "block",
+                                                    fmt::format("{}", slice), std::to_string(kSize)},
+                                                   sleeping("10.0.2.16/24"), sleeping("10.0.2.17/24"))));
+
+        // The floor: the same frame bounced between two processes through shared memory, no stack.
+        int fout = -1;
+        const pid_t f = spawn({worker, "shm", fmt::format("{}", slice), std::to_string(kSize + kFrameOverhead)}, {}, &fout);
+        floor_rtt.push_back(f < 0 ? parse_worker("") : parse_worker(read_all(fout)));
         if (f > 0) waitpid(f, nullptr, 0);
     }
+    stop = true;
+    sw.join();
 
     struct Row {
         const char* tool;
         const char* mode;
-        const Rtt& us;
-        const Rtt& k;
+        const Rounds& us_rounds;
+        const Rounds& k_rounds;
+        Rtt us = median_of(us_rounds), k = median_of(k_rounds);
     };
-    const Row rows[] = {{"usnet-pingpong", "spinning", uspin.ours, kspin.ours},
-                        {"usnet-pingpong", "blocking", ublock.ours, kblock.ours},
-                        {"usnet-pingpong", "sleeping", usleep_rtt, kblock.ours},
-                        {"sockperf", "spinning", uspin.sockperf, kspin.sockperf},
-                        {"sockperf", "blocking", ublock.sockperf, kblock.sockperf},
-                        {"shared memory", "spinning", floor_rtt, kspin.ours}};
+    const Row rows[] = {{"usnet-pingpong", "spinning", uspin_ours, kspin_ours},
+                        {"usnet-pingpong", "blocking", ublock_ours, kblock_ours},
+                        {"usnet-pingpong", "sleeping", usleep_rtt, kblock_ours},
+                        {"sockperf", "spinning", uspin_perf, kspin_perf},
+                        {"sockperf", "blocking", ublock_perf, kblock_perf},
+                        {"shared memory", "spinning", floor_rtt, kspin_ours}};
     if (o.json) {
         std::string j = "[";
         bool first = true;
@@ -263,6 +300,13 @@ int bench_pingpong(const BenchOptions& o) {
                              first ? "" : ",", r.tool, r.mode, kSize, json_ns(r.us.median), json_ns(r.k.median),
                              std::isfinite(ratio) ? fmt::format("{:.3f}", ratio) : "null", json_ns(r.us.mean),
                              json_ns(r.k.mean), json_ns(r.us.p99), json_ns(r.k.p99));
+            // Each round's median, to show how far the machine moved during the run.
+            auto each = [](const Rounds& v) {
+                std::string a;
+                for (const Rtt& x : v) a += (a.empty() ? "" : ",") + json_ns(x.median);
+                return "[" + a + "]";
+            };
+            j += fmt::format(",\"usnet_rounds_ns\":{},\"kernel_rounds_ns\":{}", each(r.us_rounds), each(r.k_rounds));
             if (!r.us.error.empty()) j += fmt::format(",\"usnet_error\":\"{}\"", r.us.error);
             if (!r.k.error.empty()) j += fmt::format(",\"kernel_error\":\"{}\"", r.k.error);
             j += "}";
@@ -271,12 +315,14 @@ int bench_pingpong(const BenchOptions& o) {
         fmt::print("{}]\n", j);
         return 0;
     }
-    fmt::print("usnet bench pingpong: {}-byte UDP round trips between two processes, {:.3g} s each\n", kSize, o.seconds);
+    fmt::print("usnet bench pingpong: {}-byte UDP round trips between two processes, {:.3g} s each, taking turns in {} rounds\n",
+               kSize, o.seconds, kRounds);
     fmt::print("usnet: two programs under usnet run on a usnet switch; kernel: the same over 127.0.0.1 in a private netns\n");
-    fmt::print("figures are median round trips in microseconds (mean and p99 with --json); sleeping: blocking with\n"
-               "usnet's busy polling off (usnet run --busy-poll 0), against the kernel's blocking; shared memory: the\n"
-               "same frame bounced between two processes through shared memory with no stack (the floor of any\n"
-               "shared-memory wire on this machine), against the kernel's spinning usnet-pingpong\n\n");
+    fmt::print("figures are median round trips in microseconds (mean and p99 with --json), each the median of\n"
+               "the rounds' figures; sleeping: blocking with usnet's busy polling off (usnet run --busy-poll 0),\n"
+               "against the kernel's blocking; shared memory: the same frame bounced between two processes\n"
+               "through shared memory with no stack (the floor of any shared-memory wire on this machine),\n"
+               "against the kernel's spinning usnet-pingpong\n\n");
     fmt::print("{:<16} {:<9} {:>12} {:>12} {:>13}\n", "tool", "mode", "usnet us", "kernel us", "usnet/kernel");
     for (const Row& r : rows) {
         const double ratio = r.us.median / r.k.median;

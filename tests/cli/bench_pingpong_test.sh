@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `usnet bench pingpong --json` runs end to end: every setting has a usnet and a kernel
-# round trip and a ratio (the figures themselves are not judged here: benchmarks, not
+# round trip and a ratio, each the median of three rounds (the figures themselves are not judged here: benchmarks, not
 # timed tests, hold the speed goals).
 set -uo pipefail
 usnet=$1
@@ -24,5 +24,10 @@ for r in rows:
     for k in ("usnet_rtt_ns", "kernel_rtt_ns", "ratio", "usnet_p99_ns", "kernel_mean_ns"):
         assert isinstance(r[k], (int, float)) and r[k] > 0, (r, k)
     assert abs(r["ratio"] - r["usnet_rtt_ns"] / r["kernel_rtt_ns"]) < 0.01, r
+    # The settings take turns over three rounds; each figure is the median of the rounds'.
+    for side in ("usnet", "kernel"):
+        rounds = r[side + "_rounds_ns"]
+        assert len(rounds) == 3 and all(isinstance(x, (int, float)) for x in rounds), (r, side)
+        assert r[side + "_rtt_ns"] == sorted(rounds)[1], (r, side)
 print("ok:", len(rows), "settings")
 PY
