@@ -2,6 +2,7 @@
 #include "wire/checksum.hpp"
 
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 #include <new>
+#include <optional>
 
 namespace usnet::link::shm {
 
@@ -22,13 +24,21 @@ timespec* relative_timeout(Time timeout, timespec* ts) {
     return ts;
 }
 
-bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout, bool shared) {
+long (*volatile blocking_syscall)(long, ...) = ::syscall;
+
+CancelPoint::CancelPoint() { pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old_); }
+CancelPoint::~CancelPoint() { pthread_setcanceltype(old_, nullptr); }
+
+bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout, bool shared, bool cancel_point) {
     timespec ts{};
     timespec* tsp = relative_timeout(timeout, &ts);
     const int saved = errno;  // a call that then succeeds leaves errno alone
-    const bool intr = syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE, seen, tsp,
-                              nullptr, 0) != 0 &&
-                      errno == EINTR;
+    std::optional<CancelPoint> cancel;
+    if (cancel_point) cancel.emplace();
+    const long r = (cancel_point ? blocking_syscall : ::syscall)(
+        SYS_futex, reinterpret_cast<uint32_t*>(w), shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE, seen, tsp, nullptr, 0);
+    cancel.reset();
+    const bool intr = r != 0 && errno == EINTR;
     errno = saved;
     return intr;
 }
@@ -147,11 +157,13 @@ uint32_t Fabric::arm(uint32_t p) {
 
 bool Fabric::sleep(uint32_t p, uint32_t seen, Time timeout) {
     Ring& ring = r_->rings[p];
+    struct Uncount {  // also as a cancelled thread unwinds
+        Ring& r;
+        ~Uncount() { r.sleepers.fetch_sub(1, std::memory_order_relaxed); }
+    } uncount{ring};
     // Checked after announcing ourselves: a producer that published before this sees the
     // frame here; one that publishes after sees a sleeper and rings.
-    const bool interrupted = !pending(p) && futex_wait(&ring.bell, seen, timeout, true);
-    ring.sleepers.fetch_sub(1, std::memory_order_relaxed);
-    return interrupted;
+    return !pending(p) && futex_wait(&ring.bell, seen, timeout, true, true);
 }
 
 std::atomic<uint32_t>* Fabric::bell(uint32_t p) { return &r_->rings[p].bell; }

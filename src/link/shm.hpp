@@ -83,8 +83,30 @@ struct Region {
 
 // Futex wait and wake. shared: the word is in memory mapped by several processes (the
 // rings); otherwise the cheaper process-private kind. The wait returns whether a signal
-// handler ran in this thread meanwhile (the wait then ends early).
-bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout, bool shared);
+// handler ran in this thread meanwhile (the wait then ends early). cancel_point: the wait
+// is where a blocked call sleeps, which pthread_cancel may end (see CancelPoint).
+bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout, bool shared, bool cancel_point = false);
+
+// A blocked socket call is a cancellation point, as Linux's recv and poll are: glibc lets
+// pthread_cancel in asynchronously for the length of the system call (LIBC_CANCEL_ASYNC),
+// and so does this around a sleep's system call. The thread then unwinds from there, so
+// whatever the sleeper changed before it (a sleeper counted, a lock let go) must be put
+// back by destructors.
+// Make the sleep's system call through this: glibc declares syscall() as never throwing,
+// and a frame whose call GCC then believes cannot throw has no unwind entry for it, so a
+// cancellation unwinding from the sleep would end in std::terminate. A call through a
+// pointer may throw, as far as GCC knows.
+extern long (*volatile blocking_syscall)(long, ...);
+class CancelPoint {
+public:
+    CancelPoint();
+    ~CancelPoint();
+    CancelPoint(const CancelPoint&) = delete;
+    CancelPoint& operator=(const CancelPoint&) = delete;
+
+private:
+    int old_;
+};
 // A relative timeout for futex and ppoll in *ts; null (no limit) for kNever.
 timespec* relative_timeout(Time timeout, timespec* ts);
 void futex_wake(std::atomic<uint32_t>* w, bool shared);
@@ -153,7 +175,8 @@ public:
     }
     // Sleeps until port p's ring has a frame, its bell rings, or `timeout` ns pass (kNever:
     // no limit). Returns at once if a frame is already waiting. Returns whether a signal
-    // handler ran in this thread meanwhile (the wait then ends early).
+    // handler ran in this thread meanwhile (the wait then ends early). The sleep is a
+    // cancellation point.
     bool wait(uint32_t p, Time timeout);
     // wait() in two steps, for a caller that lets signals in only between them: arm
     // announces a sleeper and returns the bell's value; sleep waits unless it has moved.

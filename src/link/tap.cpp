@@ -263,6 +263,12 @@ bool TapDevice::wait(Time timeout, bool rung, const sigset_t* unblock) {
 void TapDevice::arm() { sleepers_.fetch_add(1, std::memory_order_seq_cst); }
 
 bool TapDevice::wait_armed(Time timeout, bool rung, const sigset_t* unblock) {
+    struct Uncount {  // also as a cancelled thread unwinds
+        std::atomic<uint32_t>* sleepers;
+        ~Uncount() {
+            if (sleepers) sleepers->fetch_sub(1, std::memory_order_relaxed);
+        }
+    } uncount{rung ? &sleepers_ : nullptr};
     pollfd p[kMaxQueues + 1];
     nfds_t n = 0;
     for (int fd : q_) p[n++] = {fd, POLLIN, 0};
@@ -270,10 +276,13 @@ bool TapDevice::wait_armed(Time timeout, bool rung, const sigset_t* unblock) {
     timespec ts{};
     timespec* tsp = shm::relative_timeout(timeout, &ts);
     const int saved = errno;
-    const long r = syscall(SYS_ppoll, p, n, tsp, unblock, unblock ? size_t(_NSIG / 8) : size_t(0));
+    long r;
+    {
+        shm::CancelPoint cancel;  // a blocked call's sleep
+        r = shm::blocking_syscall(SYS_ppoll, p, n, tsp, unblock, unblock ? size_t(_NSIG / 8) : size_t(0));
+    }
     const bool interrupted = r < 0 && errno == EINTR;
     errno = saved;
-    if (rung) sleepers_.fetch_sub(1, std::memory_order_relaxed);
     if (r > 0 && (p[n - 1].revents & POLLIN)) {
         uint64_t v;
         (void)!syscall(SYS_read, bell_, &v, sizeof v);

@@ -75,11 +75,13 @@ public:
     bool sleep_on(std::atomic<uint32_t>* w, FnRef<bool(uint32_t)> sleep, uint32_t seen) const {
         t_sig_ran = false;
         t_wait_word = w;
+        struct Forget {  // also as a cancelled thread unwinds (the gate's owner restores the mask)
+            ~Forget() { t_wait_word = nullptr; }
+        } forget;
         open();
         // A handler that runs once the gate is open moved *w from seen: the sleep returns at once.
         bool interrupted = sleep(seen);
         close();
-        t_wait_word = nullptr;
         return interrupted || t_sig_ran;
     }
     void close() const {
@@ -547,6 +549,19 @@ bool spin(Network::Impl& n, Time budget) {
     return t_sig_ran;
 }
 
+// The callers' lock let go for a sleep and taken again after it: also as a thread whose
+// sleep pthread_cancel ended unwinds, so that the frames above it let go of it as usual.
+class LetGo {
+public:
+    explicit LetGo(usnet::CallLock& mu) : mu_(mu) { mu_.unlock(); }
+    ~LetGo() { mu_.lock(); }
+    LetGo(const LetGo&) = delete;
+    LetGo& operator=(const LetGo&) = delete;
+
+private:
+    usnet::CallLock& mu_;
+};
+
 }  // namespace
 
 bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
@@ -600,19 +615,20 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
             // Attached to a switch or a TAP: sleep on it (a frame, or our ring's bell, which
             // the switch's other hosts and this process's other threads (settle_now) ring).
             const uint32_t armed = n.up->arm();
-            n.mu->unlock();
+            LetGo unlocked(*n.mu);
             interrupted = n.up->sleep_armed(armed, timeout, *gate);
-            n.mu->lock();
         } else {
             // Read under mu: a change another thread makes after we let go of it is
             // followed by a bump (settle_now), so the futex does not sleep through it.
             n.sleepers.fetch_add(1, std::memory_order_seq_cst);
+            struct Uncount {  // after mu is taken again, also as a cancelled thread unwinds
+                std::atomic<int>& sleepers;
+                ~Uncount() { sleepers.fetch_sub(1, std::memory_order_relaxed); }
+            } uncount{n.sleepers};
             const uint32_t seen = n.bell.load(std::memory_order_seq_cst);
-            n.mu->unlock();
+            LetGo unlocked(*n.mu);
             interrupted = gate->sleep_on(
-                &n.bell, [&](uint32_t v) { return link::shm::futex_wait(&n.bell, v, timeout, false); }, seen);
-            n.mu->lock();
-            n.sleepers.fetch_sub(1, std::memory_order_relaxed);
+                &n.bell, [&](uint32_t v) { return link::shm::futex_wait(&n.bell, v, timeout, false, true); }, seen);
         }
         if (interrupted) {
             // The caller decides between EINTR and waiting on (SA_RESTART).
