@@ -157,10 +157,7 @@ uint32_t Fabric::arm(uint32_t p) {
 
 bool Fabric::sleep(uint32_t p, uint32_t seen, Time timeout) {
     Ring& ring = r_->rings[p];
-    struct Uncount {  // also as a cancelled thread unwinds
-        Ring& r;
-        ~Uncount() { r.sleepers.fetch_sub(1, std::memory_order_relaxed); }
-    } uncount{ring};
+    SleeperOut<uint32_t> out{&ring.sleepers};
     // Checked after announcing ourselves: a producer that published before this sees the
     // frame here; one that publishes after sees a sleeper and rings.
     return !pending(p) && futex_wait(&ring.bell, seen, timeout, true, true);

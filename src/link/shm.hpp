@@ -92,6 +92,15 @@ bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout, bool shar
 // and so does this around a sleep's system call. The thread then unwinds from there, so
 // whatever the sleeper changed before it (a sleeper counted, a lock let go) must be put
 // back by destructors.
+// Counts a sleeper out as it leaves its sleep, also as a cancelled thread unwinds from it.
+template <class T>
+struct SleeperOut {
+    std::atomic<T>* count;  // null: nothing was counted
+    ~SleeperOut() {
+        if (count) count->fetch_sub(1, std::memory_order_relaxed);
+    }
+};
+
 // Make the sleep's system call through this: glibc declares syscall() as never throwing,
 // and a frame whose call GCC then believes cannot throw has no unwind entry for it, so a
 // cancellation unwinding from the sleep would end in std::terminate. A call through a

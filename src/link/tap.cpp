@@ -263,12 +263,7 @@ bool TapDevice::wait(Time timeout, bool rung, const sigset_t* unblock) {
 void TapDevice::arm() { sleepers_.fetch_add(1, std::memory_order_seq_cst); }
 
 bool TapDevice::wait_armed(Time timeout, bool rung, const sigset_t* unblock) {
-    struct Uncount {  // also as a cancelled thread unwinds
-        std::atomic<uint32_t>* sleepers;
-        ~Uncount() {
-            if (sleepers) sleepers->fetch_sub(1, std::memory_order_relaxed);
-        }
-    } uncount{rung ? &sleepers_ : nullptr};
+    shm::SleeperOut<uint32_t> out{rung ? &sleepers_ : nullptr};
     pollfd p[kMaxQueues + 1];
     nfds_t n = 0;
     for (int fd : q_) p[n++] = {fd, POLLIN, 0};

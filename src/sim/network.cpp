@@ -621,10 +621,7 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
             // Read under mu: a change another thread makes after we let go of it is
             // followed by a bump (settle_now), so the futex does not sleep through it.
             n.sleepers.fetch_add(1, std::memory_order_seq_cst);
-            struct Uncount {  // after mu is taken again, also as a cancelled thread unwinds
-                std::atomic<int>& sleepers;
-                ~Uncount() { sleepers.fetch_sub(1, std::memory_order_relaxed); }
-            } uncount{n.sleepers};
+            link::shm::SleeperOut<int> out{&n.sleepers};  // (after mu is taken again)
             const uint32_t seen = n.bell.load(std::memory_order_seq_cst);
             LetGo unlocked(*n.mu);
             interrupted = gate->sleep_on(
