@@ -18,6 +18,7 @@ int run_ip(const std::vector<std::string>& args);
 std::string find_beside(const std::string& file);
 std::string find_preload();
 int run_program(const std::vector<std::string>& args, const char* argv0);
+int supervise(const std::vector<std::string>& args);  // `usnet __supervise`: a static program under usnet run
 
 struct BenchOptions {
     std::string what = "loopback";

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
     // `run` passes everything after it to the program untouched, so it is parsed by hand.
     app.add_subcommand("run", "Run PROGRAM with its IPv4 datagram sockets in usnet: usnet run -- PROGRAM [ARGS...]");
     if (argc >= 2 && std::string(argv[1]) == "run") return usnet::cli::run_program({argv + 2, argv + argc}, argv[0]);
+    if (argc >= 2 && std::string(argv[1]) == "__supervise") return usnet::cli::supervise({argv + 2, argv + argc});
     app.add_subcommand("explain", "Every reason a call fails with an errno: usnet explain ENOTCONN getpeername");
     if (argc >= 2 && std::string(argv[1]) == "explain") return usnet::cli::run_explain({argv + 2, argv + argc});
     app.add_subcommand("stat", "Counters of a program running under usnet run: usnet stat PID");

@@ -1,5 +1,6 @@
 // `usnet run -- PROGRAM [ARGS...]`: the program runs unmodified, its IPv4 datagram sockets
 // served by a usnet stack in its own process (the default world).
+#include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <fmt/core.h>
@@ -193,18 +194,15 @@ std::string find_program(const std::string& name) {
     return {};
 }
 
-// Why the dynamic loader would not load the shim into this program, or "": a statically
-// linked program has no loader, and a set-id or file-capability program runs in secure
-// mode, where LD_PRELOAD is ignored. Its sockets would silently be the kernel's.
-std::string why_no_preload(const std::string& file) {
+// Whether `file` is a statically linked ELF program: no dynamic loader to load the shim,
+// so `usnet run` serves it from outside (src/preload/supervise.cpp).
+bool is_static_elf(const std::string& file) {
     const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return {};  // execvp reports it
-    struct stat st{};
+    if (fd < 0) return false;  // execvp reports it
     Elf64_Ehdr eh{};
     bool is_static = false;
-    if (::fstat(fd, &st) == 0 && ::pread(fd, &eh, sizeof eh, 0) == ssize_t(sizeof eh) &&
-        std::memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
-        eh.e_phentsize == sizeof(Elf64_Phdr)) {
+    if (::pread(fd, &eh, sizeof eh, 0) == ssize_t(sizeof eh) && std::memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+        eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr)) {
         is_static = true;
         for (int i = 0; i < eh.e_phnum; ++i) {
             Elf64_Phdr ph{};
@@ -213,15 +211,37 @@ std::string why_no_preload(const std::string& file) {
         }
     }
     ::close(fd);
-    if (is_static)
-        return "it is statically linked: no dynamic loader, so the shim cannot be loaded and its sockets would be "
-               "the kernel's (usnet run takes dynamically linked programs and scripts)";
+    return is_static;
+}
+
+// Why the dynamic loader would not load the shim into this program, or "": a set-id or
+// file-capability program runs in secure mode, where LD_PRELOAD is ignored. Its sockets
+// would silently be the kernel's.
+std::string why_no_preload(const std::string& file) {
+    struct stat st{};
+    if (::stat(file.c_str(), &st) != 0) return {};
     if (((st.st_mode & S_ISUID) && st.st_uid != ::geteuid()) || ((st.st_mode & S_ISGID) && st.st_gid != ::getegid()))
         return "it is set-user-ID or set-group-ID: the loader runs it in secure mode and ignores LD_PRELOAD";
     return {};
 }
 
 }  // namespace
+
+// `usnet __supervise PROGRAM...`: run by `usnet run` with the shim preloaded; the shim's
+// supervisor runs the statically linked PROGRAM.
+int supervise(const std::vector<std::string>& args) {
+    using Fn = int(char**);
+    auto* fn = reinterpret_cast<Fn*>(dlsym(RTLD_DEFAULT, "usnet_supervise"));
+    if (!fn || args.empty()) {
+        fmt::print(stderr, "usnet: __supervise is for usnet run (the shim is not loaded)\n");
+        return 2;
+    }
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    return fn(argv.data());
+}
 
 int run_program(const std::vector<std::string>& args, const char* argv0) {
     std::vector<std::string> cmd = args;
@@ -297,11 +317,19 @@ int run_program(const std::vector<std::string>& args, const char* argv0) {
     std::string preload = lib;
     if (const char* old = std::getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
     setenv("LD_PRELOAD", preload.c_str(), 1);
-    if (const std::string file = find_program(cmd.front()); !file.empty())
-        if (const std::string why = why_no_preload(file); !why.empty()) {
-            fmt::print(stderr, "usnet run: cannot run {} on usnet: {}\n", cmd.front(), why);
-            return 2;
-        }
+    const std::string file = find_program(cmd.front());
+    if (const std::string why = file.empty() ? "" : why_no_preload(file); !why.empty()) {
+        fmt::print(stderr, "usnet run: cannot run {} on usnet: {}\n", cmd.front(), why);
+        return 2;
+    }
+    if (!file.empty() && is_static_elf(file)) {
+        // Served from outside: this binary again, as the supervisor, with the shim loaded
+        // (and its in-process trap off: the program gets a filter of its own).
+        setenv("USNET_TRAP", "0", 1);
+        std::error_code ec;
+        const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+        cmd.insert(cmd.begin(), {self, "__supervise"});
+    }
     std::vector<char*> argv;
     for (auto& a : cmd) argv.push_back(a.data());
     argv.push_back(nullptr);
