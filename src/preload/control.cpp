@@ -27,6 +27,11 @@ int park_high(int fd) {
     return fd;
 }
 bool shim_own_fd(long fd) { return fd == g_stat_fd || fd == g_trace_fd || fd == g_explain_fd || (fd >= 0 && fd == remote().conn); }
+std::array<int, 4> shim_own_fds() {
+    std::array<int, 4> v{g_stat_fd, g_trace_fd, g_explain_fd, remote().conn};
+    std::sort(v.begin(), v.end());
+    return v;
+}
 
 // The listening socket is made synchronously.
 int open_stat_listener() {
@@ -62,8 +67,8 @@ std::string control_answer(const std::string& req) {
 // change the stack as `ip` would (only for a peer of our own user, or root).
 void serve_stats(int fd) {
     NATIVE(accept4);
-    REAL(write);
-    REAL(read);
+    NATIVE(write);
+    NATIVE(read);
     NATIVE(close);
     NATIVE(setsockopt);
     NATIVE(getsockopt);

@@ -127,6 +127,7 @@ int close(int fd) {
     const int u = usnet_fd(fd);
     if (u >= 0 && in_vm_child()) return real_close(fd);  // (its descriptors are its own)
     if (u < 0) {
+        if (shim_own_fd(fd) && !in_vm_child()) return errno = EBADF, -1;  // (not the program's to close)
         // An epoll instance closed: its usnet items go with it.
         if (fd >= 0 && g_epoll_used.load(std::memory_order_acquire)) {
             Runtime& r = runtime();
@@ -265,13 +266,13 @@ int getsockopt(int fd, int lv, int n, void* v, socklen_t* l) {
     ROUTE(fd, getsockopt_checked(st, u, lv, n, v, l), real_getsockopt(fd, lv, n, v, l));
 }
 ssize_t read(int fd, void* b, size_t n) {
-    REAL(read);
+    NATIVE(read);
     // sock_read_iter: reading 0 bytes returns 0 and takes nothing.
     ROUTE(fd, n == 0 ? read_nothing(st, fd, u) : recv_into(b, n, 0, [&](void* x, size_t m) { return traced_as("read"), st.recv(u, x, m, 0); }),
           real_read(fd, b, n));
 }
 ssize_t write(int fd, const void* b, size_t n) {
-    REAL(write);
+    NATIVE(write);
     ROUTE(fd, (traced_as("write"), st.send(u, in_buf(b, n), n, 0)), real_write(fd, b, n));
 }
 int recvmmsg(int fd, mmsghdr* m, unsigned int v, int f, timespec* t) {
@@ -279,11 +280,11 @@ int recvmmsg(int fd, mmsghdr* m, unsigned int v, int f, timespec* t) {
     ROUTE(fd, recvmmsg_checked(st, u, m, v, f, t), real_recvmmsg(fd, m, v, f, t));
 }
 ssize_t readv(int fd, const iovec* iov, int n) {
-    REAL(readv);
+    NATIVE(readv);
     ROUTE(fd, (traced_as("readv"), rw_iov(st, u, iov, n, true)), real_readv(fd, iov, n));
 }
 ssize_t writev(int fd, const iovec* iov, int n) {
-    REAL(writev);
+    NATIVE(writev);
     ROUTE(fd, (traced_as("writev"), rw_iov(st, u, iov, n, false)), real_writev(fd, iov, n));
 }
 // Stream calls on a usnet socket get what Linux gives a datagram socket.

@@ -120,6 +120,11 @@ int fcntl(int fd, int cmd, long arg) {
     return int(libc(usnet_gate(SYS_fcntl, fd, cmd, arg)));
 }
 int close(int fd) { return int(cancellable([&] { return usnet_gate(SYS_close, fd); })); }
+// (libc's would be trapped on a descriptor number that held a socket: trap.cpp, stdio)
+ssize_t read(int fd, void* b, size_t n) { return cancellable([&] { return usnet_gate(SYS_read, fd, L(b), long(n)); }); }
+ssize_t write(int fd, const void* b, size_t n) { return cancellable([&] { return usnet_gate(SYS_write, fd, L(b), long(n)); }); }
+ssize_t readv(int fd, const iovec* v, int n) { return cancellable([&] { return usnet_gate(SYS_readv, fd, L(v), n); }); }
+ssize_t writev(int fd, const iovec* v, int n) { return cancellable([&] { return usnet_gate(SYS_writev, fd, L(v), n); }); }
 int dup(int fd) { return int(libc(usnet_gate(SYS_dup, fd))); }
 int dup2(int fd, int nfd) { return int(libc(usnet_gate(SYS_dup2, fd, nfd))); }
 int dup3(int fd, int nfd, int flags) { return int(libc(usnet_gate(SYS_dup3, fd, nfd, flags))); }

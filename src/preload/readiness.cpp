@@ -17,8 +17,8 @@ short usnet_mask(usnet::Stack& st, int u) { return short(st.poll_events(u) & (PO
 // Brings every eventfd in line with its socket. Caller holds the runtime lock.
 void sync_signals(Runtime& r) {
     if (g_client.load(std::memory_order_relaxed)) return;  // the keeper keeps every client's tokens
-    REAL(read);
-    REAL(write);
+    NATIVE(read);
+    NATIVE(write);
     for (const auto& [fd, u] : r.fds) {
         const bool want = usnet_mask(r.stack(), u) & (POLLIN | POLLERR | POLLHUP | POLLRDHUP);
         bool& have = r.signalled[fd];

@@ -22,7 +22,7 @@ void write_explain(const std::string& line) {
         if (out >= 0) out = g_explain_fd = park_high(out);
         if (out < 0) out = STDERR_FILENO;
     }
-    REAL(write);
+    NATIVE(write);
     (void)!real_write(out, line.data(), line.size());
     errno = saved;
 }
@@ -88,7 +88,7 @@ void setup_trace(usnet::Stack& st) {
     st.set_tracer(
         [out](const std::string& tree) {
             const int saved = errno;
-            REAL(write);
+            NATIVE(write);
             (void)!real_write(out, tree.data(), tree.size());
             errno = saved;
         },

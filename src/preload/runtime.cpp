@@ -22,7 +22,7 @@ usnet::sim::DefaultWorld make_world() {
         w = usnet::sim::build_world(spec, usnet::config_from_host(), &err);
     if (!w.net) {
         const std::string line = "usnet: " + err + "\n";
-        REAL(write);
+        NATIVE(write);
         (void)!real_write(STDERR_FILENO, line.data(), line.size());
         _exit(70);  // EX_SOFTWARE
     }
@@ -98,7 +98,7 @@ void print_stats() {
     std::lock_guard<usnet::CallLock> g(r.mu);
     const std::string text = "usnet: counters at exit (pid " + std::to_string(getpid()) + "):\n" +
                              usnet::counters_text(r.stack().counters());
-    REAL(write);
+    NATIVE(write);
     (void)!real_write(STDERR_FILENO, text.data(), text.size());
 }
 

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -50,6 +51,8 @@ F* real(const char* name) {
 #define REAL(fn) static auto* real_##fn = ::usnet::shim::real<decltype(::fn)>(#fn)
 
 // ---- the process's stack and its descriptor table (runtime.cpp) ----
+void trap_socket_fd(int fd);  // (trap.cpp) libc's own reads and writes on this number reach usnet too
+
 // Real descriptor -> usnet descriptor. Every routed call looks its descriptor up, so
 // small descriptors (what programs have) are also kept in a flat array: one load.
 class FdTable {
@@ -62,6 +65,7 @@ public:
         return it == map_.end() ? -1 : it->second;
     }
     void set(int fd, int u) {
+        trap_socket_fd(fd);
         map_[fd] = u;
         if (fd >= 0 && fd < kFlat) {
             if (size_t(fd) >= flat_.size()) flat_.resize(std::max<size_t>(size_t(fd) + 1, 2 * flat_.size()), 0);
@@ -231,6 +235,7 @@ int trap_user_sigaction(const struct sigaction* act, struct sigaction* old);
 extern int g_stat_fd, g_trace_fd, g_explain_fd;
 int park_high(int fd);
 bool shim_own_fd(long fd);
+std::array<int, 4> shim_own_fds();  // sorted; -1 for those not open
 void start_stat_server();
 std::string control_answer(const std::string& req);  // "stat" or "ip ARGS" (checked by the caller)
 

@@ -412,6 +412,20 @@ T* P(long v) {
         return kret(call);                                     \
     } while (0)
 
+// close_range in the kernel, less the shim's own descriptors: a daemon closing every
+// descriptor at start must not take the keeper connection or the trace file with it.
+long kernel_close_range(unsigned long first, unsigned long last, long flags) {
+    if (first > last) return usnet_gate(SYS_close_range, long(first), long(last), flags);  // (EINVAL)
+    for (const int fd : shim_own_fds()) {
+        if (fd < 0 || (unsigned long)fd < first || (unsigned long)fd > last) continue;
+        if ((unsigned long)fd > first)
+            if (const long r = usnet_gate(SYS_close_range, long(first), fd - 1, flags); r != 0) return r;
+        if ((unsigned long)fd == last) return 0;
+        first = (unsigned long)fd + 1;
+    }
+    return usnet_gate(SYS_close_range, long(first), long(last), flags);
+}
+
 // close_range: usnet sockets in the range are closed as close() would; the kernel closes
 // the rest (or marks them close-on-exec).
 long route_close_range(const long* a) {
@@ -427,7 +441,7 @@ long route_close_range(const long* a) {
         }
         for (int fd : mine) ::close(fd);
     }
-    return usnet_gate(SYS_close_range, a[0], a[1], a[2]);
+    return kernel_close_range(first, last, long(flags));
 }
 
 // A vfork child closing descriptors before exec (Python's close_fds) leaves the keeper
@@ -436,13 +450,7 @@ long route_close_range(const long* a) {
 long vm_child_close(long nr, const long* a) {
     const long conn = remote().conn;
     if (nr == SYS_close) return a[0] == conn && conn >= 0 ? 0 : usnet_gate(SYS_close, a[0]);
-    const unsigned long first = (unsigned long)a[0], last = (unsigned long)a[1];
-    if (conn < 0 || (unsigned long)conn < first || (unsigned long)conn > last)
-        return usnet_gate(SYS_close_range, a[0], a[1], a[2]);
-    long r = 0;
-    if ((unsigned long)conn > first) r = usnet_gate(SYS_close_range, a[0], conn - 1, a[2]);
-    if (r == 0 && (unsigned long)conn < last) r = usnet_gate(SYS_close_range, conn + 1, a[1], a[2]);
-    return r;
+    return kernel_close_range((unsigned long)unsigned(a[0]), (unsigned long)unsigned(a[1]), a[2]);
 }
 
 long route(long nr, const long* a) {
@@ -599,6 +607,73 @@ void on_sigsys(int, siginfo_t* si, void* ctx) {
     errno = saved;
 }
 
+// ---------------- stdio on a socket ----------------
+// libc's own reads and writes are left alone (they are stdio's), but a usnet socket can be
+// stdio's too: bash's `echo >/dev/udp/...`, a socket made stdout, fdopen. So once a socket
+// lands at a descriptor number, a small filter of its own traps the read/write family from
+// libc's text on that number. Filters cannot be removed: the number stays trapped (a kernel
+// file there later is passed on, a little slower). Past kMaxFdFilters numbers, one filter
+// traps that family from libc on every number.
+
+constexpr int kMaxFdFilters = 32;
+const int kReadWrite[] = {SYS_read,   SYS_write,   SYS_readv,   SYS_writev,   SYS_pread64,
+                          SYS_pwrite64, SYS_preadv, SYS_pwritev, SYS_preadv2, SYS_pwritev2};
+
+std::mutex g_fdf_mu;
+Ranges g_ranges;               // this image's, as the trap read them
+std::vector<int> g_fdf_numbers;  // numbers with a filter (or waiting for the trap, if it is not on yet)
+bool g_fdf_every = false;      // the filter for every number is in
+
+bool install_filter(std::vector<sock_filter>& code) {
+    sock_fprog prog{uint16_t(code.size()), code.data()};
+    return usnet_gate(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, long(&prog)) == 0;
+}
+
+// fd < 0: every number.
+bool install_fd_filter(int fd) {
+    Bpf b;
+    const int allow = b.label(), check = b.label(), other_fd = b.label();
+    b.ld(kOffArch);
+    b.jmp(BPF_JEQ, AUDIT_ARCH_X86_64, -1, allow);
+    b.ld(kOffNr);
+    for (int nr : kReadWrite) b.jmp(BPF_JEQ, uint32_t(nr), check, -1);
+    b.bind(allow);
+    b.ret(SECCOMP_RET_ALLOW);
+    b.bind(check);
+    if (fd >= 0) {
+        b.ld(arg_lo(0) + 4);
+        b.jmp(BPF_JEQ, 0, -1, other_fd);
+        b.ld(arg_lo(0));
+        b.jmp(BPF_JEQ, uint32_t(fd), -1, other_fd);
+    }
+    emit_ranges(b, g_ranges.libc, {});
+    b.bind(other_fd);
+    b.ret(SECCOMP_RET_ALLOW);
+    std::vector<sock_filter> code;
+    return b.finish(&code) && install_filter(code);
+}
+
+}  // namespace
+
+void trap_socket_fd(int fd) {
+    std::lock_guard<std::mutex> g(g_fdf_mu);
+    if (g_fdf_every || fd < 0 || std::find(g_fdf_numbers.begin(), g_fdf_numbers.end(), fd) != g_fdf_numbers.end())
+        return;
+    const bool full = g_fdf_numbers.size() >= size_t(kMaxFdFilters);
+    if (!g_trap_on.load(std::memory_order_acquire)) {  // (sockets inherited at exec, before install_trap)
+        if (full) g_fdf_every = true;  // (for install_trap to make good)
+        else g_fdf_numbers.push_back(fd);
+        return;
+    }
+    if (full) {
+        g_fdf_every = install_fd_filter(-1);
+        return;
+    }
+    if (install_fd_filter(fd)) g_fdf_numbers.push_back(fd);
+}
+
+namespace {
+
 void install_trap() {
     const char* env = std::getenv("USNET_TRAP");
     if (env && std::strcmp(env, "0") == 0) return;
@@ -629,7 +704,15 @@ void install_trap() {
         r = usnet_gate(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, long(&prog));
     }
     if (r != 0) return say(std::string("seccomp: ") + std::strerror(int(-r)));
+    std::lock_guard<std::mutex> g(g_fdf_mu);
+    g_ranges = rg;
     g_trap_on.store(true, std::memory_order_release);
+    std::vector<int> waiting;
+    waiting.swap(g_fdf_numbers);
+    if (g_fdf_every) g_fdf_every = install_fd_filter(-1);
+    else
+        for (int fd : waiting)
+            if (install_fd_filter(fd)) g_fdf_numbers.push_back(fd);
 }
 
 }  // namespace
@@ -651,6 +734,8 @@ int trap_user_sigaction(const struct sigaction* act, struct sigaction* old) {
 }
 
 #else  // !__x86_64__
+
+void trap_socket_fd(int) {}
 
 [[gnu::constructor]] void trap_at_start() {
     g_pid = pid_t(usnet_gate(SYS_getpid));
