@@ -1,7 +1,6 @@
 // `usnet run -- PROGRAM [ARGS...]`: the program runs unmodified, its IPv4 datagram sockets
 // served by a usnet stack in its own process (the default world).
 #include <dlfcn.h>
-#include <elf.h>
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <sys/stat.h>
@@ -22,6 +21,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "preload/static_elf.hpp"
 #include "usnet/sim.hpp"
 #include "usnet/trace.hpp"
 
@@ -199,19 +199,10 @@ std::string find_program(const std::string& name) {
 bool is_static_elf(const std::string& file) {
     const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;  // execvp reports it
-    Elf64_Ehdr eh{};
-    bool is_static = false;
-    if (::pread(fd, &eh, sizeof eh, 0) == ssize_t(sizeof eh) && std::memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
-        eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr)) {
-        is_static = true;
-        for (int i = 0; i < eh.e_phnum; ++i) {
-            Elf64_Phdr ph{};
-            if (::pread(fd, &ph, sizeof ph, off_t(eh.e_phoff + uint64_t(i) * sizeof ph)) != ssize_t(sizeof ph)) break;
-            if (ph.p_type == PT_INTERP) is_static = false;
-        }
-    }
+    const bool r = usnet::shim::static_elf(
+        [fd](void* b, size_t n, uint64_t off) { return ::pread(fd, b, n, off_t(off)) == ssize_t(n); });
     ::close(fd);
-    return is_static;
+    return r;
 }
 
 // Why the dynamic loader would not load the shim into this program, or "": a set-id or
@@ -322,13 +313,15 @@ int run_program(const std::vector<std::string>& args, const char* argv0) {
         fmt::print(stderr, "usnet run: cannot run {} on usnet: {}\n", cmd.front(), why);
         return 2;
     }
+    // (The shim execs a statically linked program through this binary too.)
+    std::error_code ec;
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    setenv("USNET_CLI", self.c_str(), 1);
     if (!file.empty() && is_static_elf(file)) {
         // Served from outside: this binary again, as the supervisor, with the shim loaded
         // (and its in-process trap off: the program gets a filter of its own).
         setenv("USNET_TRAP", "0", 1);
-        std::error_code ec;
-        const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
-        cmd.insert(cmd.begin(), {self, "__supervise"});
+        cmd.insert(cmd.begin(), {self, "__supervise", file});
     }
     std::vector<char*> argv;
     for (auto& a : cmd) argv.push_back(a.data());

@@ -7,6 +7,7 @@
 // keeper counts, so a socket closes when the last process holding it closes it or exits.
 // The keeper ends when its last client does. Until a program forks nothing of this runs.
 #include "shim.hpp"
+#include "static_elf.hpp"
 
 #include <linux/filter.h>
 #include <net/if.h>
@@ -532,6 +533,33 @@ bool after_fork_child() {
     return true;
 }
 
+// A statically linked program has no loader to load the shim: execve runs it under the
+// supervisor instead (`usnet __supervise FILE ARGV...`, supervise.cpp), a process of this
+// host with the shim loaded. Only when `usnet run` named itself (USNET_CLI) and the new
+// environment keeps LD_PRELOAD (a program that removed it wants the kernel's sockets).
+bool supervise_instead(const long* a, std::vector<char*>* args) {
+    static const char* const cli = [] {
+        const char* c = std::getenv("USNET_CLI");
+        return c && *c ? strdup(c) : nullptr;
+    }();
+    const auto* path = reinterpret_cast<const char*>(a[0]);
+    const auto* envp = reinterpret_cast<char* const*>(a[2]);
+    bool preload = false;
+    for (char* const* e = envp; e && *e; ++e) preload |= std::strncmp(*e, "LD_PRELOAD=", 11) == 0 && (*e)[11];
+    if (!cli || !path || !preload) return false;
+    const int fd = int(usnet_gate(SYS_openat, AT_FDCWD, long(path), O_RDONLY | O_CLOEXEC));
+    if (fd < 0) return false;
+    const bool is_static = static_elf([fd](void* buf, size_t n, uint64_t off) {
+        return usnet_gate(SYS_pread64, fd, long(buf), long(n), long(off)) == long(n);
+    });
+    usnet_gate(SYS_close, fd);
+    if (!is_static) return false;
+    args->assign({const_cast<char*>(cli), const_cast<char*>("__supervise"), const_cast<char*>(path)});
+    for (char* const* v = reinterpret_cast<char* const*>(a[1]); v && *v; ++v) args->push_back(*v);
+    args->push_back(nullptr);
+    return true;
+}
+
 // execve/execveat (trapped, or through the interposer): sockets without close-on-exec live on
 // in the new program. They need the keeper (made now if the program never forked) and a
 // connection of their own that survives exec, named to the new image's shim in
@@ -571,14 +599,18 @@ long exec_one_host(long nr, const long* a) {
         }
     }
     long b[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
-    std::vector<char*> env;
-    if (conn >= 0) {
+    std::vector<char*> args, env;
+    const bool supervised = nr == SYS_execve && supervise_instead(a, &args);
+    if (conn >= 0 || supervised) {
         for (char* const* e = reinterpret_cast<char* const*>(a[env_at]); e && *e; ++e)
-            if (std::strncmp(*e, "USNET_INHERIT=", 14) != 0) env.push_back(*e);
-        env.push_back(inherit.data());
+            if (std::strncmp(*e, "USNET_INHERIT=", 14) != 0 && (!supervised || std::strncmp(*e, "USNET_TRAP=", 11) != 0))
+                env.push_back(*e);
+        if (conn >= 0) env.push_back(inherit.data());
+        if (supervised) env.push_back(const_cast<char*>("USNET_TRAP=0"));  // (the program gets a filter of its own)
         env.push_back(nullptr);
         b[env_at] = long(env.data());
     }
+    if (supervised) b[0] = long(args[0]), b[1] = long(args.data());
     const long ret = usnet_gate(nr, b[0], b[1], b[2], b[3], b[4], b[5]);
     if (conn >= 0) {  // exec failed: the keeper drops what the connection adopted
         NATIVE(close);

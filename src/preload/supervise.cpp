@@ -579,6 +579,25 @@ std::vector<sock_filter> program_filter() {
     return f;
 }
 
+// Sockets this process inherited at exec (a program with the shim exec'd a static one) are
+// the child's too, at the same numbers: its entries are dups of them; ours let go, so each
+// socket closes when the program closes it.
+void hand_inherited_to(pid_t child) {
+    if (!g_active.load()) return;
+    std::vector<int> mine;
+    {
+        Runtime& r = runtime();
+        std::lock_guard<usnet::CallLock> g(r.mu);
+        for (const auto& [fd, u] : r.fds) mine.push_back(fd);
+    }
+    Proc& p = g_procs[child];
+    g_tgid[child] = child;
+    for (int fd : mine) {
+        if (same_file(child, fd, fd)) p.fds[fd] = ::dup(fd);
+        ::close(fd);
+    }
+}
+
 // The child: the filter, then the program. `tell` carries the listener's number to us, which
 // takes it with pidfd_getfd; the child's first trapped call waits until we have.
 [[noreturn]] void child_main(char** argv, int tell) {
@@ -599,8 +618,8 @@ std::vector<sock_filter> program_filter() {
     ::close(tell);  // (trapped: returns once the supervisor holds the listener)
     unsetenv("LD_PRELOAD");  // a dynamic program it execs is served here too, not by a shim of its own
     unsetenv("USNET_TRAP");
-    execvp(argv[0], argv);
-    std::fprintf(stderr, "usnet run: %s: %s\n", argv[0], std::strerror(errno));
+    execv(argv[0], argv + 1);
+    std::fprintf(stderr, "usnet run: %s: %s\n", argv[1], std::strerror(errno));
     _exit(127);
 }
 
@@ -643,8 +662,9 @@ void forward(int sig, siginfo_t* info, void*) {
 }  // namespace usnet::shim
 
 #pragma GCC visibility push(default)
-// `usnet run` of a statically linked program (cli/run.cpp) calls this in a process with the
-// shim loaded: argv is the program's. Returns only on failure to start.
+// `usnet run` of a statically linked program (cli/run.cpp), or the shim's execve of one,
+// calls this in a process with the shim loaded: argv is the program's file, then its argv.
+// Returns only on failure to start.
 extern "C" int usnet_supervise(char** argv) {
     using namespace usnet::shim;
     g_bad = static_cast<const char*>(mmap(nullptr, size_t(1) << 32, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
@@ -665,6 +685,7 @@ extern "C" int usnet_supervise(char** argv) {
     }
     ::close(tell[0]);
     g_child = child;
+    hand_inherited_to(child);
     struct sigaction kick{};
     kick.sa_handler = [](int) {};
     sigaction(kKick, &kick, nullptr);  // (no SA_RESTART: a worker's call ends with EINTR)
