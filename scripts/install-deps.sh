@@ -15,4 +15,4 @@ $SUDO apt-get install -y -q --no-install-recommends \
 rc=/usr/sbin/policy-rc.d
 if [ ! -e "$rc" ]; then printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$rc" >/dev/null; $SUDO chmod +x "$rc"; trap '$SUDO rm -f "$rc"' EXIT; fi
 $SUDO apt-get install -y -q --no-install-recommends \
-  rsyslog dnsmasq-base bind9-dnsutils tftpd-hpa tftp-hpa iputils-ping busybox-static
+  rsyslog dnsmasq-base bind9-dnsutils tftpd-hpa tftp-hpa iputils-ping busybox-static golang-go
