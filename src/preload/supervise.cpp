@@ -24,6 +24,14 @@
 #include <fstream>
 
 #if defined(__x86_64__)  // (the filter names x86_64's system calls)
+// Linux 6.6: the program's wake-up at our answer hands the CPU over, as a synchronous call.
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1UL
+#endif
+
 namespace usnet::shim {
 
 namespace {
@@ -437,6 +445,7 @@ int lowest_free(pid_t tg, int from) {
 struct Job {
     seccomp_notif n;
     int fd;
+    int u;  // the usnet socket behind fd
 };
 // Never destroyed: the workers still wait on it at exit, and glibc's pthread_cond_destroy
 // waits for its waiters.
@@ -445,7 +454,7 @@ struct Jobs {
     std::condition_variable cv;
     std::deque<Job> queue;
     int idle = 0;
-    std::unordered_map<uint64_t, pthread_t> running;  // notification id -> the worker making it
+    std::unordered_map<uint64_t, std::pair<pthread_t, int>> running;  // notification id -> the worker making it, its socket
 };
 Jobs& g_jobs = *new Jobs;
 
@@ -459,7 +468,7 @@ void worker() {
             --g_jobs.idle;
             j = g_jobs.queue.front();
             g_jobs.queue.pop_front();
-            g_jobs.running[j.n.id] = pthread_self();
+            g_jobs.running[j.n.id] = {pthread_self(), j.u};
         }
         const long r = serve(j.n, j.fd);
         {
@@ -472,7 +481,7 @@ void worker() {
 
 void run_on_worker(const seccomp_notif& n, int fd) {
     std::lock_guard<std::mutex> g(g_jobs.mu);
-    g_jobs.queue.push_back({n, fd});
+    g_jobs.queue.push_back({n, fd, usnet_fd(fd)});
     if (size_t(g_jobs.idle) < g_jobs.queue.size()) std::thread(worker).detach();
     g_jobs.cv.notify_one();
 }
@@ -481,19 +490,35 @@ void run_on_worker(const seccomp_notif& n, int fd) {
 // interrupted too (the signal's handler does nothing and has no SA_RESTART: EINTR).
 void kick_interrupted() {
     std::lock_guard<std::mutex> g(g_jobs.mu);
-    for (const auto& [id, t] : g_jobs.running) {
+    for (const auto& [id, w] : g_jobs.running) {
         uint64_t v = id;
-        if (native::ioctl(g_listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &v) != 0) pthread_kill(t, kKick);
+        if (native::ioctl(g_listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &v) != 0) pthread_kill(w.first, kKick);
     }
 }
 
-bool may_block(long nr) {
-    switch (nr) {
-        case SYS_read: case SYS_write: case SYS_readv: case SYS_writev: case SYS_preadv2: case SYS_pwritev2:
-        case SYS_recvfrom: case SYS_sendto: case SYS_recvmsg: case SYS_sendmsg: case SYS_recvmmsg: case SYS_sendmmsg:
-            return true;
+// Receives are the calls that may wait (usnet's sends never block). One is made here, on the
+// loop's thread, when it cannot wait: non-blocking (MSG_DONTWAIT, O_NONBLOCK), or something
+// is queued and no worker waits on the same socket to take it first (a worker's wake-up
+// costs as much as the call). In a client of a keeper, another process may take it: then
+// only non-blocking ones.
+bool may_wait(const seccomp_notif& n, int fd) {
+    const auto* a = reinterpret_cast<const uint64_t*>(n.data.args);
+    uint64_t flags = 0;
+    switch (n.data.nr) {
+        case SYS_read: case SYS_readv: case SYS_preadv2: break;
+        case SYS_recvfrom: case SYS_recvmmsg: flags = a[3]; break;
+        case SYS_recvmsg: flags = a[2]; break;
         default: return false;
     }
+    if ((flags & MSG_DONTWAIT) || (::fcntl(fd, F_GETFL) & O_NONBLOCK)) return false;
+    if (g_client.load()) return true;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) != 1 || !(p.revents & (POLLIN | POLLERR))) return true;
+    const int u = usnet_fd(fd);
+    std::lock_guard<std::mutex> g(g_jobs.mu);
+    for (const auto& [id, w] : g_jobs.running)
+        if (w.second == u) return true;
+    return false;
 }
 
 // One notification: the answer now, or handed to a worker (kContinue: the kernel's).
@@ -554,7 +579,7 @@ void handle(const seccomp_notif& n) {
             break;
         default: break;
     }
-    if (may_block(nr)) run_on_worker(n, fd);
+    if (may_wait(n, fd)) run_on_worker(n, fd);
     else respond(n.id, serve(n, fd));
 }
 
@@ -686,6 +711,8 @@ extern "C" int usnet_supervise(char** argv) {
     ::close(tell[0]);
     g_child = child;
     hand_inherited_to(child);
+    // (Older kernels refuse the flag: then each answer is an ordinary wake-up.)
+    native::ioctl(g_listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, reinterpret_cast<void*>(SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP));
     struct sigaction kick{};
     kick.sa_handler = [](int) {};
     sigaction(kKick, &kick, nullptr);  // (no SA_RESTART: a worker's call ends with EINTR)
@@ -713,6 +740,8 @@ extern "C" int usnet_supervise(char** argv) {
             const usnet::Time next = r.world.net->next_event(), now = r.world.net->now();
             if (next != usnet::kNever) timeout = int(std::clamp<usnet::Time>((next - now) / usnet::kMs, 1, timeout));
         }
+        // (Busy-polling the listener here was tried: with the synchronous wake-ups it gained
+        // nothing, the program sleeps at each call either way.)
         pollfd p{g_listener, POLLIN, 0};
         const int k = native::poll(&p, 1, timeout);
         int st;
