@@ -511,7 +511,8 @@ bool may_wait(const seccomp_notif& n, int fd) {
         default: return false;
     }
     if ((flags & MSG_DONTWAIT) || (::fcntl(fd, F_GETFL) & O_NONBLOCK)) return false;
-    if (g_client.load()) return true;
+    // (A blocking recvmmsg waits for all vlen datagrams, MSG_WAITFORONE for the first.)
+    if (g_client.load() || (n.data.nr == SYS_recvmmsg && !(flags & MSG_WAITFORONE))) return true;
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 0) != 1 || !(p.revents & (POLLIN | POLLERR))) return true;
     const int u = usnet_fd(fd);
