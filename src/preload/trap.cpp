@@ -16,8 +16,8 @@
 //     a trapped call would kill the process); rt_sigaction traps for SIGSYS, and from
 //     outside libc for every signal (Go installs its handlers with its own system calls).
 // The filter is inherited across fork and exec. Its ranges are this image's: after exec a
-// program without the shim (a static binary) runs untouched, one with the shim installs its
-// own filter.
+// program without the shim runs untouched by it (a static one is served by the supervisor,
+// supervise.cpp), one with the shim installs its own filter.
 #include "native.hpp"
 #include "shim.hpp"
 
