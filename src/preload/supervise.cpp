@@ -445,7 +445,13 @@ int lowest_free(pid_t tg, int from) {
 struct Job {
     seccomp_notif n;
     int fd;
-    int u;  // the usnet socket behind fd
+    int u;       // the usnet socket behind fd
+    bool timed;  // a receive on a socket with SO_RCVTIMEO
+};
+struct Running {
+    pthread_t t;
+    const Job* job;  // (the worker's own copy)
+    bool kicked;
 };
 // Never destroyed: the workers still wait on it at exit, and glibc's pthread_cond_destroy
 // waits for its waiters.
@@ -454,7 +460,7 @@ struct Jobs {
     std::condition_variable cv;
     std::deque<Job> queue;
     int idle = 0;
-    std::unordered_map<uint64_t, std::pair<pthread_t, int>> running;  // notification id -> the worker making it, its socket
+    std::unordered_map<uint64_t, Running> running;  // notification id -> the worker making it
 };
 Jobs& g_jobs = *new Jobs;
 
@@ -468,7 +474,7 @@ void worker() {
             --g_jobs.idle;
             j = g_jobs.queue.front();
             g_jobs.queue.pop_front();
-            g_jobs.running[j.n.id] = {pthread_self(), j.u};
+            g_jobs.running[j.n.id] = {pthread_self(), &j, false};
         }
         const long r = serve(j.n, j.fd);
         {
@@ -480,19 +486,44 @@ void worker() {
 }
 
 void run_on_worker(const seccomp_notif& n, int fd) {
+    timeval tv{};
+    socklen_t len = sizeof tv;
+    const bool timed = ::getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) == 0 && (tv.tv_sec || tv.tv_usec);
     std::lock_guard<std::mutex> g(g_jobs.mu);
-    g_jobs.queue.push_back({n, fd, usnet_fd(fd)});
+    g_jobs.queue.push_back({n, fd, usnet_fd(fd), timed});
     if (size_t(g_jobs.idle) < g_jobs.queue.size()) std::thread(worker).detach();
     g_jobs.cv.notify_one();
 }
+
+// A receive with SO_RCVTIMEO interrupted by a handler ends with EINTR on Linux even under
+// SA_RESTART (sock_intr_errno), but the kernel restarts the program's system call before we
+// can answer it: the same call from the same thread, next, is answered EINTR. (A program
+// that retries by itself after EINTR gets one EINTR more, which its loop absorbs.)
+struct Restart {
+    long nr;
+    uint64_t args[6], ip;
+    bool same(const seccomp_notif& n) const {
+        return n.data.nr == nr && n.data.instruction_pointer == ip && std::memcmp(n.data.args, args, sizeof args) == 0;
+    }
+};
+std::unordered_map<pid_t, Restart> g_restart_eintr;  // by program thread (the loop's thread only)
 
 // A program call interrupted by a signal is gone from the listener: its worker's call is
 // interrupted too (the signal's handler does nothing and has no SA_RESTART: EINTR).
 void kick_interrupted() {
     std::lock_guard<std::mutex> g(g_jobs.mu);
-    for (const auto& [id, w] : g_jobs.running) {
+    for (auto& [id, w] : g_jobs.running) {
         uint64_t v = id;
-        if (native::ioctl(g_listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &v) != 0) pthread_kill(w.first, kKick);
+        if (w.kicked || native::ioctl(g_listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &v) == 0) continue;
+        w.kicked = true;
+        pthread_kill(w.t, kKick);
+        if (w.job->timed) {
+            const seccomp_notif& n = w.job->n;
+            Restart& r = g_restart_eintr[pid_t(n.pid)];
+            r.nr = n.data.nr;
+            r.ip = n.data.instruction_pointer;
+            std::memcpy(r.args, n.data.args, sizeof r.args);
+        }
     }
 }
 
@@ -518,7 +549,7 @@ bool may_wait(const seccomp_notif& n, int fd) {
     const int u = usnet_fd(fd);
     std::lock_guard<std::mutex> g(g_jobs.mu);
     for (const auto& [id, w] : g_jobs.running)
-        if (w.second == u) return true;
+        if (w.job->u == u) return true;
     return false;
 }
 
@@ -526,6 +557,11 @@ bool may_wait(const seccomp_notif& n, int fd) {
 void handle(const seccomp_notif& n) {
     const auto* a = reinterpret_cast<const uint64_t*>(n.data.args);
     const long nr = n.data.nr;
+    if (const auto it = g_restart_eintr.find(pid_t(n.pid)); it != g_restart_eintr.end()) {
+        const bool restarted = it->second.same(n);
+        g_restart_eintr.erase(it);
+        if (restarted) return respond(n.id, -EINTR);
+    }
     const pid_t tg = proc_of(pid_t(n.pid));
     if (tg < 0) return respond(n.id, kContinue);
     if (nr == SYS_socket) {
@@ -751,6 +787,7 @@ extern "C" int usnet_supervise(char** argv) {
         if (k > 0 && (p.revents & POLLIN)) {
             std::memset(buf.data(), 0, buf.size());
             auto* n = reinterpret_cast<seccomp_notif*>(buf.data());
+            kick_interrupted();  // (first: a call restarted after a signal must meet its record)
             if (native::ioctl(g_listener, SECCOMP_IOCTL_NOTIF_RECV, n) == 0) handle(*n);
         } else if (k > 0 && (p.revents & (POLLHUP | POLLERR))) {
             break;  // no process of the program is left
