@@ -616,17 +616,21 @@ void on_sigsys(int, siginfo_t* si, void* ctx) {
 // traps that family from libc on every number.
 
 constexpr int kMaxFdFilters = 32;
-const int kReadWrite[] = {SYS_read,   SYS_write,   SYS_readv,   SYS_writev,   SYS_pread64,
-                          SYS_pwrite64, SYS_preadv, SYS_pwritev, SYS_preadv2, SYS_pwritev2};
 
 std::mutex g_fdf_mu;
 Ranges g_ranges;               // this image's, as the trap read them
 std::vector<int> g_fdf_numbers;  // numbers with a filter (or waiting for the trap, if it is not on yet)
 bool g_fdf_every = false;      // the filter for every number is in
 
-bool install_filter(std::vector<sock_filter>& code) {
+// On every thread; 0 or -errno.
+long install_filter(std::vector<sock_filter>& code) {
     sock_fprog prog{uint16_t(code.size()), code.data()};
-    return usnet_gate(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, long(&prog)) == 0;
+    long r = usnet_gate(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, long(&prog));
+    if (r == -EACCES) {  // without CAP_SYS_ADMIN a filter needs no_new_privs
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        r = usnet_gate(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, long(&prog));
+    }
+    return r;
 }
 
 // fd < 0: every number.
@@ -636,7 +640,8 @@ bool install_fd_filter(int fd) {
     b.ld(kOffArch);
     b.jmp(BPF_JEQ, AUDIT_ARCH_X86_64, -1, allow);
     b.ld(kOffNr);
-    for (int nr : kReadWrite) b.jmp(BPF_JEQ, uint32_t(nr), check, -1);
+    for (const Trapped& t : kTrapped)  // (the read/write family: what traps only outside libc)
+        if (t.cat == Cat::Outside) b.jmp(BPF_JEQ, uint32_t(t.nr), check, -1);
     b.bind(allow);
     b.ret(SECCOMP_RET_ALLOW);
     b.bind(check);
@@ -650,7 +655,7 @@ bool install_fd_filter(int fd) {
     b.bind(other_fd);
     b.ret(SECCOMP_RET_ALLOW);
     std::vector<sock_filter> code;
-    return b.finish(&code) && install_filter(code);
+    return b.finish(&code) && install_filter(code) == 0;
 }
 
 }  // namespace
@@ -697,13 +702,7 @@ void install_trap() {
     sigemptyset(&s);
     sigaddset(&s, SIGSYS);
     native::set_sigmask(SIG_UNBLOCK, &s, nullptr);
-    sock_fprog prog{uint16_t(code.size()), code.data()};
-    long r = usnet_gate(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, long(&prog));
-    if (r == -EACCES) {  // without CAP_SYS_ADMIN a filter needs no_new_privs
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        r = usnet_gate(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, long(&prog));
-    }
-    if (r != 0) return say(std::string("seccomp: ") + std::strerror(int(-r)));
+    if (const long r = install_filter(code); r != 0) return say(std::string("seccomp: ") + std::strerror(int(-r)));
     std::lock_guard<std::mutex> g(g_fdf_mu);
     g_ranges = rg;
     g_trap_on.store(true, std::memory_order_release);
