@@ -7,15 +7,14 @@
 // continues in the kernel unchanged. The program's descriptor for a usnet socket is the
 // shim's own eventfd placeholder, installed in it (SECCOMP_IOCTL_NOTIF_ADDFD), so its poll,
 // select and epoll run in the kernel on the tokens the stack keeps current.
+#include "bpf.hpp"
 #include "shim.hpp"
 
 #include <linux/audit.h>
-#include <linux/filter.h>
 #include <linux/kcmp.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -629,16 +628,20 @@ const int kTrapped[] = {SYS_socket,   SYS_bind,      SYS_connect,     SYS_listen
                         SYS_preadv,   SYS_pwritev,   SYS_preadv2,     SYS_pwritev2};
 
 std::vector<sock_filter> program_filter() {
-    std::vector<sock_filter> f;
-    const uint32_t n = uint32_t(std::size(kTrapped));
-    f.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
-    f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, uint8_t(n + 2)));
-    f.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
-    f.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, uint8_t(n), 0));  // x32: not ours
-    for (uint32_t i = 0; i < n; ++i) f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, uint32_t(kTrapped[i]), uint8_t(n - i), 0));
-    f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
-    f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
-    return f;
+    Bpf b;
+    const int allow = b.label(), notify = b.label();
+    b.ld(kOffArch);
+    b.jmp(BPF_JEQ, AUDIT_ARCH_X86_64, -1, allow);
+    b.ld(kOffNr);
+    b.jmp(BPF_JGE, 0x40000000u, allow, -1);  // x32: not ours
+    for (const int nr : kTrapped) b.jmp(BPF_JEQ, uint32_t(nr), notify, -1);
+    b.bind(allow);
+    b.ret(SECCOMP_RET_ALLOW);
+    b.bind(notify);
+    b.ret(SECCOMP_RET_USER_NOTIF);
+    std::vector<sock_filter> code;
+    (void)b.finish(&code);  // (some 40 instructions, every jump short)
+    return code;
 }
 
 // Sockets this process inherited at exec (a program with the shim exec'd a static one) are
@@ -667,14 +670,8 @@ void hand_inherited_to(pid_t child) {
     ::close(probe);
     (void)!::write(tell, &probe, sizeof probe);
     std::vector<sock_filter> code = program_filter();
-    sock_fprog prog{uint16_t(code.size()), code.data()};
-    long l = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-    if (l < 0 && errno == EACCES) {  // without CAP_SYS_ADMIN a filter needs no_new_privs
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        l = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-    }
-    if (l < 0) {
-        std::fprintf(stderr, "usnet run: cannot trap the program's socket calls: seccomp: %s\n", std::strerror(errno));
+    if (const long l = seccomp_install(code, SECCOMP_FILTER_FLAG_NEW_LISTENER); l < 0) {
+        std::fprintf(stderr, "usnet run: cannot trap the program's socket calls: seccomp: %s\n", std::strerror(int(-l)));
         _exit(70);
     }
     ::close(tell);  // (trapped: returns once the supervisor holds the listener)

@@ -18,6 +18,7 @@
 // The filter is inherited across fork and exec. Its ranges are this image's: after exec a
 // program without the shim runs untouched by it (a static one is served by the supervisor,
 // supervise.cpp), one with the shim installs its own filter.
+#include "bpf.hpp"
 #include "native.hpp"
 #include "shim.hpp"
 
@@ -142,61 +143,6 @@ bool read_ranges(Ranges* out, std::string* why) {
 
 // ---------------- the filter ----------------
 
-// A small assembler for classic BPF: forward jumps to labels, resolved at the end.
-class Bpf {
-public:
-    int label() {
-        at_.push_back(-1);
-        return int(at_.size()) - 1;
-    }
-    void bind(int l) { at_[size_t(l)] = int(code_.size()); }
-    void ld(uint32_t off) { code_.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, off)); }
-    void ret(uint32_t v) { code_.push_back(BPF_STMT(BPF_RET | BPF_K, v)); }
-    void ja(int l) {
-        fix_.push_back({code_.size(), l, -1, true});
-        code_.push_back(BPF_STMT(BPF_JMP | BPF_JA, 0));
-    }
-    // Conditional jump: -1 means the next instruction.
-    void jmp(uint16_t op, uint32_t k, int jt, int jf) {
-        fix_.push_back({code_.size(), jt, jf, false});
-        code_.push_back(BPF_JUMP(BPF_JMP | op | BPF_K, k, 0, 0));
-    }
-    // Raw conditional jump with offsets in instructions.
-    void jraw(uint16_t op, uint32_t k, uint8_t jt, uint8_t jf) { code_.push_back(BPF_JUMP(BPF_JMP | op | BPF_K, k, jt, jf)); }
-    bool finish(std::vector<sock_filter>* out) {
-        for (const Fix& f : fix_) {
-            auto off = [&](int l, long* o) {
-                if (l < 0) return *o = 0, true;
-                *o = long(at_[size_t(l)]) - long(f.pc) - 1;
-                return at_[size_t(l)] >= 0 && *o >= 0;
-            };
-            long t = 0, e = 0;
-            if (!off(f.jt, &t) || !off(f.jf, &e)) return false;
-            if (f.always) {
-                code_[f.pc].k = uint32_t(t);
-            } else {
-                if (t > 255 || e > 255) return false;
-                code_[f.pc].jt = uint8_t(t);
-                code_[f.pc].jf = uint8_t(e);
-            }
-        }
-        *out = code_;
-        return code_.size() < BPF_MAXINSNS;
-    }
-
-private:
-    struct Fix {
-        size_t pc;
-        int jt, jf;
-        bool always;
-    };
-    std::vector<sock_filter> code_;
-    std::vector<int> at_;
-    std::vector<Fix> fix_;
-};
-
-constexpr uint32_t kOffNr = offsetof(seccomp_data, nr);
-constexpr uint32_t kOffArch = offsetof(seccomp_data, arch);
 constexpr uint32_t kOffIpLo = offsetof(seccomp_data, instruction_pointer);
 constexpr uint32_t kOffIpHi = offsetof(seccomp_data, instruction_pointer) + 4;
 constexpr uint32_t arg_lo(int i) { return uint32_t(offsetof(seccomp_data, args) + 8 * size_t(i)); }
@@ -622,16 +568,6 @@ Ranges g_ranges;               // this image's, as the trap read them
 std::vector<int> g_fdf_numbers;  // numbers with a filter (or waiting for the trap, if it is not on yet)
 bool g_fdf_every = false;      // the filter for every number is in
 
-// On every thread; 0 or -errno.
-long install_filter(std::vector<sock_filter>& code) {
-    sock_fprog prog{uint16_t(code.size()), code.data()};
-    long r = usnet_gate(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, long(&prog));
-    if (r == -EACCES) {  // without CAP_SYS_ADMIN a filter needs no_new_privs
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        r = usnet_gate(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, long(&prog));
-    }
-    return r;
-}
 
 // fd < 0: every number.
 bool install_fd_filter(int fd) {
@@ -655,7 +591,7 @@ bool install_fd_filter(int fd) {
     b.bind(other_fd);
     b.ret(SECCOMP_RET_ALLOW);
     std::vector<sock_filter> code;
-    return b.finish(&code) && install_filter(code) == 0;
+    return b.finish(&code) && seccomp_install(code, SECCOMP_FILTER_FLAG_TSYNC) == 0;
 }
 
 }  // namespace
@@ -702,7 +638,7 @@ void install_trap() {
     sigemptyset(&s);
     sigaddset(&s, SIGSYS);
     native::set_sigmask(SIG_UNBLOCK, &s, nullptr);
-    if (const long r = install_filter(code); r != 0) return say(std::string("seccomp: ") + std::strerror(int(-r)));
+    if (const long r = seccomp_install(code, SECCOMP_FILTER_FLAG_TSYNC); r != 0) return say(std::string("seccomp: ") + std::strerror(int(-r)));
     std::lock_guard<std::mutex> g(g_fdf_mu);
     g_ranges = rg;
     g_trap_on.store(true, std::memory_order_release);
