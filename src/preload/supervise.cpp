@@ -167,7 +167,9 @@ long mmsg(const Mem& mem, int fd, const uint64_t* a, bool send) {
 long serve(const seccomp_notif& n, int fd) {
     const Mem mem{pid_t(n.pid)};
     const auto* a = reinterpret_cast<const uint64_t*>(n.data.args);
-    std::vector<char> b1, b2;
+    // Kept per thread: a receive buffer is up to 70000 bytes, too dear to allocate and zero
+    // at every call (resize zeroes only what it adds).
+    thread_local std::vector<char> b1, b2;
     sockaddr_storage sa{};
     socklen_t sl = 0;
     // A length argument the call reads and writes (socklen_t*): ours, or g_bad.
