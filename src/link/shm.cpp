@@ -13,7 +13,6 @@
 #include <cstring>
 #include <ctime>
 #include <new>
-#include <optional>
 
 namespace usnet::link::shm {
 
@@ -33,11 +32,14 @@ bool futex_wait(std::atomic<uint32_t>* w, uint32_t seen, Time timeout, bool shar
     timespec ts{};
     timespec* tsp = relative_timeout(timeout, &ts);
     const int saved = errno;  // a call that then succeeds leaves errno alone
-    std::optional<CancelPoint> cancel;
-    if (cancel_point) cancel.emplace();
-    const long r = (cancel_point ? blocking_syscall : ::syscall)(
-        SYS_futex, reinterpret_cast<uint32_t*>(w), shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE, seen, tsp, nullptr, 0);
-    cancel.reset();
+    const int op = shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE;
+    long r;
+    if (cancel_point) {
+        CancelPoint cancel;
+        r = blocking_syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), op, seen, tsp, nullptr, 0);
+    } else {
+        r = ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), op, seen, tsp, nullptr, 0);
+    }
     const bool intr = r != 0 && errno == EINTR;
     errno = saved;
     return intr;

@@ -518,6 +518,8 @@ void handle(TrapCall* c) {
 extern "C" void usnet_trap_on_stack(TrapCall* c, void (*fn)(TrapCall*), char* top);
 asm(R"(
     .text
+    .globl usnet_trap_on_stack
+    .hidden usnet_trap_on_stack
     .type usnet_trap_on_stack, @function
 usnet_trap_on_stack:
     .cfi_startproc

@@ -90,14 +90,13 @@ uint32_t checksum_add(uint32_t acc, const uint8_t* p, size_t n) {
     return a + folded;
 }
 
+// (memcpy: a byte loop through uint8_t pointers, which may alias anything, stays a loop.)
 static Mac load_mac(const uint8_t* p) {
     Mac m;
-    for (int i = 0; i < 6; ++i) m.b[i] = p[i];
+    std::memcpy(m.b.data(), p, 6);
     return m;
 }
-static void store_mac(uint8_t* p, const Mac& m) {
-    for (int i = 0; i < 6; ++i) p[i] = m.b[i];
-}
+static void store_mac(uint8_t* p, const Mac& m) { std::memcpy(p, m.b.data(), 6); }
 
 bool EthernetRepr::parse(std::span<const uint8_t> b, EthernetRepr* out) {
     if (b.size() < kEthHeaderLen) return false;
