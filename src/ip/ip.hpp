@@ -78,6 +78,12 @@ public:
 
     // --- output (ip_output.cpp) --- pkt's head is at the transport header.
     Err output(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o);
+    // output()'s short cut for a datagram that goes straight out of an Ethernet port that
+    // takes parts (Link::output_parts): false, with nothing changed, when output() must
+    // decide. hdr: room for the Ethernet and IPv4 headers, then l4len bytes of transport
+    // header already written at hdr + 34; payload follows them.
+    bool output_parts(const RouteResult& rt, const OutOpts& o, uint8_t* hdr, uint32_t l4len, std::span<const iovec> payload,
+                      uint32_t plen, bool csum_partial);
     // A fully built IPv4 packet (head at the IP header) to its interface.
     void send_to_dev(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop = true);
 
@@ -105,6 +111,8 @@ private:
     buf::PacketPtr reassemble(buf::PacketPtr pkt);
     bool icmp_rate_allow(Ip4 dst);
     void fragment_out(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop);
+    // The header output() gives a datagram of `total` bytes (ip_select_ident takes an id).
+    wire::Ipv4Repr out_header(uint32_t total, const RouteResult& rt, const OutOpts& o);
 
     StackImpl& s_;
     uint16_t next_id_ = 1;

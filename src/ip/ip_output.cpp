@@ -5,6 +5,7 @@
 
 #include "core/stack_impl.hpp"
 #include "ip/ip.hpp"
+#include "wire/ethernet.hpp"
 #include "wire/ipv4.hpp"
 
 namespace usnet::ip {
@@ -17,10 +18,7 @@ static buf::PacketPtr copy_packet(buf::Pool& pool, const buf::Packet& p) {
     return c;
 }
 
-template <bool Tr>
-Err Ip::output_t(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o) {
-    USNET_TRACER(s_);
-    const uint32_t total = pkt->size() + wire::kIpv4HeaderLen;
+wire::Ipv4Repr Ip::out_header(uint32_t total, const RouteResult& rt, const OutOpts& o) {
     wire::Ipv4Repr h;
     h.tos = o.tos;
     h.ttl = o.ttl;
@@ -28,12 +26,34 @@ Err Ip::output_t(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o) {
     h.src = rt.src;
     h.dst = rt.dst;
     h.total_len = uint16_t(total);
-    const bool fits = total <= rt.mtu;
-    h.frag = (o.df && fits) ? wire::kIpDF : 0;
+    h.frag = (o.df && total <= rt.mtu) ? wire::kIpDF : 0;
     // ip_select_ident: connected sockets count their own ids; DF datagrams of others carry 0.
     if (o.have_id) h.id = o.id;
     else if (h.frag & wire::kIpDF) h.id = 0;
     else h.id = next_id_++;
+    return h;
+}
+
+bool Ip::output_parts(const RouteResult& rt, const OutOpts& o, uint8_t* hdr, uint32_t l4len,
+                      std::span<const iovec> payload, uint32_t plen, bool csum_partial) {
+    // send_to_dev's last case only: a unicast route through an Ethernet device, unfragmented.
+    const uint32_t total = wire::kIpv4HeaderLen + l4len + plen;
+    if ((rt.flags & (kRtLocal | kRtBroadcast | kRtMulticast)) || rt.dev->loopback || total > rt.mtu) return false;
+    link::Neighbour* n = s_.link.parts_neighbour(*rt.dev, rt.nexthop);
+    if (!n) return false;
+    out_header(total, rt, o).emit(hdr + wire::kEthHeaderLen);
+    ++s_.ctr.ip.OutRequests;
+    s_.link.output_parts(*rt.dev, *n, hdr, wire::kEthHeaderLen + wire::kIpv4HeaderLen + l4len, payload, plen,
+                         csum_partial);
+    return true;
+}
+
+template <bool Tr>
+Err Ip::output_t(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o) {
+    USNET_TRACER(s_);
+    const uint32_t total = pkt->size() + wire::kIpv4HeaderLen;
+    const bool fits = total <= rt.mtu;
+    const wire::Ipv4Repr h = out_header(total, rt, o);
     h.emit(pkt->push(wire::kIpv4HeaderLen));
     pkt->meta.csum_ok = false;
     pkt->meta.mark = o.mark;

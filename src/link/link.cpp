@@ -160,6 +160,25 @@ void Link::output_t(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_bro
     arp_send(ifc, wire::kArpRequest, nexthop, Mac(), Mac::broadcast(), Ip4());
 }
 
+Neighbour* Link::parts_neighbour(Interface& ifc, Ip4 nexthop) {
+    if (!ifc.up || !ifc.port || !ifc.port->takes_parts || ifc.loopback || nexthop.is_multicast()) return nullptr;
+    for (auto& n : ifc.neigh) {
+        if (n.ip != nexthop) continue;
+        // The states output_t sends in without a change (a used STALE entry enters DELAY).
+        const bool sends = n.state == NeighState::Reachable || n.state == NeighState::Delay || n.state == NeighState::Probe;
+        return sends && !n.mac.is_multicast() ? &n : nullptr;
+    }
+    return nullptr;
+}
+
+void Link::output_parts(Interface& ifc, Neighbour& n, uint8_t* hdr, uint32_t hlen, std::span<const iovec> payload,
+                        uint32_t plen, bool csum_partial) {
+    n.used = s_.coarse_now();
+    wire::EthernetRepr{n.mac, ifc.mac, wire::kEthIpv4}.emit(hdr);
+    ++s_.ctr.link.TxFrames;
+    ifc.port->transmit_parts(hdr, hlen, payload, plen, csum_partial);
+}
+
 void Link::output(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broadcast) {
     USNET_TRACED(s_, output_t, ifc, nexthop, std::move(pkt), l2_broadcast);
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <span>
+#include <sys/uio.h>
 
 #include "buf/packet.hpp"
 #include "wire/icmp.hpp"
@@ -21,6 +22,11 @@ namespace usnet::link {
 struct Port {
     virtual ~Port() = default;
     virtual void transmit(buf::PacketPtr frame) = 0;
+    // A port that can take a frame as its headers and the program's payload buffers, copied
+    // once into the wire (see Link::output_parts); csum_partial as meta.csum_partial.
+    bool takes_parts = false;
+    virtual void transmit_parts(const uint8_t* /*hdr*/, uint32_t /*hlen*/, std::span<const iovec> /*payload*/,
+                                uint32_t /*plen*/, bool /*csum_partial*/) {}
 };
 
 struct IfAddr {
@@ -140,6 +146,14 @@ public:
 
     // Down: a packet whose head is at the IPv4 header, for next hop `nexthop` on ifc.
     void output(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broadcast);
+    // The datagram path's short cut, in two steps so that nothing changes unless it is
+    // taken: the neighbour a unicast IPv4 packet to nexthop would go to at once, unchanged,
+    // through a port that takes parts (null: output() must decide); then the frame out
+    // through it, as output() would send it. hdr holds the IPv4 header and what follows it
+    // from hdr + kEthHeaderLen; the Ethernet header is written in front.
+    Neighbour* parts_neighbour(Interface& ifc, Ip4 nexthop);
+    void output_parts(Interface& ifc, Neighbour& n, uint8_t* hdr, uint32_t hlen, std::span<const iovec> payload,
+                      uint32_t plen, bool csum_partial);
     // Up: a frame arriving from ifc's port.
     void receive_frame(Interface& ifc, buf::PacketPtr frame);
     // Loopback transmit: queued like netif_rx and delivered by run_backlog().

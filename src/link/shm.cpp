@@ -105,8 +105,8 @@ void Fabric::reset_ring(uint32_t p) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
-bool Fabric::push(uint32_t to, uint32_t from, const uint8_t* frame, uint32_t len, uint16_t flags) {
-    if (to >= kMaxPorts || len > kMaxFrame || !r_->hdr.ports[to].used.load(std::memory_order_acquire)) return false;
+Slot* Fabric::claim(uint32_t to, uint32_t len, uint64_t* pos_out) {
+    if (to >= kMaxPorts || len > kMaxFrame || !r_->hdr.ports[to].used.load(std::memory_order_acquire)) return nullptr;
     Ring& ring = r_->rings[to];
     uint64_t pos = ring.head.load(std::memory_order_relaxed);
     // The slot for pos was last the frame of pos - kSlots: free once the tail passed it.
@@ -118,35 +118,76 @@ bool Fabric::push(uint32_t to, uint32_t from, const uint8_t* frame, uint32_t len
             tail_seen_[to].store(tail, std::memory_order_relaxed);
             if (full(tail)) {
                 ring.full_drops.fetch_add(1, std::memory_order_relaxed);
-                return false;
+                return nullptr;
             }
         }
     } while (!ring.head.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed));
-    Slot* s = &ring.slots[pos % kSlots];
-    std::memcpy(s->data, frame, len);
+    *pos_out = pos;
+    return &ring.slots[pos % kSlots];
+}
+
+void Fabric::publish(uint32_t to, uint32_t from, Slot* s, uint64_t pos, uint32_t len, uint16_t flags) {
     s->len = len | uint32_t(flags) << kSlotFlagShift;
     s->from = uint16_t(from);
     s->seq.store(pos + 1, std::memory_order_release);
     ring_bell(to);
+}
+
+bool Fabric::push(uint32_t to, uint32_t from, const uint8_t* frame, uint32_t len, uint16_t flags) {
+    uint64_t pos;
+    Slot* s = claim(to, len, &pos);
+    if (!s) return false;
+    std::memcpy(s->data, frame, len);
+    publish(to, from, s, pos, len, flags);
     return true;
 }
 
-uint32_t Fabric::send(uint32_t from, uint8_t* frame, uint32_t len, uint32_t csum_start) {
+uint32_t Fabric::destination(const uint8_t* frame, bool* flood) const {
     Mac dst;
     std::memcpy(dst.b.data(), frame, 6);
-    const bool flood = !r_->hdr.via_switch && dst.is_multicast();
-    const uint32_t to = r_->hdr.via_switch || flood ? 0 : port_of_mac(dst, r_->hdr.mac_id);
-    if (csum_start) {
-        if (to != 0) return push(to, from, frame, len, kSlotCsumPartial) ? 0 : 1;  // host to host
-        // The switch may capture it or pass it to an uplink; a flood reaches all: finished here.
-        wire::complete_partial_checksum(frame, len, csum_start, 6);
+    *flood = !r_->hdr.via_switch && dst.is_multicast();
+    return r_->hdr.via_switch || *flood ? 0 : port_of_mac(dst, r_->hdr.mac_id);
+}
+
+uint32_t Fabric::send(uint32_t from, const uint8_t* hdr, uint32_t hlen, std::span<const iovec> payload, uint32_t plen,
+                      uint32_t csum_start) {
+    const uint32_t len = hlen + plen;
+    bool flood;
+    const uint32_t to = destination(hdr, &flood);
+    if (!flood) {
+        uint64_t pos;
+        Slot* s = claim(to, len, &pos);
+        if (!s) return 1;
+        gather(s->data, hdr, hlen, payload);
+        uint16_t flags = 0;
+        if (csum_start) {
+            // Host to host it stays partial; the switch may capture it or pass it to an
+            // uplink, so for port 0 it is finished here.
+            if (to != 0) flags = kSlotCsumPartial;
+            else wire::complete_partial_checksum(s->data, len, csum_start, 6);
+        }
+        publish(to, from, s, pos, len, flags);
+        return 0;
     }
-    if (!flood) return push(to, from, frame, len) ? 0 : 1;
-    // Flooding, as a learning switch does for broadcast and multicast.
+    // Flooding, as a learning switch does for broadcast and multicast: the whole frame, its
+    // checksum finished, to every other port.
+    if (len > kMaxFrame) return 1;
+    uint8_t frame[kMaxFrame];
+    gather(frame, hdr, hlen, payload);
+    if (csum_start) wire::complete_partial_checksum(frame, len, csum_start, 6);
     uint32_t refused = 0;
     for (uint32_t p = 0; p < kMaxPorts; ++p)
         if (p != from && r_->hdr.ports[p].used.load(std::memory_order_acquire) && !push(p, from, frame, len)) ++refused;
     return refused;
+}
+
+void Fabric::gather(uint8_t* out, const uint8_t* hdr, uint32_t hlen, std::span<const iovec> payload) {
+    std::memcpy(out, hdr, hlen);
+    out += hlen;
+    for (const iovec& v : payload) {
+        if (v.iov_len) std::memcpy(out, v.iov_base, v.iov_len);
+        out += v.iov_len;
+    }
 }
 
 bool Fabric::wait(uint32_t p, Time timeout) { return sleep(p, arm(p), timeout); }

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
+#include <span>
 #include <string>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -154,11 +155,18 @@ public:
     void reset_ring(uint32_t p);
     // Copies a frame into port `to`'s ring; false if the ring is full or the port unused.
     bool push(uint32_t to, uint32_t from, const uint8_t* frame, uint32_t len, uint16_t flags = 0);
-    // A frame from `from` to the ports its destination MAC names (direct path), or to port 0.
-    // Returns how many rings refused it. csum_start: nonzero when the frame's UDP checksum
-    // (at that offset + 6) is partial; it stays so only for one host on the direct path, and
-    // is finished in the frame first for the switch, a flood or an uplink beyond it.
-    uint32_t send(uint32_t from, uint8_t* frame, uint32_t len, uint32_t csum_start = 0);
+    // A frame from `from` to the ports its destination MAC names (direct path), or to port 0,
+    // given as its headers (hdr, at least the Ethernet header) and a payload in pieces (a
+    // program's buffers, or none), copied straight into the destination's slot: a datagram
+    // between two programs crosses this one copy. Returns how many rings refused it.
+    // csum_start: nonzero when the frame's UDP checksum (at that offset + 6) is partial; it
+    // stays so only for one host on the direct path, and is finished in the frame first for
+    // the switch, a flood or an uplink beyond it.
+    uint32_t send(uint32_t from, const uint8_t* hdr, uint32_t hlen, std::span<const iovec> payload, uint32_t plen,
+                  uint32_t csum_start = 0);
+    uint32_t send(uint32_t from, const uint8_t* frame, uint32_t len, uint32_t csum_start = 0) {
+        return send(from, frame, len, {}, 0, csum_start);
+    }
     // Calls f(from, data, len, flags) for up to max waiting frames of port p; returns the count.
     template <class F>
     uint32_t drain(uint32_t p, F&& f, uint32_t max = 64) {
@@ -198,6 +206,14 @@ public:
     void ring_bell(uint32_t p, bool fence = true);
 
 private:
+    // A slot of port `to`'s ring for a frame of len bytes (its position in *pos), or null:
+    // the ring is full (counted) or the port unused. publish() hands it to the reader.
+    Slot* claim(uint32_t to, uint32_t len, uint64_t* pos);
+    void publish(uint32_t to, uint32_t from, Slot* s, uint64_t pos, uint32_t len, uint16_t flags);
+    // The port a frame's destination MAC names (0: the switch), and whether it floods.
+    uint32_t destination(const uint8_t* frame, bool* flood) const;
+    static void gather(uint8_t* out, const uint8_t* hdr, uint32_t hlen, std::span<const iovec> payload);
+
     Region* r_ = nullptr;
     // Each ring's tail as this process last read it: a lower bound, as tails only grow.
     // (Atomic: a switch's uplink readers push from their own threads.)

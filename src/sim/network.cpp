@@ -179,10 +179,13 @@ struct SwitchLink : OutsideLink {
     uint32_t port = 0;
     int ctl = -1;  // the control connection: the switch frees our port when it closes
     link::shm::Fabric fab;
+    SwitchLink() { takes_parts = true; }
     ~SwitchLink() override {
         if (ctl >= 0) syscall(SYS_close, ctl);
     }
     void transmit(buf::PacketPtr frame) override;
+    void transmit_parts(const uint8_t* hdr, uint32_t hlen, std::span<const iovec> payload, uint32_t plen,
+                        bool csum_partial) override;
     void poll() override;
     bool cheap_poll() const override { return true; }
     bool wait(Time timeout, bool, const SignalGate* gate) override {  // frames ring it too
@@ -443,6 +446,11 @@ void TapLink::transmit(buf::PacketPtr frame) {
 }
 
 void SwitchLink::transmit(buf::PacketPtr frame) {
+    transmit_parts(frame->data(), frame->size(), {}, 0, frame->meta.csum_partial);
+}
+
+void SwitchLink::transmit_parts(const uint8_t* hdr, uint32_t hlen, std::span<const iovec> payload, uint32_t plen,
+                                bool csum_partial) {
     if (detached) {
         ++net->dropped;
         ++host->ctr.link.TxDropped;
@@ -450,8 +458,8 @@ void SwitchLink::transmit(buf::PacketPtr frame) {
     }
     // A full ring (its host is not keeping up) refuses the frame, as a device queue would:
     // counted as the interface's tx_dropped.
-    const uint32_t csum_start = frame->meta.csum_partial ? wire::frame_udp_start(frame->data(), frame->size()) : 0;
-    if (fab.send(port, frame->data(), frame->size(), csum_start) != 0) {
+    const uint32_t csum_start = csum_partial ? wire::frame_udp_start(hdr, hlen) : 0;
+    if (fab.send(port, hdr, hlen, payload, plen, csum_start) != 0) {
         ++net->dropped;
         ++host->ctr.link.TxDropped;
     }

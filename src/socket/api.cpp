@@ -986,6 +986,17 @@ ssize_t do_sendmsg_t(StackImpl& s, int fd, const msghdr* msg, int flags, const c
             iov_copy_in(sk->cork->put(uint32_t(len)), msg);
             USNET_TRACE(tr_, SendCorked, sk->cork_daddr, sk->cork_dport, sk->cork->size());
         } else {
+            if constexpr (!Tr) {
+                // Straight from the program's buffers into the wire, when the datagram takes
+                // the plain path out of a port that allows it (Udp::output_parts).
+                if (!corkreq && !ping &&
+                    s.udp.output_parts(sk, {msg->msg_iov, msg->msg_iovlen}, uint32_t(len), rt, daddr, dport, ttl_override,
+                                       tos_override)) {
+                    s.settle();
+                    ok();
+                    return ssize_t(len);
+                }
+            }
             auto pkt = s.pool.alloc(corkreq ? 65535 : uint32_t(len));
             if (!pkt) {
                 ++s.ctr.udp.SndbufErrors;

@@ -12,6 +12,7 @@
 
 #include "core/stack_impl.hpp"
 #include "wire/bytes.hpp"
+#include "wire/ethernet.hpp"
 #include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/udp.hpp"
@@ -621,6 +622,13 @@ Err Udp::output_t(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, 
             else USNET_TRACE(tr_, SendUdp, sk->num, dport, len, hex16(wire::load16(h + 6)));
         }
     }
+    ip::OutOpts o = out_opts(sk, daddr, ttl_override, tos_override);
+    if (o.have_id) sk->inet_id = o.id;
+    ++s_.ctr.udp.OutDatagrams;
+    return s_.ip.output_t<Tr>(std::move(pkt), rt, o);
+}
+
+ip::OutOpts Udp::out_opts(const DgramSock* sk, Ip4 daddr, int ttl_override, int tos_override) const {
     ip::OutOpts o;
     o.proto = wire::kProtoUdp;
     o.tos = sk->tos;
@@ -633,10 +641,23 @@ Err Udp::output_t(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, 
     if (tos_override >= 0) o.tos = uint8_t(tos_override);
     if (!sk->daddr.any()) {
         o.have_id = true;
-        o.id = ++sk->inet_id;
+        o.id = uint16_t(sk->inet_id + 1);
     }
+    return o;
+}
+
+bool Udp::output_parts(DgramSock* sk, std::span<const iovec> payload, uint32_t len, const ip::RouteResult& rt,
+                       Ip4 daddr, uint16_t dport, int ttl_override, int tos_override) {
+    // output()'s offloaded case only: the device finishes the checksum (partial here).
+    const uint32_t ulen = len + wire::kUdpHeaderLen;
+    if (!rt.dev->tx_csum_offload || sk->no_check || ulen + wire::kIpv4HeaderLen > rt.mtu) return false;
+    uint8_t hdr[wire::kEthHeaderLen + wire::kIpv4HeaderLen + wire::kUdpHeaderLen];
+    wire::UdpRepr{sk->num, dport, uint16_t(ulen), 0}.emit_partial(hdr + sizeof hdr - wire::kUdpHeaderLen, rt.src, daddr);
+    const ip::OutOpts o = out_opts(sk, daddr, ttl_override, tos_override);
+    if (!s_.ip.output_parts(rt, o, hdr, wire::kUdpHeaderLen, payload, len, true)) return false;
+    if (o.have_id) sk->inet_id = o.id;
     ++s_.ctr.udp.OutDatagrams;
-    return s_.ip.output_t<Tr>(std::move(pkt), rt, o);
+    return true;
 }
 
 Err Udp::output(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, Ip4 daddr, uint16_t dport,

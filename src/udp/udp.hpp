@@ -63,6 +63,11 @@ public:
     // Build the UDP header over pkt (head at payload) and hand it to IP.
     Err output(DgramSock* sk, buf::PacketPtr pkt, const ip::RouteResult& rt, Ip4 daddr, uint16_t dport,
                int ttl_override = -1, int tos_override = -1);
+    // output() of a datagram whose payload is still in the program's buffers, when it goes
+    // straight out of an Ethernet port that takes parts (Ip::output_parts): one copy, into
+    // the wire. False, with nothing changed, when output() must send it.
+    bool output_parts(DgramSock* sk, std::span<const iovec> payload, uint32_t len, const ip::RouteResult& rt, Ip4 daddr,
+                      uint16_t dport, int ttl_override, int tos_override);
     // ip_icmp_error/ip_local_error: an error-queue entry for IP_RECVERR.
     // icmp: the ICMP packet's metadata (offender, and the control messages the entry carries);
     // null for a locally generated error. The entry's source (msg_name) is daddr:dport.
@@ -88,6 +93,9 @@ public:
 
 private:
     void mcast_deliver(buf::PacketPtr pkt);
+    // The IP settings of sk's datagram to daddr (the id is the caller's: a connected
+    // socket's counts on).
+    ip::OutOpts out_opts(const DgramSock* sk, Ip4 daddr, int ttl_override, int tos_override) const;
     StackImpl& s_;
 };
 

@@ -16,6 +16,7 @@
 #include "../sim_helpers.hpp"
 #include "link/shm.hpp"
 #include "wire/checksum.hpp"
+#include "wire/udp.hpp"
 
 using namespace usnet;
 using namespace usnet::test;
@@ -411,6 +412,29 @@ struct SwitchFixture : ::testing::Test {
         if (h->w.net) h->w.net->set_realtime(&h->mu);
         return h;
     }
+    // One datagram b -> a (b's rb to a's ra, both bound to 7000): both learn each other's
+    // MAC (ARP both ways), and their receives wait up to 2 s. The caller holds both locks.
+    static bool meet(Host& a, Host& b, int ra, int rb) {
+        Stack& ha = *a.w.host;
+        Stack& hb = *b.w.host;
+        const sockaddr_in to_a = sin4(Ip4(10, 0, 2, 16), 7000);
+        if (hb.sendto(rb, "hi", 2, 0, sa(to_a), sizeof to_a) != 2) return false;
+        timeval tv{2, 0};
+        ha.setsockopt(ra, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        hb.setsockopt(rb, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        // (Each side's calls drive the other: a's receive waits while b answers a's ARP.)
+        std::thread drive_b([&] {
+            for (int i = 0; i < 50 && hb.unresolved_packets(); ++i) {
+                b.w.net->poll_input();
+                hb.poll_timers();
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            }
+        });
+        char buf[8];
+        const bool got = ha.recv(ra, buf, sizeof buf, 0) == 2;
+        drive_b.join();
+        return got;
+    }
     // A socket of h, bound to `port` if not 0, whose receives wait at most `ms`.
     static int udp_waiting(Host& h, uint16_t port, int ms) {
         std::lock_guard<usnet::CallLock> g(h.mu);
@@ -472,23 +496,9 @@ TEST_F(SwitchFixture, FramesForAFullRingAreDroppedAndCounted) {
     Stack& hb = *b->w.host;
     const int ra = udp_bound(ha, Ip4(0, 0, 0, 0), 7000);
     const int rb = udp_bound(hb, Ip4(0, 0, 0, 0), 7000);
-    const sockaddr_in to_a = sin4(Ip4(10, 0, 2, 16), 7000), to_b = sin4(Ip4(10, 0, 2, 17), 7000);
-    // One datagram b -> a first: both learn each other's MAC (ARP both ways).
-    ASSERT_EQ(hb.sendto(rb, "hi", 2, 0, sa(to_a), sizeof to_a), 2);
+    const sockaddr_in to_b = sin4(Ip4(10, 0, 2, 17), 7000);
+    ASSERT_TRUE(meet(*a, *b, ra, rb));
     char buf[64];
-    timeval tv{2, 0};
-    ha.setsockopt(ra, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    hb.setsockopt(rb, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    // (Each side's calls drive the other: a's receive waits while b answers a's ARP.)
-    std::thread drive_b([&] {
-        for (int i = 0; i < 50 && hb.unresolved_packets(); ++i) {
-            b->w.net->poll_input();
-            hb.poll_timers();
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        }
-    });
-    ASSERT_EQ(ha.recv(ra, buf, sizeof buf, 0), 2);
-    drive_b.join();
     // b now sleeps: a's frames fill b's ring (512), the rest are refused and counted.
     const uint64_t before = ha.counters().link.TxDropped;
     for (int i = 0; i < 600; ++i) ASSERT_EQ(ha.sendto(ra, "x", 1, 0, sa(to_b), sizeof to_b), 1);
@@ -534,6 +544,77 @@ TEST_F(SwitchFixture, LossDuplicationAndCaptureApplyOnTheSwitch) {
     EXPECT_EQ(magic, 0xa1b23c4du);
     pcap.seekg(0, std::ios::end);
     EXPECT_GT(pcap.tellg(), 24 + 4 * (16 + 42));  // ARP both ways and the datagram
+    std::system(("rm -rf " + pdir).c_str());
+}
+
+// Every record of a pcap file (the frames, in order).
+std::vector<std::string> pcap_frames(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::vector<std::string> out;
+    f.seekg(24);
+    for (;;) {
+        uint32_t rec[4];
+        if (!f.read(reinterpret_cast<char*>(rec), sizeof rec)) break;
+        std::string frame(rec[2], '\0');
+        if (!f.read(frame.data(), std::streamsize(frame.size()))) break;
+        out.push_back(frame);
+    }
+    return out;
+}
+
+// A datagram sent on the short cut (Udp::output_parts: headers and the program's bytes
+// copied straight into the ring) leaves as the same frame as through the layers (which a
+// tracer makes it take), and is counted the same by each layer.
+TEST_F(SwitchFixture, TheShortCutSendsTheFrameTheLayersWould) {
+    sim::SwitchOptions o;
+    char tmpl[] = "/tmp/usnet-pcap-XXXXXX";
+    const std::string pdir = mkdtemp(tmpl);
+    o.pcap = pdir + "/sw.pcap";  // (every frame then goes through the switch)
+    start(o);
+    auto a = host("10.0.2.16/24");
+    auto b = host("10.0.2.17/24");
+    ASSERT_TRUE(a->w.net && b->w.net);
+    std::lock_guard<usnet::CallLock> ga(a->mu);
+    std::lock_guard<usnet::CallLock> gb(b->mu);
+    Stack& ha = *a->w.host;
+    Stack& hb = *b->w.host;
+    const int ra = udp_bound(ha, Ip4(0, 0, 0, 0), 7000);
+    const int rb = udp_bound(hb, Ip4(0, 0, 0, 0), 7000);
+    ASSERT_TRUE(meet(*a, *b, ra, rb));
+    const Counters before = ha.counters();
+    const sockaddr_in to_b = sin4(Ip4(10, 0, 2, 17), 7000);
+    // Two iovecs, as sendmsg gives them: the short cut gathers them.
+    char p1[] = "same ", p2[] = "bytes";
+    iovec iov[2] = {{p1, 5}, {p2, 5}};
+    msghdr m{};
+    m.msg_name = const_cast<sockaddr*>(sa(to_b));
+    m.msg_namelen = sizeof to_b;
+    m.msg_iov = iov;
+    m.msg_iovlen = 2;
+    ASSERT_EQ(ha.sendmsg(ra, &m, 0), 10);
+    std::string trace;
+    ha.set_tracer([&](const std::string& t) { trace += t; });
+    ASSERT_EQ(ha.sendmsg(ra, &m, 0), 10);
+    ha.set_tracer(nullptr);
+    EXPECT_NE(trace.find("ip_finish_output2"), std::string::npos) << trace;  // the layers' path
+    const Counters after = ha.counters();
+    EXPECT_EQ(after.udp.OutDatagrams - before.udp.OutDatagrams, 2u);
+    EXPECT_EQ(after.ip.OutRequests - before.ip.OutRequests, 2u);
+    EXPECT_EQ(after.link.TxFrames - before.link.TxFrames, 2u);
+    char buf[16];
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_EQ(hb.recv(rb, buf, sizeof buf, 0), 10);
+        EXPECT_EQ(std::string(buf, 10), "same bytes");
+    }
+    std::vector<std::string> sent;
+    for (const std::string& f : pcap_frames(o.pcap))
+        if (f.size() == 14 + 20 + 8 + 10 && f.compare(f.size() - 10, 10, "same bytes") == 0) sent.push_back(f);
+    ASSERT_EQ(sent.size(), 2u);
+    EXPECT_EQ(sent[0], sent[1]);  // (an unconnected socket's DF datagrams carry IP id 0)
+    const auto* ip = reinterpret_cast<const uint8_t*>(sent[0].data()) + 14;
+    EXPECT_EQ(wire::checksum(ip, 20), 0);
+    wire::UdpRepr u;  // finished for the switch, as through the layers
+    EXPECT_EQ(wire::UdpRepr::parse({ip + 20, 18}, Ip4(10, 0, 2, 16), Ip4(10, 0, 2, 17), &u, true), wire::UdpError::Ok);
     std::system(("rm -rf " + pdir).c_str());
 }
 
