@@ -412,11 +412,25 @@ struct SwitchFixture : ::testing::Test {
         if (h->w.net) h->w.net->set_realtime(&h->mu);
         return h;
     }
-    // One datagram b -> a (b's rb to a's ra, both bound to 7000): both learn each other's
-    // MAC (ARP both ways), and their receives wait up to 2 s. The caller holds both locks.
-    static bool meet(Host& a, Host& b, int ra, int rb) {
-        Stack& ha = *a.w.host;
-        Stack& hb = *b.w.host;
+    // Hosts a (10.0.2.16) and b (10.0.2.17), held by the test's thread, with a socket each
+    // bound to port 7000 (ra, rb), whose receives wait up to 2 s. (Locks go before hosts.)
+    struct Met {
+        std::unique_ptr<Host> a, b;
+        std::unique_lock<usnet::CallLock> ga, gb;
+        int ra = -1, rb = -1;
+    };
+    // One datagram b -> a: both learn each other's MAC (ARP both ways).
+    bool meet(Met* m) {
+        m->a = host("10.0.2.16/24");
+        m->b = host("10.0.2.17/24");
+        if (!m->a->w.net || !m->b->w.net) return false;
+        m->ga = std::unique_lock<usnet::CallLock>(m->a->mu);
+        m->gb = std::unique_lock<usnet::CallLock>(m->b->mu);
+        Stack& ha = *m->a->w.host;
+        Stack& hb = *m->b->w.host;
+        Host& b = *m->b;
+        const int ra = m->ra = udp_bound(ha, Ip4(0, 0, 0, 0), 7000);
+        const int rb = m->rb = udp_bound(hb, Ip4(0, 0, 0, 0), 7000);
         const sockaddr_in to_a = sin4(Ip4(10, 0, 2, 16), 7000);
         if (hb.sendto(rb, "hi", 2, 0, sa(to_a), sizeof to_a) != 2) return false;
         timeval tv{2, 0};
@@ -487,17 +501,12 @@ TEST_F(SwitchFixture, TwoHostsExchangeDatagramsAndReachTheGateway) {
 
 TEST_F(SwitchFixture, FramesForAFullRingAreDroppedAndCounted) {
     start({});
-    auto a = host("10.0.2.16/24");
-    auto b = host("10.0.2.17/24");
-    ASSERT_TRUE(a->w.net && b->w.net);
-    std::lock_guard<usnet::CallLock> ga(a->mu);
-    std::lock_guard<usnet::CallLock> gb(b->mu);
-    Stack& ha = *a->w.host;
-    Stack& hb = *b->w.host;
-    const int ra = udp_bound(ha, Ip4(0, 0, 0, 0), 7000);
-    const int rb = udp_bound(hb, Ip4(0, 0, 0, 0), 7000);
+    Met m;
+    ASSERT_TRUE(meet(&m));
+    Stack& ha = *m.a->w.host;
+    Stack& hb = *m.b->w.host;
+    const int ra = m.ra, rb = m.rb;
     const sockaddr_in to_b = sin4(Ip4(10, 0, 2, 17), 7000);
-    ASSERT_TRUE(meet(*a, *b, ra, rb));
     char buf[64];
     // b now sleeps: a's frames fill b's ring (512), the rest are refused and counted.
     const uint64_t before = ha.counters().link.TxDropped;
@@ -571,16 +580,11 @@ TEST_F(SwitchFixture, TheShortCutSendsTheFrameTheLayersWould) {
     const std::string pdir = mkdtemp(tmpl);
     o.pcap = pdir + "/sw.pcap";  // (every frame then goes through the switch)
     start(o);
-    auto a = host("10.0.2.16/24");
-    auto b = host("10.0.2.17/24");
-    ASSERT_TRUE(a->w.net && b->w.net);
-    std::lock_guard<usnet::CallLock> ga(a->mu);
-    std::lock_guard<usnet::CallLock> gb(b->mu);
-    Stack& ha = *a->w.host;
-    Stack& hb = *b->w.host;
-    const int ra = udp_bound(ha, Ip4(0, 0, 0, 0), 7000);
-    const int rb = udp_bound(hb, Ip4(0, 0, 0, 0), 7000);
-    ASSERT_TRUE(meet(*a, *b, ra, rb));
+    Met met;
+    ASSERT_TRUE(meet(&met));
+    Stack& ha = *met.a->w.host;
+    Stack& hb = *met.b->w.host;
+    const int ra = met.ra, rb = met.rb;
     const Counters before = ha.counters();
     const sockaddr_in to_b = sin4(Ip4(10, 0, 2, 17), 7000);
     // Two iovecs, as sendmsg gives them: the short cut gathers them.
