@@ -409,6 +409,7 @@ void close_program_fds(Runtime& r, int conn) {
     }
     NATIVE(poll);
     bool served = false;  // the last turn served a request: another may follow at once
+    SpinBudget spin;
     for (;;) {
         int timeout = 100;
         {
@@ -429,7 +430,7 @@ void close_program_fds(Runtime& r, int conn) {
         // within microseconds: look for it before sleeping, as a blocked call busy-polls.
         int ready = 0;
         if (served && r.busy_poll > 0)
-            ready = busy_poll_for(r.busy_poll, [&] { return real_poll(p.data(), p.size(), 0); }, [](int k) { return k != 0; });
+            ready = spin.poll(r.busy_poll, [&] { return real_poll(p.data(), p.size(), 0); }, [](int k) { return k != 0; });
         if (ready == 0) ready = real_poll(p.data(), p.size(), timeout);
         served = ready > 0;
         if (ready <= 0) continue;

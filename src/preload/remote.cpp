@@ -88,8 +88,9 @@ bool transact(int conn, Req h, const Msg& tail, int fd, Reply* out) {
     // side (10-30 us each on a VM). So look first, as a blocked call busy-polls.
     n = -1;
     errno = EAGAIN;
+    static thread_local SpinBudget spin [[gnu::tls_model("initial-exec")]];
     if (const usnet::Time budget = runtime().busy_poll)
-        n = busy_poll_for(
+        n = spin.poll(
             budget, [&] { return real_recv(conn, t_in.data(), t_in.size(), MSG_DONTWAIT); },
             [](ssize_t r) { return r >= 0 || (errno != EAGAIN && errno != EINTR); });
     while (n < 0 && (errno == EAGAIN || errno == EINTR)) n = real_recv(conn, t_in.data(), t_in.size(), 0);

@@ -117,6 +117,27 @@ auto busy_poll_for(usnet::Time budget, Look&& look, Done&& done) {
         if (done(r) || ((i & 7) == 7 && std::chrono::steady_clock::now() > until)) return r;
     }
 }
+// busy_poll_for for one kind of wait (a client's for its reply, the keeper's for the next
+// request), backing off where it does not pay: a wait whose look found nothing looks half as
+// long the next time, down to a single look (with a full one every 16th wait, to notice a
+// change); a look that found something restores the whole budget. With more busy processes
+// than CPUs, the answer a spinner waits for needs that very CPU, and spinning holds it up.
+class SpinBudget {
+public:
+    template <class Look, class Done>
+    auto poll(usnet::Time full, Look&& look, Done&& done) {
+        if (cur_ < 0 || cur_ > full) cur_ = full;
+        usnet::Time b = cur_;
+        if (b == 0 && (++short_ & 15) == 0) b = full;
+        const auto r = b > 0 ? busy_poll_for(b, look, done) : look();
+        cur_ = done(r) ? full : cur_ / 2;
+        return r;
+    }
+
+private:
+    usnet::Time cur_ = -1;  // this wait's budget (-1: the whole, not yet known)
+    unsigned short_ = 0;
+};
 // Set on the thread building the world: the shim's own calls meanwhile (a TAP's interface
 // queries through syscall(2), trapped) must reach the kernel.
 extern thread_local bool t_building_world;
