@@ -254,6 +254,13 @@ struct Network::Impl {
     Time busy_poll = 0;
     std::atomic<int> spinners{0};
     std::atomic<uint32_t> changes{0};
+    // Who sleeps on the link's bell besides frames' senders: this process's blocked calls
+    // (counted under mu), which any call's change may concern; and the shim's pump
+    // (wait_switch), which only frames and timers concern: until pump_until, its sleep's end
+    // (kNotWaiting: awake).
+    std::atomic<int> call_sleepers{0};
+    static constexpr Time kNotWaiting = -1;
+    std::atomic<Time> pump_until{kNotWaiting};
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
     Time real_now() const {
         return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
@@ -622,6 +629,8 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
         } else if (n.up) {
             // Attached to a switch or a TAP: sleep on it (a frame, or our ring's bell, which
             // the switch's other hosts and this process's other threads (settle_now) ring).
+            n.call_sleepers.fetch_add(1, std::memory_order_relaxed);
+            link::shm::SleeperOut<int> out{&n.call_sleepers};  // (after mu is taken again)
             const uint32_t armed = n.up->arm();
             LetGo unlocked(*n.mu);
             interrupted = n.up->sleep_armed(armed, timeout, *gate);
@@ -678,7 +687,11 @@ void Network::settle_now() {
             impl_->bell.fetch_add(1, std::memory_order_seq_cst);
             link::shm::futex_wake(&impl_->bell, false);
         }
-        if (impl_->up) impl_->up->ring();
+        // (Not for a pump asleep till after every timer: a wake-up per call, for nothing.)
+        const Time pump = impl_->pump_until.load(std::memory_order_relaxed);
+        if (impl_->up && (impl_->call_sleepers.load(std::memory_order_relaxed) > 0 ||
+                          (pump != Impl::kNotWaiting && impl_->next_time() < pump)))
+            impl_->up->ring();
         return;
     }
     // Only frames already due need delivering; an empty or future queue costs one compare.
@@ -739,7 +752,10 @@ bool Network::has_switch() const { return impl_->up != nullptr; }
 
 void Network::wait_switch(Time timeout) {
     // (On a TAP frames wake it; calls of other threads need not: the caller keeps up.)
-    if (impl_->up) impl_->up->wait(timeout, false);
+    if (!impl_->up) return;
+    impl_->pump_until.store(timeout == kNever ? kNever : impl_->real_now() + timeout, std::memory_order_relaxed);
+    impl_->up->wait(timeout, false);
+    impl_->pump_until.store(Impl::kNotWaiting, std::memory_order_relaxed);
 }
 
 void Network::pump(Time max_wait) {
