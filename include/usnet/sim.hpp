@@ -106,6 +106,12 @@ public:
     // the lock, before it sleeps (as Linux's SO_BUSY_POLL). Only on a switch or without an
     // outside link, and only with more than one CPU.
     void set_busy_poll(Time ns);
+    // Busy polling before a wait outside the stack (the shim's epoll_wait, which then sleeps
+    // in the kernel on the sockets' tokens): with the callers' lock held once, looks (the
+    // lock let go) for up to `budget` ns, the busy-poll setting at most, until a frame waits,
+    // another thread's call changed something or a (wrapped) signal handler ran, then
+    // settles. Returns whether a handler ran. Only in real time, on a link cheap to look at.
+    bool busy_wait_input(Time budget);
     bool run_until(FnRef<bool()> ready, Time deadline) override;
     bool take_interrupt() override;
     void settle_now() override;

@@ -107,9 +107,12 @@ int ep_translate(Runtime& r, int epfd, epoll_event* ev, int k) {
     return out;
 }
 
-// wait(ns) is the real call with a timeout in nanoseconds (-1: none).
+// wait(ns) is the real call with a timeout in nanoseconds (-1: none). may_spin: the wait
+// keeps the program's signal mask (epoll_pwait with a mask of its own does not), so that it
+// may busy-poll first, as a blocked usnet call does, in place of two wake-ups a datagram
+// (the pump's, then the program's in the kernel).
 template <class W>
-int ep_wait(int epfd, epoll_event* ev, long long timeout_ns, W wait) {
+int ep_wait(int epfd, epoll_event* ev, long long timeout_ns, W wait, bool may_spin = true) {
     if (!g_epoll_used.load(std::memory_order_acquire)) return wait(timeout_ns);
     Runtime& r = runtime();
     bool mine;
@@ -121,15 +124,39 @@ int ep_wait(int epfd, epoll_event* ev, long long timeout_ns, W wait) {
     // held up every usnet call of the others until its wait ended.)
     if (!mine) return wait(timeout_ns);
     const auto start = std::chrono::steady_clock::now();
+    auto left_now = [&] {
+        if (timeout_ns <= 0) return timeout_ns;
+        const long long spent = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+        return spent >= timeout_ns ? 0 : timeout_ns - spent;
+    };
+    // (A keeper's client learns of its sockets from the keeper's tokens alone: nothing to look at.)
+    bool spun = !may_spin || r.busy_poll <= 0 || timeout_ns == 0 || g_client.load(std::memory_order_relaxed);
     for (;;) {
-        long long left = timeout_ns;
-        if (timeout_ns > 0) {
-            const long long spent = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
-            left = spent >= timeout_ns ? 0 : timeout_ns - spent;
-        }
+        long long left = left_now();
         {
             std::lock_guard<usnet::CallLock> g(r.mu);
             sync_signals(r);
+        }
+        if (!spun) {
+            // What is ready already (kernel descriptors too) returns at once; else look for
+            // frames a while before sleeping.
+            spun = true;
+            const int k = wait(0);
+            if (k < 0) return k;
+            if (k > 0) {
+                std::lock_guard<usnet::CallLock> g(r.mu);
+                const int out = ep_translate(r, epfd, ev, k);
+                sync_signals(r);
+                if (out > 0) return out;
+            }
+            bool interrupted;
+            {
+                std::lock_guard<usnet::CallLock> g(r.mu);
+                interrupted = r.world.net->busy_wait_input(left < 0 ? r.busy_poll : left);
+                sync_signals(r);
+            }
+            if (interrupted) return errno = EINTR, -1;  // a handler ran: epoll_wait's EINTR
+            left = left_now();
         }
         const int k = wait(left);
         if (k <= 0) return k;
@@ -388,19 +415,23 @@ int epoll_wait(int epfd, epoll_event* ev, int maxevents, int timeout) {
 }
 int epoll_pwait(int epfd, epoll_event* ev, int maxevents, int timeout, const sigset_t* mask) {
     NATIVE(epoll_pwait);
-    return ep_wait(epfd, ev, timeout < 0 ? -1 : timeout * 1000000ll, [&](long long ns) {
-        return real_epoll_pwait(epfd, ev, maxevents, ns < 0 ? -1 : int((ns + 999999) / 1000000), mask);
-    });
+    return ep_wait(
+        epfd, ev, timeout < 0 ? -1 : timeout * 1000000ll,
+        [&](long long ns) { return real_epoll_pwait(epfd, ev, maxevents, ns < 0 ? -1 : int((ns + 999999) / 1000000), mask); },
+        mask == nullptr);
 }
 int epoll_pwait2(int epfd, epoll_event* ev, int maxevents, const timespec* ts, const sigset_t* mask) {
     NATIVE(epoll_pwait2);
     if (ts && (!readable(ts, sizeof *ts) || ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
         return real_epoll_pwait2(epfd, ev, maxevents, ts, mask);  // the kernel's EFAULT or EINVAL
-    return ep_wait(epfd, ev, ts ? ts->tv_sec * 1000000000ll + ts->tv_nsec : -1, [&](long long ns) {
-        if (ns < 0) return real_epoll_pwait2(epfd, ev, maxevents, nullptr, mask);
-        const timespec left{time_t(ns / 1000000000), long(ns % 1000000000)};
-        return real_epoll_pwait2(epfd, ev, maxevents, &left, mask);
-    });
+    return ep_wait(
+        epfd, ev, ts ? ts->tv_sec * 1000000000ll + ts->tv_nsec : -1,
+        [&](long long ns) {
+            if (ns < 0) return real_epoll_pwait2(epfd, ev, maxevents, nullptr, mask);
+            const timespec left{time_t(ns / 1000000000), long(ns % 1000000000)};
+            return real_epoll_pwait2(epfd, ev, maxevents, &left, mask);
+        },
+        mask == nullptr);
 }
 
 // ppoll/pselect: the signal mask is applied around the wait, as the kernel would.

@@ -654,6 +654,17 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
     }
 }
 
+bool Network::busy_wait_input(Time budget) {
+    Impl& n = *impl_;
+    static const bool several_cpus = std::thread::hardware_concurrency() > 1;
+    budget = std::min(budget, n.busy_poll);
+    if (!n.realtime || !n.mu || !several_cpus || budget <= 0 || (n.up && !n.up->cheap_poll())) return false;
+    n.spinners.fetch_add(1, std::memory_order_relaxed);
+    const bool interrupted = spin(n, budget);
+    settle_now();
+    return interrupted;
+}
+
 bool Network::take_interrupt() { return std::exchange(t_interrupted, false); }
 
 void note_signal_handler() noexcept {
