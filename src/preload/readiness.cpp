@@ -129,44 +129,36 @@ int ep_wait(int epfd, epoll_event* ev, long long timeout_ns, W wait, bool may_sp
         const long long spent = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
         return spent >= timeout_ns ? 0 : timeout_ns - spent;
     };
-    // (A keeper's client learns of its sockets from the keeper's tokens alone: nothing to look at.)
-    bool spun = !may_spin || r.busy_poll <= 0 || timeout_ns == 0 || g_client.load(std::memory_order_relaxed);
+    // First only a look (what is ready already, kernel descriptors too, returns at once),
+    // then a busy poll for frames, then the wait. (Not in a keeper's client: it learns of its
+    // sockets from the keeper's tokens alone.)
+    bool look = may_spin && r.busy_poll > 0 && timeout_ns != 0 && !g_client.load(std::memory_order_relaxed);
     for (;;) {
-        long long left = left_now();
+        const long long left = left_now();
         {
             std::lock_guard<usnet::CallLock> g(r.mu);
             sync_signals(r);
         }
-        if (!spun) {
-            // What is ready already (kernel descriptors too) returns at once; else look for
-            // frames a while before sleeping.
-            spun = true;
-            const int k = wait(0);
-            if (k < 0) return k;
-            if (k > 0) {
+        const int k = wait(look ? 0 : left);
+        if (k < 0 || (k == 0 && !look)) return k;
+        if (k > 0) {
+            int out;
+            {
                 std::lock_guard<usnet::CallLock> g(r.mu);
-                const int out = ep_translate(r, epfd, ev, k);
+                out = ep_translate(r, epfd, ev, k);
                 sync_signals(r);
-                if (out > 0) return out;
             }
+            if (out > 0 || left == 0) return out;  // else only stale tokens woke it: wait on
+        }
+        if (look) {
+            look = false;
             bool interrupted;
             {
                 std::lock_guard<usnet::CallLock> g(r.mu);
                 interrupted = r.world.net->busy_wait_input(left < 0 ? r.busy_poll : left);
-                sync_signals(r);
             }
             if (interrupted) return errno = EINTR, -1;  // a handler ran: epoll_wait's EINTR
-            left = left_now();
         }
-        const int k = wait(left);
-        if (k <= 0) return k;
-        int out;
-        {
-            std::lock_guard<usnet::CallLock> g(r.mu);
-            out = ep_translate(r, epfd, ev, k);
-            sync_signals(r);
-        }
-        if (out > 0 || left == 0) return out;  // else only stale tokens woke it: wait on
     }
 }
 

@@ -258,6 +258,12 @@ struct Network::Impl {
     // (counted under mu), which any call's change may concern; and the shim's pump
     // (wait_switch), which only frames and timers concern: until pump_until, its sleep's end
     // (kNotWaiting: awake).
+    // How long a wait may busy-poll: only where looking costs a memory read, and never on one
+    // CPU (the spin would hold up the very thread that could answer).
+    Time spin_budget() const {
+        static const bool several_cpus = std::thread::hardware_concurrency() > 1;
+        return mu && several_cpus && (!up || up->cheap_poll()) ? busy_poll : 0;
+    }
     std::atomic<int> call_sleepers{0};
     static constexpr Time kNotWaiting = -1;
     std::atomic<Time> pump_until{kNotWaiting};
@@ -583,10 +589,7 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
     Impl& n = *impl_;
     t_interrupted = false;
     std::optional<SignalGate> gate;  // made before the first sleep
-    // Busy polling only where looking costs a memory read, and never on one CPU (the spin
-    // would hold up the very thread that could answer).
-    static const bool several_cpus = std::thread::hardware_concurrency() > 1;
-    Time spin_left = n.mu && several_cpus && (!n.up || n.up->cheap_poll()) ? n.busy_poll : 0;
+    Time spin_left = n.spin_budget();
     for (;;) {
         n.sync_clock();
         n.step_to(n.now);
@@ -656,9 +659,8 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
 
 bool Network::busy_wait_input(Time budget) {
     Impl& n = *impl_;
-    static const bool several_cpus = std::thread::hardware_concurrency() > 1;
-    budget = std::min(budget, n.busy_poll);
-    if (!n.realtime || !n.mu || !several_cpus || budget <= 0 || (n.up && !n.up->cheap_poll())) return false;
+    budget = std::min(budget, n.realtime ? n.spin_budget() : 0);
+    if (budget <= 0) return false;
     n.spinners.fetch_add(1, std::memory_order_relaxed);
     const bool interrupted = spin(n, budget);
     settle_now();
