@@ -85,6 +85,17 @@ private:
     uint8_t cls_ = 0;
 };
 
+// Headers written in front of one another, each layer pushing its own as on a Packet, for a
+// payload that stays where it is (the datagram short cut: the program's buffers).
+struct HeaderStack {
+    static constexpr uint32_t kRoom = 64;
+    uint8_t room[kRoom];
+    uint32_t head = kRoom;
+    uint8_t* push(uint32_t n) { return room + (head -= n); }
+    const uint8_t* data() const { return room + head; }
+    uint32_t size() const { return kRoom - head; }
+};
+
 // Owning handle; returns the packet to its pool on destruction.
 class PacketPtr {
 public:

@@ -80,9 +80,8 @@ public:
     Err output(buf::PacketPtr pkt, const RouteResult& rt, const OutOpts& o);
     // output()'s short cut for a datagram that goes straight out of an Ethernet port that
     // takes parts (Link::output_parts): false, with nothing changed, when output() must
-    // decide. hdr: room for the Ethernet and IPv4 headers, then l4len bytes of transport
-    // header already written at hdr + 34; payload follows them.
-    bool output_parts(const RouteResult& rt, const OutOpts& o, uint8_t* hdr, uint32_t l4len, std::span<const iovec> payload,
+    // decide. h holds the transport header; payload follows it.
+    bool output_parts(const RouteResult& rt, const OutOpts& o, buf::HeaderStack& h, std::span<const iovec> payload,
                       uint32_t plen, bool csum_partial);
     // A fully built IPv4 packet (head at the IP header) to its interface.
     void send_to_dev(buf::PacketPtr pkt, const RouteResult& rt, bool mc_loop = true);

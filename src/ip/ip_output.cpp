@@ -5,7 +5,6 @@
 
 #include "core/stack_impl.hpp"
 #include "ip/ip.hpp"
-#include "wire/ethernet.hpp"
 #include "wire/ipv4.hpp"
 
 namespace usnet::ip {
@@ -34,17 +33,16 @@ wire::Ipv4Repr Ip::out_header(uint32_t total, const RouteResult& rt, const OutOp
     return h;
 }
 
-bool Ip::output_parts(const RouteResult& rt, const OutOpts& o, uint8_t* hdr, uint32_t l4len,
-                      std::span<const iovec> payload, uint32_t plen, bool csum_partial) {
+bool Ip::output_parts(const RouteResult& rt, const OutOpts& o, buf::HeaderStack& h, std::span<const iovec> payload,
+                      uint32_t plen, bool csum_partial) {
     // send_to_dev's last case only: a unicast route through an Ethernet device, unfragmented.
-    const uint32_t total = wire::kIpv4HeaderLen + l4len + plen;
+    const uint32_t total = wire::kIpv4HeaderLen + h.size() + plen;
     if ((rt.flags & (kRtLocal | kRtBroadcast | kRtMulticast)) || rt.dev->loopback || total > rt.mtu) return false;
     link::Neighbour* n = s_.link.parts_neighbour(*rt.dev, rt.nexthop);
     if (!n) return false;
-    out_header(total, rt, o).emit(hdr + wire::kEthHeaderLen);
+    out_header(total, rt, o).emit(h.push(wire::kIpv4HeaderLen));
     ++s_.ctr.ip.OutRequests;
-    s_.link.output_parts(*rt.dev, *n, hdr, wire::kEthHeaderLen + wire::kIpv4HeaderLen + l4len, payload, plen,
-                         csum_partial);
+    s_.link.output_parts(*rt.dev, *n, h, payload, plen, csum_partial);
     return true;
 }
 

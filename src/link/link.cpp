@@ -32,6 +32,17 @@ static const char* nud_name(NeighState s) {
     return "?";
 }
 
+Neighbour* Link::neigh_find(Interface& ifc, Ip4 ip) {
+    for (auto& n : ifc.neigh)
+        if (n.ip == ip) return &n;
+    return nullptr;
+}
+
+// The states in which neigh_output sends at once (to the cached address); the others queue.
+static bool sends_now(NeighState s) {
+    return s == NeighState::Reachable || s == NeighState::Stale || s == NeighState::Delay || s == NeighState::Probe;
+}
+
 static Mac multicast_mac(Ip4 g) {
     // RFC 1112 6.4: 01:00:5e + low 23 bits of the group.
     return Mac{{0x01, 0x00, 0x5e, uint8_t((g.v >> 16) & 0x7f), uint8_t(g.v >> 8), uint8_t(g.v)}};
@@ -109,11 +120,10 @@ void Link::output_t(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_bro
     USNET_TRACE(tr_, NeighOutput, ifc.name, nexthop);
     USNET_TRACE_INDENT(tr_);
     const Time now = s_.coarse_now();
-    for (auto& n : ifc.neigh) {
-        if (n.ip != nexthop) continue;
+    if (Neighbour* found = neigh_find(ifc, nexthop)) {
+        Neighbour& n = *found;
         n.used = now;
-        if (n.state == NeighState::Reachable || n.state == NeighState::Stale || n.state == NeighState::Delay ||
-            n.state == NeighState::Probe) {
+        if (sends_now(n.state)) {
             USNET_IF_TRACING(tr_) {
                 if (n.state == NeighState::Stale) USNET_TRACE(tr_, NeighStale, nexthop, n.mac.str());
                 else USNET_TRACE(tr_, NeighHit, nexthop, nud_name(n.state), n.mac.str(), ifc.name);
@@ -162,21 +172,17 @@ void Link::output_t(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_bro
 
 Neighbour* Link::parts_neighbour(Interface& ifc, Ip4 nexthop) {
     if (!ifc.up || !ifc.port || !ifc.port->takes_parts || ifc.loopback || nexthop.is_multicast()) return nullptr;
-    for (auto& n : ifc.neigh) {
-        if (n.ip != nexthop) continue;
-        // The states output_t sends in without a change (a used STALE entry enters DELAY).
-        const bool sends = n.state == NeighState::Reachable || n.state == NeighState::Delay || n.state == NeighState::Probe;
-        return sends && !n.mac.is_multicast() ? &n : nullptr;
-    }
-    return nullptr;
+    Neighbour* n = neigh_find(ifc, nexthop);
+    // Where output_t sends without a change of state (a used STALE entry enters DELAY).
+    return n && sends_now(n->state) && n->state != NeighState::Stale && !n->mac.is_multicast() ? n : nullptr;
 }
 
-void Link::output_parts(Interface& ifc, Neighbour& n, uint8_t* hdr, uint32_t hlen, std::span<const iovec> payload,
+void Link::output_parts(Interface& ifc, Neighbour& n, buf::HeaderStack& h, std::span<const iovec> payload,
                         uint32_t plen, bool csum_partial) {
     n.used = s_.coarse_now();
-    wire::EthernetRepr{n.mac, ifc.mac, wire::kEthIpv4}.emit(hdr);
+    wire::EthernetRepr{n.mac, ifc.mac, wire::kEthIpv4}.emit(h.push(wire::kEthHeaderLen));
     ++s_.ctr.link.TxFrames;
-    ifc.port->transmit_parts(hdr, hlen, payload, plen, csum_partial);
+    ifc.port->transmit_parts(h.data(), h.size(), payload, plen, csum_partial);
 }
 
 void Link::output(Interface& ifc, Ip4 nexthop, buf::PacketPtr pkt, bool l2_broadcast) {
@@ -314,9 +320,7 @@ void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
                     arp.op == wire::kArpRequest ? "who-has " + arp.tpa.str() : arp.spa.str() + " is-at " + arp.sha.str());
     USNET_TRACE_INDENT(s_.tracer);
     const Time now = s_.now();
-    Neighbour* n = nullptr;
-    for (auto& e : ifc.neigh)
-        if (e.ip == arp.spa) n = &e;
+    Neighbour* n = neigh_find(ifc, arp.spa);
     // (A full table learns nothing, but the request is still answered, as arp_process does.)
     if (!n && for_us && !arp.spa.any()) n = neigh_create(ifc, arp.spa);
     if (n && !arp.spa.any()) {

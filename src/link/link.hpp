@@ -149,11 +149,10 @@ public:
     // The datagram path's short cut, in two steps so that nothing changes unless it is
     // taken: the neighbour a unicast IPv4 packet to nexthop would go to at once, unchanged,
     // through a port that takes parts (null: output() must decide); then the frame out
-    // through it, as output() would send it. hdr holds the IPv4 header and what follows it
-    // from hdr + kEthHeaderLen; the Ethernet header is written in front.
+    // through it, as output() would send it: h holds the IPv4 header and what follows it.
     Neighbour* parts_neighbour(Interface& ifc, Ip4 nexthop);
-    void output_parts(Interface& ifc, Neighbour& n, uint8_t* hdr, uint32_t hlen, std::span<const iovec> payload,
-                      uint32_t plen, bool csum_partial);
+    void output_parts(Interface& ifc, Neighbour& n, buf::HeaderStack& h, std::span<const iovec> payload, uint32_t plen,
+                      bool csum_partial);
     // Up: a frame arriving from ifc's port.
     void receive_frame(Interface& ifc, buf::PacketPtr frame);
     // Loopback transmit: queued like netif_rx and delivered by run_backlog().
@@ -194,6 +193,7 @@ private:
     void arp_input(Interface& ifc, buf::PacketPtr pkt);
     void arp_send(Interface& ifc, uint16_t op, Ip4 tip, const Mac& tha, const Mac& dst, Ip4 sip);
     void neigh_fail(Interface& ifc, Neighbour& n);
+    static Neighbour* neigh_find(Interface& ifc, Ip4 ip);
     // A new entry, or null when the table is full and nothing can be reclaimed.
     Neighbour* neigh_create(Interface& ifc, Ip4 ip);
     void queue_pending(Interface& ifc, Neighbour& n, buf::PacketPtr pkt);

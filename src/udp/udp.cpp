@@ -12,7 +12,6 @@
 
 #include "core/stack_impl.hpp"
 #include "wire/bytes.hpp"
-#include "wire/ethernet.hpp"
 #include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/udp.hpp"
@@ -651,10 +650,10 @@ bool Udp::output_parts(DgramSock* sk, std::span<const iovec> payload, uint32_t l
     // output()'s offloaded case only: the device finishes the checksum (partial here).
     const uint32_t ulen = len + wire::kUdpHeaderLen;
     if (!rt.dev->tx_csum_offload || sk->no_check || ulen + wire::kIpv4HeaderLen > rt.mtu) return false;
-    uint8_t hdr[wire::kEthHeaderLen + wire::kIpv4HeaderLen + wire::kUdpHeaderLen];
-    wire::UdpRepr{sk->num, dport, uint16_t(ulen), 0}.emit_partial(hdr + sizeof hdr - wire::kUdpHeaderLen, rt.src, daddr);
+    buf::HeaderStack h;
+    wire::UdpRepr{sk->num, dport, uint16_t(ulen), 0}.emit_partial(h.push(wire::kUdpHeaderLen), rt.src, daddr);
     const ip::OutOpts o = out_opts(sk, daddr, ttl_override, tos_override);
-    if (!s_.ip.output_parts(rt, o, hdr, wire::kUdpHeaderLen, payload, len, true)) return false;
+    if (!s_.ip.output_parts(rt, o, h, payload, len, true)) return false;
     if (o.have_id) sk->inet_id = o.id;
     ++s_.ctr.udp.OutDatagrams;
     return true;
