@@ -20,7 +20,7 @@ namespace usnet {
     X(InCsumErrors) X(IgnoredMulti) X(MemErrors)
 #define USNET_LINK_COUNTERS(X)                                                                     \
     X(RxFrames) X(TxFrames) X(RxDropped) X(ArpRequestsSent) X(ArpRepliesSent) X(ArpResolveFailed)  \
-    X(ArpQueueDrops) X(IgmpReportsSent) X(IgmpLeavesSent) X(TxDropped)
+    X(ArpQueueDrops) X(IgmpReportsSent) X(IgmpLeavesSent) X(TxDropped) X(RxDirect) X(TxDirect)
 
 // Why the stack dropped (or refused) a datagram it received or queued, beyond the snmp
 // counters above: each has a count, and a sentence for `usnet run --explain`.

@@ -1,6 +1,8 @@
 // The world a stack lives in: a clock, and a way to let time pass while a call blocks.
 // A simulation advances virtual time; a real deployment waits for real events.
 #pragma once
+#include <cstdint>
+#include <span>
 #include <type_traits>
 #include <utility>
 
@@ -43,6 +45,15 @@ public:
     // Take in frames that arrived from outside the process (a switch's ring) before a call
     // looks at its queues; a spinning non-blocking receive depends on it. Cheap when idle.
     virtual void poll_input() {}
+    // The receive short cut: offers the first frame waiting outside the process, where it
+    // lies, to take(ifindex, frame, csum_ok); it is consumed only if take returns true.
+    // False when none waits or take declined (the frame then waits for poll_input).
+    virtual bool offer_input(FnRef<bool(int ifindex, std::span<const uint8_t> frame, bool csum_ok)> /*take*/) {
+        return false;
+    }
+    // run_until() for a caller that takes frames through offer_input: it also returns (true)
+    // as soon as a frame waits outside, before taking it in.
+    virtual bool run_until_input(FnRef<bool()> ready, Time deadline) { return run_until(ready, deadline); }
 };
 
 }  // namespace usnet

@@ -98,6 +98,7 @@ public:
     Time now() const override;
     Time coarse_now() const override;
     void poll_input() override;
+    bool offer_input(FnRef<bool(int ifindex, std::span<const uint8_t> frame, bool csum_ok)> take) override;
     // Follow real time instead of virtual time. Blocking calls then wait for real: with mu
     // (the lock every caller holds around its socket calls) they release it while they wait,
     // so other threads can send; without it, a call nothing could wake returns at once.
@@ -113,6 +114,7 @@ public:
     // settles. Returns whether a handler ran. Only in real time, on a link cheap to look at.
     bool busy_wait_input(Time budget);
     bool run_until(FnRef<bool()> ready, Time deadline) override;
+    bool run_until_input(FnRef<bool()> ready, Time deadline) override;
     bool take_interrupt() override;
     void settle_now() override;
     void run_for(Time d);
@@ -120,7 +122,7 @@ public:
     struct Impl;
 
 private:
-    bool run_until_realtime(FnRef<bool()> ready, Time deadline);
+    bool run_until_realtime(FnRef<bool()> ready, Time deadline, bool leave_input = false);
     std::unique_ptr<Impl> impl_;
 };
 

@@ -116,7 +116,11 @@ public:
 
     // Runs timers of every layer that are due.
     void run_timers();
+    // The earliest due time of any layer's timer: counted again only after some Deadline
+    // was set (each call settles the world and asks it; the count walks every neighbour).
     Time next_deadline() const;
+    mutable Time next_due_ = kNever;
+    mutable uint64_t next_due_changes_ = ~uint64_t(0);
 };
 
 }  // namespace usnet

@@ -10,6 +10,10 @@
 #include "usnet/stack.hpp"
 #include "wire/ipv4.hpp"
 
+namespace usnet::udp {
+struct DirectRx;
+}
+
 namespace usnet::ip {
 
 enum RtFlags : uint8_t { kRtLocal = 1, kRtBroadcast = 2, kRtMulticast = 4 };
@@ -88,6 +92,10 @@ public:
 
     // --- input (ip_input.cpp) ---
     void input(link::Interface& ifc, buf::PacketPtr pkt);
+    // input()'s short cut for a receiving call (Udp::input_direct): a plain unicast UDP
+    // datagram for a local address (head at the IPv4 header). False, with nothing changed,
+    // when input() must decide.
+    bool input_direct(link::Interface& ifc, std::span<const uint8_t> p, bool csum_ok, const udp::DirectRx& want);
     void timers(Time now);
     Time next_deadline() const;
     uint64_t reassembly_memory() const { return frag_mem_; }
@@ -128,7 +136,7 @@ private:
         uint32_t have = 0;    // payload bytes received
         uint32_t truesize = 0;
         bool first_seen = false;
-        Time expires = 0;
+        Deadline expires{0};
         std::vector<std::pair<uint32_t, uint32_t>> ranges;  // received [start,end)
     };
     std::vector<FragQueue> frags_;

@@ -127,6 +127,23 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
     USNET_TRACED(s_, input_t, ifc, std::move(pkt));
 }
 
+bool Ip::input_direct(link::Interface& ifc, std::span<const uint8_t> p, bool csum_ok, const udp::DirectRx& want) {
+    wire::Ipv4Repr h;
+    if (ifc.loopback || wire::Ipv4Repr::parse(p, &h, !csum_ok) != wire::Ipv4Error::Ok) return false;
+    // No options, no fragment, UDP; then input_t's martian checks and a local destination.
+    if (h.header_len != wire::kIpv4HeaderLen || h.is_fragment() || h.proto != wire::kProtoUdp) return false;
+    if (h.src.is_multicast() || h.src.is_lbcast() || h.src.is_loopback() || h.src.is_zeronet() ||
+        h.dst.is_zeronet() || h.dst.is_loopback())
+        return false;
+    if (addr_type(h.dst) != RouteType::Local || is_local_addr(h.src)) return false;
+    if (!s_.udp.input_direct(ifc.ifindex, h.src, h.dst, p.subspan(h.header_len, h.total_len - h.header_len), csum_ok,
+                             want))
+        return false;
+    ++s_.ctr.ip.InReceives;
+    ++s_.ctr.ip.InDelivers;
+    return true;
+}
+
 // ip_forward (net.ipv4.ip_forward=1): TTL, the route, and ICMP for what cannot go on.
 void Ip::forward(buf::PacketPtr pkt, const wire::Ipv4Repr& h) {
     auto& c = s_.ctr.ip;
@@ -361,7 +378,7 @@ void Ip::timers(Time now) {
 
 Time Ip::next_deadline() const {
     Time t = kNever;
-    for (const auto& q : frags_) t = std::min(t, q.expires);
+    for (const auto& q : frags_) t = std::min(t, q.expires.get());
     return t;
 }
 

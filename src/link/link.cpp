@@ -182,6 +182,7 @@ void Link::output_parts(Interface& ifc, Neighbour& n, buf::HeaderStack& h, std::
     n.used = s_.coarse_now();
     wire::EthernetRepr{n.mac, ifc.mac, wire::kEthIpv4}.emit(h.push(wire::kEthHeaderLen));
     ++s_.ctr.link.TxFrames;
+    ++s_.ctr.link.TxDirect;
     ifc.port->transmit_parts(h.data(), h.size(), payload, plen, csum_partial);
 }
 
@@ -300,6 +301,18 @@ void Link::receive_frame(Interface& ifc, buf::PacketPtr frame) {
     USNET_TRACED(s_, receive_frame_t, ifc, std::move(frame));
 }
 
+bool Link::input_direct(Interface& ifc, std::span<const uint8_t> frame, bool csum_ok, const udp::DirectRx& want) {
+    // receive_frame_t's unicast IPv4 case, with nothing looped back waiting to go first.
+    wire::EthernetRepr eth;
+    if (!ifc.up || !backlog_.empty() || !wire::EthernetRepr::parse(frame, &eth) || !(eth.dst == ifc.mac) ||
+        eth.ethertype != wire::kEthIpv4 || frame.size() > ifc.mtu + wire::kEthHeaderLen)
+        return false;
+    if (!s_.ip.input_direct(ifc, frame.subspan(wire::kEthHeaderLen), csum_ok, want)) return false;
+    ++s_.ctr.link.RxFrames;
+    ++s_.ctr.link.RxDirect;
+    return true;
+}
+
 // arp_process: answer requests for our addresses; learn the sender when the packet is for us
 // or when we already track it.
 void Link::arp_input(Interface& ifc, buf::PacketPtr pkt) {
@@ -415,9 +428,9 @@ void Link::timers(Time now) {
 Time Link::next_deadline() const {
     Time t = kNever;
     for (const auto& ifc : s_.ifaces) {
-        for (const auto& n : ifc->neigh) t = std::min(t, n.timer);
-        t = std::min(t, ifc->mc_query_due);
-        for (const auto& r : ifc->mc_rtx) t = std::min(t, r.due);
+        for (const auto& n : ifc->neigh) t = std::min(t, n.timer.get());
+        t = std::min(t, ifc->mc_query_due.get());
+        for (const auto& r : ifc->mc_rtx) t = std::min(t, r.due.get());
     }
     return t;
 }
@@ -561,7 +574,7 @@ void Link::igmp_input(Interface& ifc, const uint8_t* p, size_t len) {
         if (!group.any() && !ifc.mc_query_general) ifc.mc_query_groups.push_back(group);
         return;
     }
-    ifc.mc_query_due = std::min(ifc.mc_query_due, due);
+    ifc.mc_query_due = std::min(ifc.mc_query_due.get(), due);
     if (group.any()) {
         ifc.mc_query_general = true;
         ifc.mc_query_groups.clear();

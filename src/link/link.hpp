@@ -9,11 +9,15 @@
 #include <sys/uio.h>
 
 #include "buf/packet.hpp"
+#include "core/deadline.hpp"
 #include "wire/icmp.hpp"
 #include "usnet/types.hpp"
 
 namespace usnet {
 class StackImpl;
+}
+namespace usnet::udp {
+struct DirectRx;
 }
 
 namespace usnet::link {
@@ -46,7 +50,7 @@ struct Neighbour {
     Mac mac;
     NeighState state = NeighState::Incomplete;
     int probes = 0;
-    Time timer = kNever;  // next retry (Incomplete) or when reachability lapses (Reachable)
+    Deadline timer;  // next retry (Incomplete) or when reachability lapses (Reachable)
     Time used = 0;
     Time updated = 0;     // last change of state (neigh->updated), for the forced GC
     buf::Queue pending;   // packets (head at IP header) waiting for resolution
@@ -85,7 +89,7 @@ struct McRecord {
     std::vector<uint32_t> sources;  // host order
 };
 struct McRetransmit {
-    Time due = kNever;
+    Deadline due;
     Ip4 group;
     std::vector<McRecord> recs;
 };
@@ -106,7 +110,7 @@ struct Interface {
     // 224.0.0.1 is joined by every interface when it comes up (ip_mc_up), in EXCLUDE mode.
     std::vector<McGroup> mc{McGroup{Ip4(224, 0, 0, 1), 1, {1, 0}, {}}};
     std::vector<McRetransmit> mc_rtx;  // state-change reports still to be sent again
-    Time mc_query_due = kNever;        // when the answer to a query goes out
+    Deadline mc_query_due;             // when the answer to a query goes out
     bool mc_query_general = false;     // it covers every group, else mc_query_groups
     std::vector<Ip4> mc_query_groups;
     bool in_group(Ip4 g) const;
@@ -155,6 +159,11 @@ public:
                       bool csum_partial);
     // Up: a frame arriving from ifc's port.
     void receive_frame(Interface& ifc, buf::PacketPtr frame);
+    // receive_frame()'s short cut for a call receiving on a socket with nothing queued: the
+    // frame, still in the port's memory, handed up to the call's buffers if receive_frame()
+    // would queue it on that socket at once (Udp::input_direct). False, with nothing changed,
+    // when receive_frame() must take it. csum_ok: as meta.csum_ok.
+    bool input_direct(Interface& ifc, std::span<const uint8_t> frame, bool csum_ok, const udp::DirectRx& want);
     // Loopback transmit: queued like netif_rx and delivered by run_backlog().
     // dev_ifindex: the device a looped-back broadcast/multicast copy was sent on (dev_loopback_xmit).
     void loopback_xmit(buf::PacketPtr pkt, int dev_ifindex = 0);

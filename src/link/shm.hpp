@@ -185,6 +185,21 @@ public:
         }
         return n;
     }
+    // Offers port p's first waiting frame to f(data, len, flags), which reads it where it
+    // lies; the slot is freed only if f returns true (took it). False when nothing waits.
+    template <class F>
+    bool take_first(uint32_t p, F&& f) {
+        Ring& ring = r_->rings[p];
+        const uint64_t pos = ring.tail.load(std::memory_order_relaxed);
+        Slot& s = ring.slots[pos % kSlots];
+        if (s.seq.load(std::memory_order_acquire) != pos + 1) return false;
+        const uint32_t word = s.len;  // (read once: other processes can write the ring)
+        const uint32_t len = word & ((1u << kSlotFlagShift) - 1);
+        if (len > kMaxFrame || !f(static_cast<const uint8_t*>(s.data), len, uint16_t(word >> kSlotFlagShift)))
+            return false;  // (drain counts a bad slot)
+        ring.tail.store(pos + 1, std::memory_order_release);
+        return true;
+    }
     bool pending(uint32_t p) const {
         const Ring& ring = r_->rings[p];
         const uint64_t pos = ring.tail.load(std::memory_order_relaxed);

@@ -168,6 +168,8 @@ struct OutsideLink : link::Port {
     virtual bool sleep_armed(uint32_t armed, Time timeout, const SignalGate& gate) = 0;
     // A frame is waiting outside (only where cheap_poll).
     virtual bool pending() const { return false; }
+    // Network::offer_input: the first frame waiting, where it lies (only where cheap_poll).
+    virtual bool offer(FnRef<bool(int, std::span<const uint8_t>, bool)>) { return false; }
     virtual void ring() = 0;
     // A forked child lets go of its copy, leaving the link to the parent.
     virtual void detach() = 0;
@@ -197,6 +199,7 @@ struct SwitchLink : OutsideLink {
         return gate.sleep_on(fab.bell(port), [&](uint32_t v) { return fab.sleep(port, v, timeout); }, seen);
     }
     bool pending() const override { return fab.pending(port); }
+    bool offer(FnRef<bool(int, std::span<const uint8_t>, bool)> take) override;
     // Only this process's blocked calls sleep on our ring for ring(), and they count
     // themselves under the callers' lock, which the ringer holds: no fence needed.
     void ring() override { fab.ring_bell(port, false); }
@@ -433,6 +436,14 @@ void SwitchLink::poll() {
     });
 }
 
+bool SwitchLink::offer(FnRef<bool(int, std::span<const uint8_t>, bool)> take) {
+    const bool took = fab.take_first(port, [&](const uint8_t* data, uint32_t len, uint16_t flags) {
+        return take(ifindex, {data, len}, (flags & link::shm::kSlotCsumPartial) != 0);  // (trusted as in poll)
+    });
+    if (took) ++net->delivered;
+    return took;
+}
+
 // A batch from the TAP's queues, each frame read straight into the host's pool.
 void TapLink::poll() {
     link::Interface* ifc = host->iface(ifindex);
@@ -585,13 +596,15 @@ private:
 
 }  // namespace
 
-bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline) {
+bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline, bool leave_input) {
     Impl& n = *impl_;
     t_interrupted = false;
     std::optional<SignalGate> gate;  // made before the first sleep
     Time spin_left = n.spin_budget();
     for (;;) {
         n.sync_clock();
+        // (The caller takes it itself, or else takes it in and waits again.)
+        if (leave_input && n.up && !n.up->detached && n.up->pending()) return true;
         n.step_to(n.now);
         if (ready()) return true;
         if (n.now >= deadline) return ready();
@@ -712,6 +725,16 @@ void Network::settle_now() {
 }
 
 void Network::poll_input() { impl_->poll_switch(); }
+
+bool Network::offer_input(FnRef<bool(int, std::span<const uint8_t>, bool)> take) {
+    OutsideLink* up = impl_->up;
+    return up && !up->detached && up->offer(take);
+}
+
+bool Network::run_until_input(FnRef<bool()> ready, Time deadline) {
+    if (impl_->realtime) return run_until_realtime(ready, deadline, true);
+    return run_until(ready, deadline);
+}
 
 int Network::add_external(int segment, const Mac& mac, ExternalPort* out) {
     auto port = std::make_unique<Port>();

@@ -1185,14 +1185,18 @@ void put_cmsg(msghdr* msg, size_t* used, int level, int type, const void* data, 
 }
 
 // Copies the payload from byte `from` on; returns the bytes copied.
-size_t copy_out(const buf::Packet& p, const msghdr* msg, size_t from = 0) {
-    size_t off = from;
-    for (size_t i = 0; i < msg->msg_iovlen && off < p.size(); ++i) {
-        const size_t n = std::min<size_t>(msg->msg_iov[i].iov_len, p.size() - off);
-        if (n) std::memcpy(msg->msg_iov[i].iov_base, p.data() + off, n);
+size_t copy_out(std::span<const uint8_t> d, const msghdr* msg) {
+    size_t off = 0;
+    for (size_t i = 0; i < msg->msg_iovlen && off < d.size(); ++i) {
+        const size_t n = std::min<size_t>(msg->msg_iov[i].iov_len, d.size() - off);
+        if (n) std::memcpy(msg->msg_iov[i].iov_base, d.data() + off, n);
         off += n;
     }
-    return off - from;
+    return off;
+}
+
+size_t copy_out(const buf::Packet& p, const msghdr* msg, size_t from = 0) {
+    return copy_out(p.bytes().subspan(from), msg);
 }
 
 // __skb_try_recv_from_queue with a peek offset: the datagram the offset falls in (whole
@@ -1338,6 +1342,55 @@ static void recv_timestamp(StackImpl& s, DgramSock* sk, msghdr* msg, size_t* use
     }
 }
 
+namespace {
+
+// Whether a receive on sk takes a datagram as it comes, needing nothing of it but its bytes
+// and sender (no flags but MSG_DONTWAIT/MSG_TRUNC, no pending error, no receive option
+// that reads its metadata, no filter): then the datagram waiting at the port may go
+// straight to the call's buffers (recv_direct).
+bool takes_plain(const DgramSock* sk, int flags) {
+    return sk->proto == sock::Proto::Udp && !(flags & ~(MSG_DONTWAIT | MSG_TRUNC)) && !sk->sk_err &&
+           !(sk->rcvtstamp | sk->rxq_ovfl | sk->stamp_sock | (sk->tsflags != 0) | (sk->sk_stamp == sock::kStampNone) |
+             sk->pktinfo | sk->recvttl | sk->recvtos | sk->origdstaddr) &&
+           sk->filter.empty();
+}
+
+// The receive short cut (udp::DirectRx): the frame waiting first at the port, if the layers
+// would queue it on sk, whose queue is empty, copied from the port's memory into the
+// program's buffers; otherwise false, with nothing changed. What do_recvmsg_t would then
+// return for it is in *ret.
+bool recv_direct(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, ssize_t* ret) {
+    size_t copied = 0, full = 0;
+    Ip4 src;
+    uint16_t sport = 0;
+    auto take = [&](std::span<const uint8_t> payload, Ip4 from, uint16_t from_port) {
+        if (iov_dest_bad(s, msg, payload.size())) return false;  // (the queue's path reports it)
+        copied = copy_out(payload, msg);
+        full = payload.size();
+        src = from;
+        sport = from_port;
+        return true;
+    };
+    const udp::DirectRx want{sk, take};
+    auto offered = [&](int ifindex, std::span<const uint8_t> frame, bool csum_ok) {
+        link::Interface* ifc = s.iface(ifindex);
+        return ifc && s.link.input_direct(*ifc, frame, csum_ok, want);
+    };
+    if (!s.env->offer_input(offered)) return false;
+    msg->msg_flags = copied < full ? MSG_TRUNC : 0;
+    if (msg->msg_name) {
+        socklen_t l = sizeof(sockaddr_in);
+        write_in(static_cast<sockaddr*>(msg->msg_name), &l, src, sport);
+        msg->msg_namelen = l;
+    }
+    if (msg->msg_control) msg->msg_controllen = 0;
+    ok();
+    *ret = ssize_t((flags & MSG_TRUNC) ? full : copied);
+    return true;
+}
+
+}  // namespace
+
 template <bool Tr>
 ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* call) {
     USNET_TRACER(s);
@@ -1349,8 +1402,14 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
     USNET_TRACE(tr_, RecvOps, udp ? "udp_recvmsg" : "ping_recvmsg", udp ? "udp_prot" : "ping_prot");
     USNET_TRACE_INDENT(tr_);
     // Frames waiting outside the process (a switch's ring, a TAP) first, unless a datagram
-    // is already queued: looking at a TAP costs a system call.
-    if (sk->rx.empty()) s.env->poll_input();
+    // is already queued: looking at a TAP costs a system call. The first may be ours to take
+    // where it lies.
+    const bool direct = !Tr && takes_plain(sk, flags);
+    if (sk->rx.empty()) {
+        ssize_t r;
+        if (direct && recv_direct(s, sk, msg, flags, &r)) return r;
+        s.env->poll_input();
+    }
     // ping_recvmsg: no out-of-band data, checked before the error queue.
     if (!udp && (flags & MSG_OOB)) return fail(Err::RecvOob, call, fd);
     if (flags & MSG_ERRQUEUE) return recv_error(s, sk, msg, flags, call);
@@ -1395,10 +1454,10 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
         bool ready;
         {
             USNET_TRACE_INDENT(tr_);
-            ready = s.env->run_until(
-                [&] { return target() || sk->sk_err || (sk->shutdown & kRcvShutdown) || !s.sock_of(fd); },
-                deadline);
+            auto woken = [&] { return target() || sk->sk_err || (sk->shutdown & kRcvShutdown) || !s.sock_of(fd); };
+            ready = direct ? s.env->run_until_input(woken, deadline) : s.env->run_until(woken, deadline);
         }
+
         USNET_IF_TRACING(tr_) {
             const char* why = !s.sock_of(fd) ? "the descriptor was closed"
                               : !sk->rx.empty() ? "a datagram arrived"
@@ -1408,6 +1467,12 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
             USNET_TRACE(tr_, RecvWoke, why);
         }
         if (!s.sock_of(fd)) return fail(Err::BadFd, call, fd);
+        if (direct && sk->rx.empty()) {
+            // (run_until_input left the frame that woke us where it lies.)
+            ssize_t r;
+            if (takes_plain(sk, flags) && recv_direct(s, sk, msg, flags, &r)) return r;
+            s.env->poll_input();
+        }
         if (!ready && s.env->take_interrupt()) {
             // sock_intr_errno: -ERESTARTSYS without SO_RCVTIMEO (the call restarts after a
             // handler with SA_RESTART), -EINTR with it.

@@ -420,6 +420,20 @@ void Udp::input(buf::PacketPtr pkt) {
     USNET_TRACED(s_, input_t, std::move(pkt));
 }
 
+bool Udp::input_direct(int ifindex, Ip4 src, Ip4 dst, std::span<const uint8_t> u, bool csum_ok, const DirectRx& want) {
+    wire::UdpRepr h;
+    if (wire::UdpRepr::parse(u, src, dst, &h, !csum_ok) != wire::UdpError::Ok) return false;
+    // input_t's unicast case, ending in enqueue_t's: no filter, and an empty queue always
+    // takes one datagram.
+    DgramSock* sk = want.sk;
+    if (!sk->filter.empty() || !sk->rx.empty() || sk->rmem) return false;
+    if (lookup_t<false>(src, h.sport, dst, h.dport, ifindex) != sk) return false;
+    if (!want.take(u.subspan(wire::kUdpHeaderLen, h.len - wire::kUdpHeaderLen), src, h.sport)) return false;
+    ++sk->wakeups;  // (an edge for epoll, as a queued datagram's)
+    ++s_.ctr.udp.InDatagrams;
+    return true;
+}
+
 // __udp4_lib_mcast_deliver: a copy to every socket that matches (__udp_is_mcast_sock).
 void Udp::mcast_deliver(buf::PacketPtr pkt) {
     const auto& m = pkt->meta;

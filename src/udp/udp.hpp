@@ -6,6 +6,7 @@
 
 #include "core/trace.hpp"
 #include "socket/sock.hpp"
+#include "usnet/env.hpp"
 #include "wire/icmp.hpp"
 
 namespace usnet::udp {
@@ -15,6 +16,14 @@ using sock::DgramSock;
 // skb->truesize Linux charges for a UDP/IPv4 datagram of `payload` bytes (kmalloc size
 // class of the head plus struct sk_buff; large datagrams use page fragments).
 uint32_t truesize_for(uint32_t payload);
+
+// The receive short cut (the other direction's output_parts): a call receiving on `sk`,
+// whose queue is empty, offered the frame waiting at its port (Link::input_direct, up
+// through Ip and Udp). take() gets the payload and its sender, and copies it out or declines.
+struct DirectRx {
+    DgramSock* sk;
+    FnRef<bool(std::span<const uint8_t> payload, Ip4 src, uint16_t sport)> take;
+};
 
 class PortTable {
 public:
@@ -68,6 +77,10 @@ public:
     // the wire. False, with nothing changed, when output() must send it.
     bool output_parts(DgramSock* sk, std::span<const iovec> payload, uint32_t len, const ip::RouteResult& rt, Ip4 daddr,
                       uint16_t dport, int ttl_override, int tos_override);
+    // input() of a unicast datagram (UDP header at u) that input() would queue on want.sk at
+    // once, unchanged: handed to want.take instead. False, with nothing changed, when
+    // input() must decide. csum_ok: as meta.csum_ok.
+    bool input_direct(int ifindex, Ip4 src, Ip4 dst, std::span<const uint8_t> u, bool csum_ok, const DirectRx& want);
     // ip_icmp_error/ip_local_error: an error-queue entry for IP_RECVERR.
     // icmp: the ICMP packet's metadata (offender, and the control messages the entry carries);
     // null for a locally generated error. The entry's source (msg_name) is daddr:dport.

@@ -605,6 +605,7 @@ TEST_F(SwitchFixture, TheShortCutSendsTheFrameTheLayersWould) {
     EXPECT_EQ(after.udp.OutDatagrams - before.udp.OutDatagrams, 2u);
     EXPECT_EQ(after.ip.OutRequests - before.ip.OutRequests, 2u);
     EXPECT_EQ(after.link.TxFrames - before.link.TxFrames, 2u);
+    EXPECT_EQ(after.link.TxDirect - before.link.TxDirect, 1u);  // (the first)
     char buf[16];
     for (int i = 0; i < 2; ++i) {
         ASSERT_EQ(hb.recv(rb, buf, sizeof buf, 0), 10);
@@ -620,6 +621,143 @@ TEST_F(SwitchFixture, TheShortCutSendsTheFrameTheLayersWould) {
     wire::UdpRepr u;  // finished for the switch, as through the layers
     EXPECT_EQ(wire::UdpRepr::parse({ip + 20, 18}, Ip4(10, 0, 2, 16), Ip4(10, 0, 2, 17), &u, true), wire::UdpError::Ok);
     std::system(("rm -rf " + pdir).c_str());
+}
+
+// What a receive gave: its result, bytes, flags and sender, and what the stack counted.
+struct Received {
+    ssize_t ret = 0;
+    int err = 0;
+    std::string bytes;
+    int flags = 0;
+    socklen_t namelen = 0;
+    std::string from;
+    uint64_t rx_frames = 0, in_receives = 0, in_delivers = 0, in_datagrams = 0, in_errors = 0, direct = 0;
+    bool operator==(const Received&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& o, const Received& r) {
+    return o << "ret " << r.ret << " errno " << r.err << " bytes '" << r.bytes << "' flags " << r.flags << " from " << r.from
+             << " (" << r.namelen << ") counted " << r.rx_frames << "/" << r.in_receives << "/" << r.in_delivers << "/"
+             << r.in_datagrams << "/" << r.in_errors << " direct " << r.direct;
+}
+
+// recvmsg on fd into iovecs of the given sizes (a null buffer for size -1), and the counts it made.
+Received receive_counted(Stack& h, int fd, std::vector<int> sizes, int flags) {
+    const Counters c0 = h.counters();
+    std::vector<std::string> bufs;
+    std::vector<iovec> iov;
+    for (int n : sizes) bufs.emplace_back(size_t(std::max(n, 0)), '\0');
+    for (size_t i = 0; i < sizes.size(); ++i)
+        iov.push_back({sizes[i] < 0 ? nullptr : bufs[i].data(), size_t(sizes[i] < 0 ? 8 : sizes[i])});
+    sockaddr_in from{};
+    msghdr m{};
+    m.msg_name = &from;
+    m.msg_namelen = sizeof from;
+    m.msg_iov = iov.data();
+    m.msg_iovlen = iov.size();
+    Received r;
+    r.ret = h.recvmsg(fd, &m, flags);
+    r.err = r.ret < 0 ? errno : 0;
+    for (size_t i = 0, left = r.ret > 0 ? size_t(r.ret) : 0; i < bufs.size() && left; ++i) {
+        const size_t n = std::min(left, bufs[i].size());
+        r.bytes += bufs[i].substr(0, n);
+        left -= n;
+    }
+    r.flags = r.ret < 0 ? -1 : m.msg_flags;
+    r.namelen = r.ret < 0 ? 0 : m.msg_namelen;
+    if (r.ret >= 0) r.from = Ip4::from_net(from.sin_addr.s_addr).str() + ":" + std::to_string(ntohs(from.sin_port));
+    const Counters c1 = h.counters();
+    r.rx_frames = c1.link.RxFrames - c0.link.RxFrames;
+    r.in_receives = c1.ip.InReceives - c0.ip.InReceives;
+    r.in_delivers = c1.ip.InDelivers - c0.ip.InDelivers;
+    r.in_datagrams = c1.udp.InDatagrams - c0.udp.InDatagrams;
+    r.in_errors = c1.udp.InErrors - c0.udp.InErrors;
+    r.direct = c1.link.RxDirect - c0.link.RxDirect;
+    return r;
+}
+
+TEST_F(SwitchFixture, TheShortCutReceivesWhatTheLayersWould) {
+    start({});
+    Met met;
+    ASSERT_TRUE(meet(&met));
+    Stack& ha = *met.a->w.host;
+    Stack& hb = *met.b->w.host;
+    const int ra = met.ra, rb = met.rb;
+    const sockaddr_in to_a = sin4(Ip4(10, 0, 2, 16), 7000);
+    struct Case {
+        const char* what;
+        std::vector<int> sizes;
+        int flags;
+        bool direct;  // whether the short cut may take it
+    };
+    const Case cases[] = {
+        {"one buffer", {64}, 0, true},
+        {"two buffers", {3, 61}, MSG_DONTWAIT, true},
+        {"truncated", {4}, 0, true},
+        {"MSG_TRUNC asks the full length", {4}, MSG_TRUNC, true},
+        {"MSG_PEEK", {64}, MSG_PEEK, false},
+        {"a bad buffer: EFAULT, the datagram dropped", {-1}, 0, false},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.what);
+        Received got[2];
+        for (int traced = 0; traced < 2; ++traced) {
+            ASSERT_EQ(hb.sendto(rb, "0123456789", 10, 0, sa(to_a), sizeof to_a), 10);
+            std::string trace;
+            if (traced) ha.set_tracer([&](const std::string& t) { trace += t; });  // (the layers' path)
+            got[traced] = receive_counted(ha, ra, c.sizes, c.flags);
+            ha.set_tracer(nullptr);
+            if (c.flags & MSG_PEEK) {
+                ASSERT_EQ(ha.recv(ra, nullptr, 0, MSG_DONTWAIT), 0);  // (the peeked one)
+            }
+        }
+        EXPECT_EQ(got[0].direct, c.direct ? 1u : 0u) << got[0];
+        EXPECT_EQ(got[1].direct, 0u) << got[1];
+        got[0].direct = got[1].direct = 0;
+        EXPECT_EQ(got[0], got[1]);
+        EXPECT_EQ(got[0].rx_frames, 1u) << got[0];
+    }
+    // A frame for another socket first: the layers take both in, each to its socket.
+    const int rc = udp_bound(ha, Ip4(0, 0, 0, 0), 7001);
+    const sockaddr_in to_c = sin4(Ip4(10, 0, 2, 16), 7001);
+    ASSERT_EQ(hb.sendto(rb, "for c", 5, 0, sa(to_c), sizeof to_c), 5);
+    ASSERT_EQ(hb.sendto(rb, "for a", 5, 0, sa(to_a), sizeof to_a), 5);
+    Received r = receive_counted(ha, ra, {64}, 0);
+    EXPECT_EQ(r.bytes, "for a");
+    EXPECT_EQ(r.rx_frames, 2u);
+    EXPECT_EQ(r.direct, 0u);
+    char buf[8];
+    EXPECT_EQ(ha.recv(rc, buf, sizeof buf, MSG_DONTWAIT), 5);
+    // Receive options that read a datagram's metadata take the layers' path.
+    const int one = 1;
+    ASSERT_EQ(ha.setsockopt(ra, IPPROTO_IP, IP_PKTINFO, &one, sizeof one), 0);
+    ASSERT_EQ(hb.sendto(rb, "info", 4, 0, sa(to_a), sizeof to_a), 4);
+    r = receive_counted(ha, ra, {64}, 0);
+    EXPECT_EQ(r.bytes, "info");
+    EXPECT_EQ(r.direct, 0u);
+}
+
+TEST_F(SwitchFixture, ABlockedReceiveTakesTheDatagramThatWokeIt) {
+    start({});
+    Met met;
+    ASSERT_TRUE(meet(&met));
+    Stack& ha = *met.a->w.host;
+    const int ra = met.ra;
+    // b sends from another thread while a waits (b's lock is its own, a's is let go).
+    met.gb.unlock();
+    std::thread sender([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::lock_guard<usnet::CallLock> g(met.b->mu);
+        const sockaddr_in to_a = sin4(Ip4(10, 0, 2, 16), 7000);
+        met.b->w.host->sendto(met.rb, "late", 4, 0, sa(to_a), sizeof to_a);
+    });
+    const Received r = receive_counted(ha, ra, {64}, 0);
+    sender.join();
+    EXPECT_EQ(r.ret, 4);
+    EXPECT_EQ(r.bytes, "late");
+    EXPECT_EQ(r.from, "10.0.2.17:7000");
+    EXPECT_EQ(r.direct, 1u);
+    EXPECT_EQ(r.in_datagrams, 1u);
 }
 
 TEST_F(SwitchFixture, EveryFrameLostMeansNothingArrives) {
