@@ -601,10 +601,12 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline, bool leave_
     t_interrupted = false;
     std::optional<SignalGate> gate;  // made before the first sleep
     Time spin_left = n.spin_budget();
+    // (The caller takes it itself, or else takes it in and waits again; before any clock
+    // read, which on a VM costs as much as the rest of a receive.)
+    auto input_left = [&] { return leave_input && n.up && !n.up->detached && n.up->pending(); };
     for (;;) {
+        if (input_left()) return true;
         n.sync_clock();
-        // (The caller takes it itself, or else takes it in and waits again.)
-        if (leave_input && n.up && !n.up->detached && n.up->pending()) return true;
         n.step_to(n.now);
         if (ready()) return true;
         if (n.now >= deadline) return ready();
@@ -613,6 +615,7 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline, bool leave_
             const Time t0 = n.real_now();
             n.spinners.fetch_add(1, std::memory_order_relaxed);
             const bool interrupted = spin(n, std::min(spin_left, next == kNever ? kNever : next - n.now));
+            if (!interrupted && input_left()) return true;
             spin_left -= n.real_now() - t0;
             if (interrupted) {
                 t_interrupted = true;
