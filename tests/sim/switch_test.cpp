@@ -676,6 +676,35 @@ Received receive_counted(Stack& h, int fd, std::vector<int> sizes, int flags) {
     return r;
 }
 
+// One way to receive, made on the same datagram through the short cut (no tracer) and
+// through the layers (a tracer set): the same result, bytes, flags, sender and counts.
+struct RecvCase {
+    const char* what;
+    std::vector<int> sizes;
+    int flags;
+    bool direct;  // whether the short cut may take it
+};
+void same_receives(Stack& ha, int ra, Stack& hb, int rb, const RecvCase& c) {
+    SCOPED_TRACE(c.what);
+    const sockaddr_in to_a = sin4(Ip4(10, 0, 2, 16), 7000);
+    Received got[2];
+    for (int traced = 0; traced < 2; ++traced) {
+        ASSERT_EQ(hb.sendto(rb, "0123456789", 10, 0, sa(to_a), sizeof to_a), 10);
+        std::string trace;
+        if (traced) ha.set_tracer([&](const std::string& t) { trace += t; });
+        got[traced] = receive_counted(ha, ra, c.sizes, c.flags);
+        ha.set_tracer(nullptr);
+        if (c.flags & MSG_PEEK) {
+            ASSERT_EQ(ha.recv(ra, nullptr, 0, MSG_DONTWAIT), 0);  // (the peeked one)
+        }
+    }
+    EXPECT_EQ(got[0].direct, c.direct ? 1u : 0u) << got[0];
+    EXPECT_EQ(got[1].direct, 0u) << got[1];
+    got[0].direct = got[1].direct = 0;
+    EXPECT_EQ(got[0], got[1]);
+    EXPECT_EQ(got[0].rx_frames, 1u) << got[0];
+}
+
 TEST_F(SwitchFixture, TheShortCutReceivesWhatTheLayersWould) {
     start({});
     Met met;
@@ -684,13 +713,7 @@ TEST_F(SwitchFixture, TheShortCutReceivesWhatTheLayersWould) {
     Stack& hb = *met.b->w.host;
     const int ra = met.ra, rb = met.rb;
     const sockaddr_in to_a = sin4(Ip4(10, 0, 2, 16), 7000);
-    struct Case {
-        const char* what;
-        std::vector<int> sizes;
-        int flags;
-        bool direct;  // whether the short cut may take it
-    };
-    const Case cases[] = {
+    const RecvCase cases[] = {
         {"one buffer", {64}, 0, true},
         {"two buffers", {3, 61}, MSG_DONTWAIT, true},
         {"truncated", {4}, 0, true},
@@ -698,25 +721,7 @@ TEST_F(SwitchFixture, TheShortCutReceivesWhatTheLayersWould) {
         {"MSG_PEEK", {64}, MSG_PEEK, false},
         {"a bad buffer: EFAULT, the datagram dropped", {-1}, 0, false},
     };
-    for (const Case& c : cases) {
-        SCOPED_TRACE(c.what);
-        Received got[2];
-        for (int traced = 0; traced < 2; ++traced) {
-            ASSERT_EQ(hb.sendto(rb, "0123456789", 10, 0, sa(to_a), sizeof to_a), 10);
-            std::string trace;
-            if (traced) ha.set_tracer([&](const std::string& t) { trace += t; });  // (the layers' path)
-            got[traced] = receive_counted(ha, ra, c.sizes, c.flags);
-            ha.set_tracer(nullptr);
-            if (c.flags & MSG_PEEK) {
-                ASSERT_EQ(ha.recv(ra, nullptr, 0, MSG_DONTWAIT), 0);  // (the peeked one)
-            }
-        }
-        EXPECT_EQ(got[0].direct, c.direct ? 1u : 0u) << got[0];
-        EXPECT_EQ(got[1].direct, 0u) << got[1];
-        got[0].direct = got[1].direct = 0;
-        EXPECT_EQ(got[0], got[1]);
-        EXPECT_EQ(got[0].rx_frames, 1u) << got[0];
-    }
+    for (const RecvCase& c : cases) same_receives(ha, ra, hb, rb, c);
     // A frame for another socket first: the layers take both in, each to its socket.
     const int rc = udp_bound(ha, Ip4(0, 0, 0, 0), 7001);
     const sockaddr_in to_c = sin4(Ip4(10, 0, 2, 16), 7001);
@@ -735,6 +740,18 @@ TEST_F(SwitchFixture, TheShortCutReceivesWhatTheLayersWould) {
     r = receive_counted(ha, ra, {64}, 0);
     EXPECT_EQ(r.bytes, "info");
     EXPECT_EQ(r.direct, 0u);
+}
+
+TEST_F(SwitchFixture, TheShortCutChecksAChecksumTheSwitchFinished) {
+    sim::SwitchOptions o;
+    char tmpl[] = "/tmp/usnet-pcap-XXXXXX";
+    const std::string pdir = mkdtemp(tmpl);
+    o.pcap = pdir + "/sw.pcap";  // (every frame through the switch, which finishes checksums)
+    start(o);
+    Met met;
+    ASSERT_TRUE(meet(&met));
+    same_receives(*met.a->w.host, met.ra, *met.b->w.host, met.rb, {"a whole checksum", {64}, 0, true});
+    std::system(("rm -rf " + pdir).c_str());
 }
 
 TEST_F(SwitchFixture, ABlockedReceiveTakesTheDatagramThatWokeIt) {
