@@ -684,8 +684,11 @@ struct RecvCase {
     int flags;
     bool direct;  // whether the short cut may take it
 };
-void same_receives(Stack& ha, int ra, Stack& hb, int rb, const RecvCase& c) {
+void same_receives(SwitchFixture::Met& met, const RecvCase& c) {
     SCOPED_TRACE(c.what);
+    Stack& ha = *met.a->w.host;
+    Stack& hb = *met.b->w.host;
+    const int ra = met.ra, rb = met.rb;
     const sockaddr_in to_a = sin4(Ip4(10, 0, 2, 16), 7000);
     Received got[2];
     for (int traced = 0; traced < 2; ++traced) {
@@ -709,10 +712,6 @@ TEST_F(SwitchFixture, TheShortCutReceivesWhatTheLayersWould) {
     start({});
     Met met;
     ASSERT_TRUE(meet(&met));
-    Stack& ha = *met.a->w.host;
-    Stack& hb = *met.b->w.host;
-    const int ra = met.ra, rb = met.rb;
-    const sockaddr_in to_a = sin4(Ip4(10, 0, 2, 16), 7000);
     const RecvCase cases[] = {
         {"one buffer", {64}, 0, true},
         {"two buffers", {3, 61}, MSG_DONTWAIT, true},
@@ -721,7 +720,11 @@ TEST_F(SwitchFixture, TheShortCutReceivesWhatTheLayersWould) {
         {"MSG_PEEK", {64}, MSG_PEEK, false},
         {"a bad buffer: EFAULT, the datagram dropped", {-1}, 0, false},
     };
-    for (const RecvCase& c : cases) same_receives(ha, ra, hb, rb, c);
+    for (const RecvCase& c : cases) same_receives(met, c);
+    Stack& ha = *met.a->w.host;
+    Stack& hb = *met.b->w.host;
+    const int ra = met.ra, rb = met.rb;
+    const sockaddr_in to_a = sin4(Ip4(10, 0, 2, 16), 7000);
     // A frame for another socket first: the layers take both in, each to its socket.
     const int rc = udp_bound(ha, Ip4(0, 0, 0, 0), 7001);
     const sockaddr_in to_c = sin4(Ip4(10, 0, 2, 16), 7001);
@@ -750,7 +753,7 @@ TEST_F(SwitchFixture, TheShortCutChecksAChecksumTheSwitchFinished) {
     start(o);
     Met met;
     ASSERT_TRUE(meet(&met));
-    same_receives(*met.a->w.host, met.ra, *met.b->w.host, met.rb, {"a whole checksum", {64}, 0, true});
+    same_receives(met, {"a whole checksum", {64}, 0, true});
     std::system(("rm -rf " + pdir).c_str());
 }
 
