@@ -7,8 +7,12 @@ namespace usnet::shim {
 // USNET_EXPLAIN=1 (or =FILE): one line per failing usnet call saying which Linux rule
 // fired, on stderr (or appended to FILE). What the program sees does not change.
 const char* explain_target() {
-    static const char* where = std::getenv("USNET_EXPLAIN");
-    return where && *where && std::strcmp(where, "0") != 0 ? where : nullptr;
+    // (Decided once: every failed call asks, a spinning receive's EAGAIN among them.)
+    static const char* const target = [] {
+        const char* where = std::getenv("USNET_EXPLAIN");
+        return where && *where && std::strcmp(where, "0") != 0 ? where : nullptr;
+    }();
+    return target;
 }
 
 void write_explain(const std::string& line) {
