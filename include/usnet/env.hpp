@@ -47,9 +47,11 @@ public:
     virtual void poll_input() {}
     // The receive short cut: offers the first frame waiting outside the process, where it
     // lies, to take(ifindex, frame, csum_ok); it is consumed only if take returns true.
-    // False when none waits or take declined (the frame then waits for poll_input).
-    virtual bool offer_input(FnRef<bool(int ifindex, std::span<const uint8_t> frame, bool csum_ok)> /*take*/) {
-        return false;
+    // Declined: take declined, or the link cannot be looked at this way (the frame then
+    // waits for poll_input); None: nothing waits (poll_input would find nothing either).
+    enum class Offered { None, Taken, Declined };
+    virtual Offered offer_input(FnRef<bool(int ifindex, std::span<const uint8_t> frame, bool csum_ok)> /*take*/) {
+        return Offered::Declined;
     }
     // run_until() for a caller that takes frames through offer_input: it also returns (true)
     // as soon as a frame waits outside, before taking it in.

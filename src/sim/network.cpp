@@ -169,7 +169,7 @@ struct OutsideLink : link::Port {
     // A frame is waiting outside (only where cheap_poll).
     virtual bool pending() const { return false; }
     // Network::offer_input: the first frame waiting, where it lies (only where cheap_poll).
-    virtual bool offer(FnRef<bool(int, std::span<const uint8_t>, bool)>) { return false; }
+    virtual Env::Offered offer(FnRef<bool(int, std::span<const uint8_t>, bool)>) { return Env::Offered::Declined; }
     virtual void ring() = 0;
     // A forked child lets go of its copy, leaving the link to the parent.
     virtual void detach() = 0;
@@ -199,7 +199,7 @@ struct SwitchLink : OutsideLink {
         return gate.sleep_on(fab.bell(port), [&](uint32_t v) { return fab.sleep(port, v, timeout); }, seen);
     }
     bool pending() const override { return fab.pending(port); }
-    bool offer(FnRef<bool(int, std::span<const uint8_t>, bool)> take) override;
+    Env::Offered offer(FnRef<bool(int, std::span<const uint8_t>, bool)> take) override;
     // Only this process's blocked calls sleep on our ring for ring(), and they count
     // themselves under the callers' lock, which the ringer holds: no fence needed.
     void ring() override { fab.ring_bell(port, false); }
@@ -437,12 +437,14 @@ void SwitchLink::poll() {
     });
 }
 
-bool SwitchLink::offer(FnRef<bool(int, std::span<const uint8_t>, bool)> take) {
+Env::Offered SwitchLink::offer(FnRef<bool(int, std::span<const uint8_t>, bool)> take) {
+    if (!fab.pending(port)) return Env::Offered::None;
     const bool took = fab.take_first(port, [&](const uint8_t* data, uint32_t len, uint16_t flags) {
         return take(ifindex, {data, len}, (flags & link::shm::kSlotCsumPartial) != 0);  // (trusted as in poll)
     });
-    if (took) ++net->delivered;
-    return took;
+    if (!took) return Env::Offered::Declined;
+    ++net->delivered;
+    return Env::Offered::Taken;
 }
 
 // A batch from the TAP's queues, each frame read straight into the host's pool.
@@ -730,9 +732,10 @@ void Network::settle_now() {
 
 void Network::poll_input() { impl_->poll_switch(); }
 
-bool Network::offer_input(FnRef<bool(int, std::span<const uint8_t>, bool)> take) {
+Env::Offered Network::offer_input(FnRef<bool(int, std::span<const uint8_t>, bool)> take) {
     OutsideLink* up = impl_->up;
-    return up && !up->detached && up->offer(take);
+    if (!up) return Offered::None;  // (nothing outside: poll_input has nothing to take in)
+    return up->detached ? Offered::Declined : up->offer(take);
 }
 
 bool Network::run_until_input(FnRef<bool()> ready, Time deadline) {

@@ -1357,9 +1357,9 @@ bool takes_plain(const DgramSock* sk, int flags) {
 
 // The receive short cut (udp::DirectRx): the frame waiting first at the port, if the layers
 // would queue it on sk, whose queue is empty, copied from the port's memory into the
-// program's buffers; otherwise false, with nothing changed. What do_recvmsg_t would then
-// return for it is in *ret.
-bool recv_direct(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, ssize_t* ret) {
+// program's buffers (Taken; what do_recvmsg_t would then return for it is in *ret);
+// otherwise nothing is changed.
+Env::Offered recv_direct(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, ssize_t* ret) {
     size_t copied = 0, full = 0;
     Ip4 src;
     uint16_t sport = 0;
@@ -1376,7 +1376,7 @@ bool recv_direct(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, ssize_t* r
         link::Interface* ifc = s.iface(ifindex);
         return ifc && s.link.input_direct(*ifc, frame, csum_ok, want);
     };
-    if (!s.env->offer_input(offered)) return false;
+    if (const Env::Offered o = s.env->offer_input(offered); o != Env::Offered::Taken) return o;
     msg->msg_flags = copied < full ? MSG_TRUNC : 0;
     if (msg->msg_name) {
         socklen_t l = sizeof(sockaddr_in);
@@ -1386,7 +1386,16 @@ bool recv_direct(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, ssize_t* r
     if (msg->msg_control) msg->msg_controllen = 0;
     ok();
     *ret = ssize_t((flags & MSG_TRUNC) ? full : copied);
-    return true;
+    return Env::Offered::Taken;
+}
+
+// Frames waiting outside the process, taken in by the layers before a receive looks at
+// its queue, unless the short cut (direct) took one for this call, or found none waiting
+// (then the layers would find none either). True when the short cut took one (*ret).
+bool take_input(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, bool direct, ssize_t* ret) {
+    const Env::Offered o = direct ? recv_direct(s, sk, msg, flags, ret) : Env::Offered::Declined;
+    if (o == Env::Offered::Declined) s.env->poll_input();
+    return o == Env::Offered::Taken;
 }
 
 }  // namespace
@@ -1405,11 +1414,7 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
     // is already queued: looking at a TAP costs a system call. The first may be ours to take
     // where it lies.
     const bool direct = !Tr && takes_plain(sk, flags);
-    if (sk->rx.empty()) {
-        ssize_t r;
-        if (direct && recv_direct(s, sk, msg, flags, &r)) return r;
-        s.env->poll_input();
-    }
+    if (ssize_t r; sk->rx.empty() && take_input(s, sk, msg, flags, direct, &r)) return r;
     // ping_recvmsg: no out-of-band data, checked before the error queue.
     if (!udp && (flags & MSG_OOB)) return fail(Err::RecvOob, call, fd);
     if (flags & MSG_ERRQUEUE) return recv_error(s, sk, msg, flags, call);
@@ -1467,12 +1472,8 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
             USNET_TRACE(tr_, RecvWoke, why);
         }
         if (!s.sock_of(fd)) return fail(Err::BadFd, call, fd);
-        if (direct && sk->rx.empty()) {
-            // (run_until_input left the frame that woke us where it lies.)
-            ssize_t r;
-            if (takes_plain(sk, flags) && recv_direct(s, sk, msg, flags, &r)) return r;
-            s.env->poll_input();
-        }
+        // (run_until_input left the frame that woke us where it lies.)
+        if (ssize_t r; direct && sk->rx.empty() && take_input(s, sk, msg, flags, takes_plain(sk, flags), &r)) return r;
         if (!ready && s.env->take_interrupt()) {
             // sock_intr_errno: -ERESTARTSYS without SO_RCVTIMEO (the call restarts after a
             // handler with SA_RESTART), -EINTR with it.
