@@ -1,14 +1,15 @@
 // The world a stack lives in: a clock, and a way to let time pass while a call blocks.
 // A simulation advances virtual time; a real deployment waits for real events.
 #pragma once
-#include <cstdint>
-#include <span>
 #include <type_traits>
 #include <utility>
 
 #include "usnet/types.hpp"
 
 namespace usnet {
+namespace udp {
+struct DirectRx;  // a receiving call's request for the short cut (src/udp/udp.hpp)
+}
 
 // A non-owning reference to a callable (no allocation, unlike std::function).
 template <class Sig> class FnRef;
@@ -45,14 +46,12 @@ public:
     // Take in frames that arrived from outside the process (a switch's ring) before a call
     // looks at its queues; a spinning non-blocking receive depends on it. Cheap when idle.
     virtual void poll_input() {}
-    // The receive short cut: offers the first frame waiting outside the process, where it
-    // lies, to take(ifindex, frame, csum_ok); it is consumed only if take returns true.
-    // Declined: take declined, or the link cannot be looked at this way (the frame then
-    // waits for poll_input); None: nothing waits (poll_input would find nothing either).
+    // The receive short cut: the first frame waiting outside the process, where it lies, up
+    // through the host's layers to the receiving call (Link::input_direct); consumed only
+    // if taken. Declined: not the call's, or a link that cannot be looked at this way (the
+    // frame then waits for poll_input); None: nothing waits (poll_input would find nothing).
     enum class Offered { None, Taken, Declined };
-    virtual Offered offer_input(FnRef<bool(int ifindex, std::span<const uint8_t> frame, bool csum_ok)> /*take*/) {
-        return Offered::Declined;
-    }
+    virtual Offered offer_input(const udp::DirectRx& /*want*/) { return Offered::Declined; }
     // run_until() for a caller that takes frames through offer_input: it also returns (true)
     // as soon as a frame waits outside, before taking it in.
     virtual bool run_until_input(FnRef<bool()> ready, Time deadline) { return run_until(ready, deadline); }

@@ -98,7 +98,7 @@ public:
     Time now() const override;
     Time coarse_now() const override;
     void poll_input() override;
-    Offered offer_input(FnRef<bool(int ifindex, std::span<const uint8_t> frame, bool csum_ok)> take) override;
+    Offered offer_input(const udp::DirectRx& want) override;
     // Follow real time instead of virtual time. Blocking calls then wait for real: with mu
     // (the lock every caller holds around its socket calls) they release it while they wait,
     // so other threads can send; without it, a call nothing could wake returns at once.

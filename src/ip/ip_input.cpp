@@ -128,23 +128,17 @@ void Ip::input(link::Interface& ifc, buf::PacketPtr pkt) {
 }
 
 bool Ip::input_direct(link::Interface& ifc, std::span<const uint8_t> p, bool csum_ok, const udp::DirectRx& want) {
-    // What Ipv4Repr::parse accepts, narrowed to version 4 without options (0x45), no
-    // fragment and UDP; each field read once (the frame lies where others can write).
-    if (ifc.loopback || p.size() < wire::kIpv4HeaderLen) return false;
-    const uint8_t* b = p.data();
-    const uint16_t total = wire::load16(b + 2);
-    if (b[0] != 0x45 || total < wire::kIpv4HeaderLen || total > p.size() ||
-        (wire::load16(b + 6) & (wire::kIpMF | wire::kIpOffMask)) || b[9] != wire::kProtoUdp)
+    // input_t's case of a UDP datagram without options or fragment, for a local unicast
+    // destination, from no martian source.
+    wire::Ipv4Repr h;
+    if (ifc.loopback || wire::Ipv4Repr::parse(p, &h, !csum_ok) != wire::Ipv4Error::Ok) return false;
+    if (h.header_len != wire::kIpv4HeaderLen || h.is_fragment() || h.proto != wire::kProtoUdp) return false;
+    if (h.src.is_multicast() || h.src.is_lbcast() || h.src.is_loopback() || h.src.is_zeronet() ||
+        h.dst.is_zeronet() || h.dst.is_loopback())
         return false;
-    if (!csum_ok && wire::checksum(b, wire::kIpv4HeaderLen) != 0) return false;
-    const Ip4 src(wire::load32(b + 12)), dst(wire::load32(b + 16));
-    // Then input_t's martian checks and a local destination.
-    if (src.is_multicast() || src.is_lbcast() || src.is_loopback() || src.is_zeronet() || dst.is_zeronet() ||
-        dst.is_loopback())
-        return false;
-    if (addr_type(dst) != RouteType::Local || is_local_addr(src)) return false;
-    if (!s_.udp.input_direct(ifc.ifindex, src, dst, p.subspan(wire::kIpv4HeaderLen, total - wire::kIpv4HeaderLen),
-                             csum_ok, want))
+    if (addr_type(h.dst) != RouteType::Local || is_local_addr(h.src)) return false;
+    if (!s_.udp.input_direct(ifc.ifindex, h.src, h.dst, p.subspan(h.header_len, h.total_len - h.header_len), csum_ok,
+                             want))
         return false;
     ++s_.ctr.ip.InReceives;
     ++s_.ctr.ip.InDelivers;

@@ -1,7 +1,6 @@
 #include "link/link.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/stack_impl.hpp"
 #include "wire/bytes.hpp"
@@ -304,11 +303,10 @@ void Link::receive_frame(Interface& ifc, buf::PacketPtr frame) {
 
 bool Link::input_direct(Interface& ifc, std::span<const uint8_t> frame, bool csum_ok, const udp::DirectRx& want) {
     // receive_frame_t's unicast IPv4 case, with nothing looped back waiting to go first.
-    // (Read in place, as EthernetRepr::parse reads it, without making Macs of it.)
-    const uint8_t* f = frame.data();
-    if (!ifc.up || !backlog_.empty() || frame.size() < wire::kEthHeaderLen ||
-        frame.size() > ifc.mtu + wire::kEthHeaderLen || std::memcmp(f, ifc.mac.b.data(), 6) != 0 ||
-        wire::load16(f + 12) != wire::kEthIpv4)
+    // (The parsers read each field once: the frame lies where other processes can write.)
+    wire::EthernetRepr eth;
+    if (!ifc.up || !backlog_.empty() || !wire::EthernetRepr::parse(frame, &eth) || !(eth.dst == ifc.mac) ||
+        eth.ethertype != wire::kEthIpv4 || frame.size() > ifc.mtu + wire::kEthHeaderLen)
         return false;
     if (!s_.ip.input_direct(ifc, frame.subspan(wire::kEthHeaderLen), csum_ok, want)) return false;
     ++s_.ctr.link.RxFrames;

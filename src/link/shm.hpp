@@ -173,13 +173,12 @@ public:
         Ring& ring = r_->rings[p];
         uint32_t n = 0;
         for (; n < max; ++n) {
-            const uint64_t pos = ring.tail.load(std::memory_order_relaxed);
-            Slot& s = ring.slots[pos % kSlots];
-            if (s.seq.load(std::memory_order_acquire) != pos + 1) break;
-            // The ring is writable by every attached process: never trust a length in it.
-            const uint32_t word = s.len;
-            const uint32_t len = word & ((1u << kSlotFlagShift) - 1);
-            if (len <= kMaxFrame) f(uint32_t(s.from), s.data, len, uint16_t(word >> kSlotFlagShift));
+            uint64_t pos;
+            uint32_t len;
+            uint16_t flags;
+            Slot* s = first(ring, &pos, &len, &flags);
+            if (!s) break;
+            if (len <= kMaxFrame) f(uint32_t(s->from), s->data, len, flags);
             else ring.bad_frames.fetch_add(1, std::memory_order_relaxed);
             ring.tail.store(pos + 1, std::memory_order_release);  // the slot is free once read
         }
@@ -190,12 +189,11 @@ public:
     template <class F>
     bool take_first(uint32_t p, F&& f) {
         Ring& ring = r_->rings[p];
-        const uint64_t pos = ring.tail.load(std::memory_order_relaxed);
-        Slot& s = ring.slots[pos % kSlots];
-        if (s.seq.load(std::memory_order_acquire) != pos + 1) return false;
-        const uint32_t word = s.len;  // (read once: other processes can write the ring)
-        const uint32_t len = word & ((1u << kSlotFlagShift) - 1);
-        if (len > kMaxFrame || !f(static_cast<const uint8_t*>(s.data), len, uint16_t(word >> kSlotFlagShift)))
+        uint64_t pos;
+        uint32_t len;
+        uint16_t flags;
+        Slot* s = first(ring, &pos, &len, &flags);
+        if (!s || len > kMaxFrame || !f(static_cast<const uint8_t*>(s->data), len, flags))
             return false;  // (drain counts a bad slot)
         ring.tail.store(pos + 1, std::memory_order_release);
         return true;
@@ -221,6 +219,18 @@ public:
     void ring_bell(uint32_t p, bool fence = true);
 
 private:
+    // The frame waiting first in a ring (null: none yet), its position, and its length and
+    // flags from the slot's length word, read once: every attached process can write the
+    // ring, so a length in it is never trusted (the caller checks it against kMaxFrame).
+    static Slot* first(Ring& ring, uint64_t* pos, uint32_t* len, uint16_t* flags) {
+        *pos = ring.tail.load(std::memory_order_relaxed);
+        Slot& s = ring.slots[*pos % kSlots];
+        if (s.seq.load(std::memory_order_acquire) != *pos + 1) return nullptr;
+        const uint32_t word = s.len;
+        *len = word & ((1u << kSlotFlagShift) - 1);
+        *flags = uint16_t(word >> kSlotFlagShift);
+        return &s;
+    }
     // A slot of port `to`'s ring for a frame of len bytes (its position in *pos), or null:
     // the ring is full (counted) or the port unused. publish() hands it to the reader.
     Slot* claim(uint32_t to, uint32_t len, uint64_t* pos);

@@ -169,7 +169,7 @@ struct OutsideLink : link::Port {
     // A frame is waiting outside (only where cheap_poll).
     virtual bool pending() const { return false; }
     // Network::offer_input: the first frame waiting, where it lies (only where cheap_poll).
-    virtual Env::Offered offer(FnRef<bool(int, std::span<const uint8_t>, bool)>) { return Env::Offered::Declined; }
+    virtual Env::Offered offer(const udp::DirectRx&) { return Env::Offered::Declined; }
     virtual void ring() = 0;
     // A forked child lets go of its copy, leaving the link to the parent.
     virtual void detach() = 0;
@@ -199,7 +199,7 @@ struct SwitchLink : OutsideLink {
         return gate.sleep_on(fab.bell(port), [&](uint32_t v) { return fab.sleep(port, v, timeout); }, seen);
     }
     bool pending() const override { return fab.pending(port); }
-    Env::Offered offer(FnRef<bool(int, std::span<const uint8_t>, bool)> take) override;
+    Env::Offered offer(const udp::DirectRx& want) override;
     // Only this process's blocked calls sleep on our ring for ring(), and they count
     // themselves under the callers' lock, which the ringer holds: no fence needed.
     void ring() override { fab.ring_bell(port, false); }
@@ -257,16 +257,16 @@ struct Network::Impl {
     Time busy_poll = 0;
     std::atomic<int> spinners{0};
     std::atomic<uint32_t> changes{0};
-    // Who sleeps on the link's bell besides frames' senders: this process's blocked calls
-    // (counted under mu), which any call's change may concern; and the shim's pump
-    // (wait_switch), which only frames and timers concern: until pump_until, its sleep's end
-    // (kNotWaiting: awake).
     // How long a wait may busy-poll: only where looking costs a memory read, and never on one
     // CPU (the spin would hold up the very thread that could answer).
     Time spin_budget() const {
         static const bool several_cpus = std::thread::hardware_concurrency() > 1;
         return mu && several_cpus && (!up || up->cheap_poll()) ? busy_poll : 0;
     }
+    // Who sleeps on the link's bell besides frames' senders: this process's blocked calls
+    // (counted under mu), which any call's change may concern; and the shim's pump
+    // (wait_switch), which only frames and timers concern: until pump_until, its sleep's end
+    // (kNotWaiting: awake).
     std::atomic<int> call_sleepers{0};
     static constexpr Time kNotWaiting = -1;
     std::atomic<Time> pump_until{kNotWaiting};
@@ -437,10 +437,13 @@ void SwitchLink::poll() {
     });
 }
 
-Env::Offered SwitchLink::offer(FnRef<bool(int, std::span<const uint8_t>, bool)> take) {
+// The frame first in our ring, where it lies, up the host's layers to a receiving call.
+Env::Offered SwitchLink::offer(const udp::DirectRx& want) {
     if (!fab.pending(port)) return Env::Offered::None;
-    const bool took = fab.take_first(port, [&](const uint8_t* data, uint32_t len, uint16_t flags) {
-        return take(ifindex, {data, len}, (flags & link::shm::kSlotCsumPartial) != 0);  // (trusted as in poll)
+    link::Interface* ifc = host->iface(ifindex);
+    const bool took = ifc && fab.take_first(port, [&](const uint8_t* data, uint32_t len, uint16_t flags) {
+        const bool trusted = flags & link::shm::kSlotCsumPartial;  // (as in poll)
+        return host->link.input_direct(*ifc, {data, len}, trusted, want);
     });
     if (!took) return Env::Offered::Declined;
     ++net->delivered;
@@ -732,10 +735,10 @@ void Network::settle_now() {
 
 void Network::poll_input() { impl_->poll_switch(); }
 
-Env::Offered Network::offer_input(FnRef<bool(int, std::span<const uint8_t>, bool)> take) {
+Env::Offered Network::offer_input(const udp::DirectRx& want) {
     OutsideLink* up = impl_->up;
     if (!up) return Offered::None;  // (nothing outside: poll_input has nothing to take in)
-    return up->detached ? Offered::Declined : up->offer(take);
+    return up->detached ? Offered::Declined : up->offer(want);
 }
 
 bool Network::run_until_input(FnRef<bool()> ready, Time deadline) {

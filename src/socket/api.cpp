@@ -1346,13 +1346,12 @@ namespace {
 
 // Whether a receive on sk takes a datagram as it comes, needing nothing of it but its bytes
 // and sender (no flags but MSG_DONTWAIT/MSG_TRUNC, no pending error, no receive option
-// that reads its metadata, no filter): then the datagram waiting at the port may go
-// straight to the call's buffers (recv_direct).
+// that reads its metadata): then the datagram waiting at the port may go straight to the
+// call's buffers (recv_direct; what queueing would check, a filter among it, UDP checks).
 bool takes_plain(const DgramSock* sk, int flags) {
     return sk->proto == sock::Proto::Udp && !(flags & ~(MSG_DONTWAIT | MSG_TRUNC)) && !sk->sk_err &&
            !(sk->rcvtstamp | sk->rxq_ovfl | sk->stamp_sock | (sk->tsflags != 0) | (sk->sk_stamp == sock::kStampNone) |
-             sk->pktinfo | sk->recvttl | sk->recvtos | sk->origdstaddr) &&
-           sk->filter.empty();
+             sk->pktinfo | sk->recvttl | sk->recvtos | sk->origdstaddr);
 }
 
 // The receive short cut (udp::DirectRx): the frame waiting first at the port, if the layers
@@ -1371,12 +1370,7 @@ Env::Offered recv_direct(StackImpl& s, DgramSock* sk, msghdr* msg, int flags, ss
         sport = from_port;
         return true;
     };
-    const udp::DirectRx want{sk, take};
-    auto offered = [&](int ifindex, std::span<const uint8_t> frame, bool csum_ok) {
-        link::Interface* ifc = s.iface(ifindex);
-        return ifc && s.link.input_direct(*ifc, frame, csum_ok, want);
-    };
-    if (const Env::Offered o = s.env->offer_input(offered); o != Env::Offered::Taken) return o;
+    if (const Env::Offered o = s.env->offer_input(udp::DirectRx{sk, take}); o != Env::Offered::Taken) return o;
     msg->msg_flags = copied < full ? MSG_TRUNC : 0;
     if (msg->msg_name) {
         socklen_t l = sizeof(sockaddr_in);
@@ -1462,7 +1456,6 @@ ssize_t do_recvmsg_t(StackImpl& s, int fd, msghdr* msg, int flags, const char* c
             auto woken = [&] { return target() || sk->sk_err || (sk->shutdown & kRcvShutdown) || !s.sock_of(fd); };
             ready = direct ? s.env->run_until_input(woken, deadline) : s.env->run_until(woken, deadline);
         }
-
         USNET_IF_TRACING(tr_) {
             const char* why = !s.sock_of(fd) ? "the descriptor was closed"
                               : !sk->rx.empty() ? "a datagram arrived"

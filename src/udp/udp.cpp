@@ -421,18 +421,14 @@ void Udp::input(buf::PacketPtr pkt) {
 }
 
 bool Udp::input_direct(int ifindex, Ip4 src, Ip4 dst, std::span<const uint8_t> u, bool csum_ok, const DirectRx& want) {
-    // What UdpRepr::parse accepts, each field read once (the frame lies where others can write).
-    if (u.size() < wire::kUdpHeaderLen) return false;
-    const uint8_t* b = u.data();
-    const uint16_t sport = wire::load16(b), dport = wire::load16(b + 2), len = wire::load16(b + 4);
-    if (len < wire::kUdpHeaderLen || len > u.size()) return false;
-    if (!csum_ok && wire::load16(b + 6) != 0 && !wire::udp_checksum_ok(src, dst, b, len)) return false;
+    wire::UdpRepr h;
+    if (wire::UdpRepr::parse(u, src, dst, &h, !csum_ok) != wire::UdpError::Ok) return false;
     // input_t's unicast case, ending in enqueue_t's: no filter, and an empty queue always
     // takes one datagram.
     DgramSock* sk = want.sk;
     if (!sk->filter.empty() || !sk->rx.empty() || sk->rmem) return false;
-    if (lookup_t<false>(src, sport, dst, dport, ifindex) != sk) return false;
-    if (!want.take(u.subspan(wire::kUdpHeaderLen, len - wire::kUdpHeaderLen), src, sport)) return false;
+    if (lookup_t<false>(src, h.sport, dst, h.dport, ifindex) != sk) return false;
+    if (!want.take(u.subspan(wire::kUdpHeaderLen, h.len - wire::kUdpHeaderLen), src, h.sport)) return false;
     ++sk->wakeups;  // (an edge for epoll, as a queued datagram's)
     ++s_.ctr.udp.InDatagrams;
     return true;

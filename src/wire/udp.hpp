@@ -11,9 +11,6 @@ constexpr uint32_t kUdpHeaderLen = 8;
 
 enum class UdpError { Ok, Truncated, Length, Checksum };
 
-// A UDP datagram's checksum (not 0) checks out over the pseudo-header and its len bytes.
-bool udp_checksum_ok(Ip4 src, Ip4 dst, const uint8_t* p, uint16_t len);
-
 struct UdpRepr {
     uint16_t sport = 0, dport = 0;
     uint16_t len = 0;       // header + payload, from the header

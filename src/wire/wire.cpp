@@ -239,12 +239,11 @@ UdpError UdpRepr::parse(std::span<const uint8_t> b, Ip4 src, Ip4 dst, UdpRepr* o
     out->len = load16(p + 4);
     out->checksum = load16(p + 6);
     if (out->len < kUdpHeaderLen || out->len > b.size()) return UdpError::Length;
-    if (verify_checksum && out->checksum != 0 && !udp_checksum_ok(src, dst, p, out->len)) return UdpError::Checksum;
+    if (verify_checksum && out->checksum != 0) {
+        uint32_t acc = pseudo_header_sum(src, dst, kProtoUdp, out->len);
+        if (checksum_fold(checksum_add(acc, p, out->len)) != 0) return UdpError::Checksum;
+    }
     return UdpError::Ok;
-}
-
-bool udp_checksum_ok(Ip4 src, Ip4 dst, const uint8_t* p, uint16_t len) {
-    return checksum_fold(checksum_add(pseudo_header_sum(src, dst, kProtoUdp, len), p, len)) == 0;
 }
 
 void UdpRepr::emit(uint8_t* p, Ip4 src, Ip4 dst, bool no_check) const {
