@@ -42,10 +42,16 @@ struct Keeper {
     const char* zeros = nullptr;           // readable zeros: the data of sends longer than any datagram
 };
 
-// The reply being built.
+// The reply being built; its tail in a buffer kept from request to request (the keeper serves
+// one at a time), so that a reply allocates nothing once the buffer has grown to its size.
 struct Out {
     Rep h;
-    std::vector<char> tail;
+    std::vector<char>& tail = buffer();
+    static std::vector<char>& buffer() {
+        static std::vector<char> b;
+        b.clear();
+        return b;
+    }
     void put(const void* p, size_t n) {
         if (n) tail.insert(tail.end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
     }
@@ -79,7 +85,7 @@ struct In {
     Req h;
     const char* blob;
     const char* ctl;
-    const uint64_t* lens;
+    const char* lens;
     const char* data;
     bool parse(const char* p, size_t n) {
         if (n < sizeof h) return false;
@@ -88,7 +94,7 @@ struct In {
         if (need != n || h.n_iov > 1024) return false;
         blob = p + sizeof h;
         ctl = blob + h.n_blob;
-        lens = reinterpret_cast<const uint64_t*>(ctl + h.n_ctl);  // (the buffer is 8-aligned; see serve)
+        lens = ctl + h.n_ctl;  // (copied out before use: not aligned after a control of any length)
         data = ctl + h.n_ctl + h.n_iov * 8;
         return true;
     }
@@ -186,10 +192,11 @@ void call(Runtime& r, Keeper& k, Client& c, const In& in, int passed, Out& o, st
                 m.msg_controllen = send ? h.n_ctl : std::min<size_t>(size_t(h.b), sizeof ctl);
                 if (send) std::memcpy(ctl, in.ctl, std::min<size_t>(h.n_ctl, sizeof ctl));
             }
-            std::vector<iovec> iov(std::max<size_t>(h.n_iov, 1));
+            static iovec iov[1024];  // (In::parse refuses more)
+            static uint64_t lens[1024];
             m.msg_iovlen = size_t(h.c);
-            m.msg_iov = (h.nulls & wire::kArg) ? nullptr : iov.data();
-            std::vector<uint64_t> lens(in.lens, in.lens + h.n_iov);
+            m.msg_iov = (h.nulls & wire::kArg) ? nullptr : iov;
+            std::memcpy(lens, in.lens, h.n_iov * sizeof(uint64_t));
             // Sends: the data in the request, or the zero region when longer than any
             // datagram (the call then fails on its length); receives: one flat buffer.
             if (send && h.n_data == 0) {
@@ -199,10 +206,10 @@ void call(Runtime& r, Keeper& k, Client& c, const In& in, int passed, Out& o, st
             } else {
                 if (!send) data.resize(wire::kMaxData);
                 char* base = send ? const_cast<char*>(in.data) : data.data();
-                const auto sp = wire::spans(lens.data(), lens.size(), send ? h.n_data : wire::kMaxData);
                 for (size_t i = 0; i < h.n_iov; ++i)
-                    iov[i] = lens[i] & wire::kIovNull ? iovec{nullptr, size_t(lens[i] & ~wire::kIovNull)}
-                                                      : iovec{base + sp[i].off, sp[i].len};
+                    if (lens[i] & wire::kIovNull) iov[i] = iovec{nullptr, size_t(lens[i] & ~wire::kIovNull)};
+                wire::for_each_span(lens, h.n_iov, send ? h.n_data : wire::kMaxData,
+                                    [&](size_t i, size_t off, size_t len) { iov[i] = iovec{base + off, len}; });
             }
             msghdr* mp = (h.nulls & wire::kMsg) ? nullptr : &m;
             ret = send ? st.sendmsg(u, mp, h.flags | MSG_DONTWAIT) : st.recvmsg(u, mp, h.flags | MSG_DONTWAIT);

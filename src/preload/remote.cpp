@@ -23,18 +23,6 @@ Remote& remote() {
 
 namespace wire {
 
-std::vector<Span> spans(const uint64_t* lens, size_t n, size_t cap) {
-    std::vector<Span> out(n, Span{0, 0});
-    size_t off = 0;
-    for (size_t i = 0; i < n; ++i) {
-        if (lens[i] & kIovNull) continue;
-        const size_t take = size_t(std::min<uint64_t>(lens[i], cap - off));
-        out[i] = {off, take};
-        off += take;
-    }
-    return out;
-}
-
 // The bytes an ioctl's argument has, as ioctl_arg (msghdr.cpp) checks them.
 size_t ioctl_arg_size(unsigned long req) {
     if (req == FIONREAD || req == TIOCOUTQ || req == FIONBIO) return sizeof(int);
@@ -52,12 +40,34 @@ using wire::Rep;
 using wire::Req;
 
 // One request's bytes, built in place.
-struct Msg {
-    std::vector<char> b;
+// A request's fields after its header, built in this thread's buffer, which is kept from call
+// to call: once it has grown to a call's size, a call allocates nothing. A call made while
+// one is being built (from a signal handler) builds in a buffer of its own.
+class Msg {
+public:
+    Msg() : b(t_busy ? own_ : t_buf) {
+        if (&b == &t_buf) t_busy = true;
+        b.clear();
+    }
+    ~Msg() {
+        if (&b == &t_buf) t_busy = false;
+    }
+    Msg(const Msg&) = delete;
+    Msg& operator=(const Msg&) = delete;
     void put(const void* p, size_t n) {
         if (n) b.insert(b.end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
     }
+
+private:
+    static thread_local std::vector<char> t_buf;
+    static thread_local bool t_busy;
+    std::vector<char> own_;
+
+public:
+    std::vector<char>& b;  // (malloc'd, so 8-aligned at its start: recvmsg keeps its lengths there)
 };
+thread_local std::vector<char> Msg::t_buf;
+thread_local bool Msg::t_busy = false;
 
 // A reply: the header and its fields.
 struct Reply {
@@ -72,11 +82,10 @@ thread_local std::vector<char> t_in;
 // Sends one request (with fd passed along when >= 0) and takes its reply. False, with
 // errno EIO, when the keeper is gone.
 bool transact(int conn, Req h, const Msg& tail, int fd, Reply* out) {
-    Msg m;
-    m.b.reserve(sizeof h + tail.b.size());
-    m.put(&h, sizeof h);
-    m.put(tail.b.data(), tail.b.size());
-    link::shm::FdMessage out_msg(m.b.data(), m.b.size(), fd);
+    link::shm::FdMessage out_msg(&h, sizeof h, fd);
+    iovec parts[2] = {out_msg.iov, {const_cast<char*>(tail.b.data()), tail.b.size()}};
+    out_msg.m.msg_iov = parts;
+    out_msg.m.msg_iovlen = 2;
     NATIVE(sendmsg);
     NATIVE(recv);
     ssize_t n;
@@ -162,7 +171,7 @@ long plain(wire::Op op, int u, int64_t a = 0, int64_t b = 0, int64_t c = 0) {
     Req h = req(op, u);
     h.a = a, h.b = b, h.c = c;
     Reply rep;
-    return transact(remote().conn, h, {}, -1, &rep) ? finish(rep) : -1;
+    return transact(remote().conn, h, Msg(), -1, &rep) ? finish(rep) : -1;
 }
 
 // Copies back the bytes the keeper's call changed (so nothing is written the call did not write).
@@ -177,7 +186,7 @@ int Remote::socket(int domain, int type, int protocol, int eventfd) {
     Req h = req(wire::Socket, -1);
     h.a = domain, h.b = type, h.c = protocol;
     Reply rep;
-    return transact(conn, h, {}, eventfd, &rep) ? int(finish(rep)) : -1;
+    return transact(conn, h, Msg(), eventfd, &rep) ? int(finish(rep)) : -1;
 }
 
 bool Remote::adopt(int fd, const std::vector<int>& us) {
@@ -227,7 +236,7 @@ static int name_call(int u, bool peer, sockaddr* a, socklen_t* l) {
     else h.b = *l;
     if (!a) h.nulls |= wire::kName;
     Reply rep;
-    if (!transact(remote().conn, h, {}, -1, &rep)) return -1;
+    if (!transact(remote().conn, h, Msg(), -1, &rep)) return -1;
     if (rep.h.ret == 0 && l) {
         if (a) std::memcpy(a, rep.blob, std::min<size_t>(rep.h.n_blob, size_t(std::max<int>(int(*l), 0))));
         *l = socklen_t(rep.h.len_a);
@@ -301,8 +310,7 @@ int Remote::sendmmsg(int u, mmsghdr* m, unsigned v, int f) {
 ssize_t Remote::recvmsg(int u, msghdr* m, int f) {
     Req h = req(wire::RecvMsg, u);
     h.flags = f;
-    Msg tail;
-    std::vector<uint64_t> lens;
+    Msg tail;  // the iovecs' lengths, first in the tail
     if (!m) {
         h.nulls |= wire::kMsg;
     } else {
@@ -313,10 +321,11 @@ ssize_t Remote::recvmsg(int u, msghdr* m, int f) {
         h.c = int64_t(m->msg_iovlen);
         if (!m->msg_iov) h.nulls |= wire::kArg;
         else if (m->msg_iovlen <= 1024) {
-            for (size_t i = 0; i < m->msg_iovlen; ++i)
-                lens.push_back(m->msg_iov[i].iov_base ? m->msg_iov[i].iov_len : (m->msg_iov[i].iov_len | wire::kIovNull));
-            tail.put(lens.data(), lens.size() * sizeof(uint64_t));
-            h.n_iov = uint32_t(lens.size());
+            for (size_t i = 0; i < m->msg_iovlen; ++i) {
+                const uint64_t len = m->msg_iov[i].iov_base ? m->msg_iov[i].iov_len : (m->msg_iov[i].iov_len | wire::kIovNull);
+                tail.put(&len, sizeof len);
+            }
+            h.n_iov = uint32_t(m->msg_iovlen);
         }
     }
     return blocking(true, [&](Reply* rep) {
@@ -327,10 +336,10 @@ ssize_t Remote::recvmsg(int u, msghdr* m, int f) {
         if (m->msg_control) std::memcpy(m->msg_control, rep->ctl, std::min<size_t>(rep->h.n_ctl, m->msg_controllen));
         m->msg_controllen = size_t(rep->h.len_b);
         m->msg_flags = rep->h.msg_flags;
-        const auto sp = wire::spans(lens.data(), lens.size(), wire::kMaxData);
-        for (size_t i = 0; i < sp.size(); ++i)
-            if (sp[i].off < rep->h.n_data)
-                std::memcpy(m->msg_iov[i].iov_base, rep->data + sp[i].off, std::min<size_t>(sp[i].len, rep->h.n_data - sp[i].off));
+        const auto* lens = reinterpret_cast<const uint64_t*>(tail.b.data());
+        wire::for_each_span(lens, h.n_iov, wire::kMaxData, [&](size_t i, size_t off, size_t len) {
+            if (off < rep->h.n_data) std::memcpy(m->msg_iov[i].iov_base, rep->data + off, std::min<size_t>(len, rep->h.n_data - off));
+        });
         return true;
     });
 }
@@ -398,7 +407,7 @@ int Remote::getsockopt(int u, int lv, int n, void* v, socklen_t* l) {
     else h.c = int(*l);
     if (!v) h.nulls |= wire::kArg;
     Reply rep;
-    if (!transact(conn, h, {}, -1, &rep)) return -1;
+    if (!transact(conn, h, Msg(), -1, &rep)) return -1;
     if (rep.h.ret >= 0 && l) {
         // SO_GET_FILTER's length counts instructions.
         const size_t unit = (lv == SOL_SOCKET && n == SO_GET_FILTER) ? sizeof(sock_filter) : 1;

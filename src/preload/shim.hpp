@@ -202,11 +202,18 @@ struct Rep {
 constexpr uint64_t kIovNull = 1ull << 63;
 constexpr size_t kMaxData = 70000;  // beyond a datagram's 65535 bytes (larger sends fail anyway)
 constexpr size_t kMaxBlob = 65536;
-// Where each iovec's bytes lie in the flat data (at most cap bytes): the same on both sides.
-struct Span {
-    size_t off, len;
-};
-std::vector<Span> spans(const uint64_t* lens, size_t n, size_t cap);
+// Where each iovec's bytes lie in the flat data (at most cap bytes), the same on both sides:
+// f(i, off, len) for each iovec i that is not null, one after another.
+template <class F>
+void for_each_span(const uint64_t* lens, size_t n, size_t cap, F&& f) {
+    size_t off = 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (lens[i] & kIovNull) continue;
+        const size_t take = size_t(std::min<uint64_t>(lens[i], cap - off));
+        f(i, off, take);
+        off += take;
+    }
+}
 size_t ioctl_arg_size(unsigned long req);
 }  // namespace wire
 
