@@ -103,12 +103,14 @@ struct Rtt {
     std::string error;
 };
 
-Rtt parse_worker(const std::string& out) {
+// A worker's "ok MEDIAN MEAN P99 COUNT [FLOOR]"; the paired floor's median into *floor.
+Rtt parse_worker(const std::string& out, double* floor = nullptr) {
     Rtt r;
     std::istringstream in(out);
     std::string word;
+    double count = 0;
     in >> word;
-    if (word != "ok" || !(in >> r.median >> r.mean >> r.p99)) {
+    if (word != "ok" || !(in >> r.median >> r.mean >> r.p99 >> count) || (floor && !(in >> *floor))) {
         r = Rtt{};
         r.error = out.empty() ? "no output" : out.substr(0, out.find('\n'));
     }
@@ -205,7 +207,8 @@ int bench_pingpong(const BenchOptions& o) {
     // round trip several times over; turns make that weigh on every setting alike.
     const double slice = o.seconds / kRounds;
     Rounds kspin_ours, kblock_ours, kspin_perf, kblock_perf, uspin_ours, ublock_ours, uspin_perf, ublock_perf, usleep_rtt,
-        floor_rtt;
+        paired_rtt, floor_rtt;
+    std::vector<double> paired_floor;
 
     // usnet: a switch in this process, each end a program under the shim attached to it.
     const std::string sock = fmt::format("/tmp/usnet-bench-{}.sock", getpid());
@@ -268,6 +271,19 @@ int bench_pingpong(const BenchOptions& o) {
                                                     fmt::format("{}", slice), std::to_string(kSize)},
                                                    sleeping("10.0.2.16/24"), sleeping("10.0.2.17/24"))));
 
+        // Paired: spinning again, the same two processes also bouncing the frame through
+        // shared memory between round trips, so that the floor and usnet are measured on one
+        // placement of the VM's CPUs, and their difference is the stacks' own share.
+        const std::string file = fmt::format("/tmp/usnet-bench-{}-pair", getpid());
+        double pf = NAN;
+        paired_rtt.push_back(parse_worker(run_pair({worker, "server", "10.0.2.16", "9100", "spin", file},
+                                                   {worker, "client", "10.0.2.16", "9100", "spin",
+                                                    fmt::format("{}", slice), std::to_string(kSize), file},
+                                                   env("10.0.2.16/24"), env("10.0.2.17/24")),
+                                          &pf));
+        unlink(file.c_str());
+        if (std::isfinite(pf)) paired_floor.push_back(pf);
+
         // The floor: the same frame bounced between two processes through shared memory, no stack.
         int fout = -1;
         const pid_t f = spawn({worker, "shm", fmt::format("{}", slice), std::to_string(kSize + kFrameOverhead)}, {}, &fout);
@@ -287,9 +303,15 @@ int bench_pingpong(const BenchOptions& o) {
     const Row rows[] = {{"usnet-pingpong", "spinning", uspin_ours, kspin_ours},
                         {"usnet-pingpong", "blocking", ublock_ours, kblock_ours},
                         {"usnet-pingpong", "sleeping", usleep_rtt, kblock_ours},
+                        {"usnet-pingpong", "paired", paired_rtt, kspin_ours},
                         {"sockperf", "spinning", uspin_perf, kspin_perf},
                         {"sockperf", "blocking", ublock_perf, kblock_perf},
                         {"shared memory", "spinning", floor_rtt, kspin_ours}};
+    const double paired_floor_median = paired_floor.empty() ? NAN : [&] {
+        std::sort(paired_floor.begin(), paired_floor.end());
+        const size_t n = paired_floor.size();
+        return n % 2 ? paired_floor[n / 2] : (paired_floor[n / 2 - 1] + paired_floor[n / 2]) / 2;
+    }();
     if (o.json) {
         std::string j = "[";
         bool first = true;
@@ -307,6 +329,9 @@ int bench_pingpong(const BenchOptions& o) {
                 return "[" + a + "]";
             };
             j += fmt::format(",\"usnet_rounds_ns\":{},\"kernel_rounds_ns\":{}", each(r.us_rounds), each(r.k_rounds));
+            if (&r.us_rounds == &paired_rtt)
+                j += fmt::format(",\"floor_rtt_ns\":{},\"share_ns\":{}", json_ns(paired_floor_median),
+                                 json_ns(r.us.median - paired_floor_median));
             if (!r.us.error.empty()) j += fmt::format(",\"usnet_error\":\"{}\"", r.us.error);
             if (!r.k.error.empty()) j += fmt::format(",\"kernel_error\":\"{}\"", r.k.error);
             j += "}";
@@ -322,7 +347,8 @@ int bench_pingpong(const BenchOptions& o) {
                "the rounds' figures; sleeping: blocking with usnet's busy polling off (usnet run --busy-poll 0),\n"
                "against the kernel's blocking; shared memory: the same frame bounced between two processes\n"
                "through shared memory with no stack (the floor of any shared-memory wire on this machine),\n"
-               "against the kernel's spinning usnet-pingpong\n\n");
+               "against the kernel's spinning usnet-pingpong; paired: spinning, the same two processes also\n"
+               "bouncing the frame through shared memory between round trips (the floor where the VM put them)\n\n");
     fmt::print("{:<16} {:<9} {:>12} {:>12} {:>13}\n", "tool", "mode", "usnet us", "kernel us", "usnet/kernel");
     for (const Row& r : rows) {
         const double ratio = r.us.median / r.k.median;
@@ -331,6 +357,10 @@ int bench_pingpong(const BenchOptions& o) {
         if (!r.us.error.empty()) fmt::print("  usnet: {}\n", r.us.error);
         if (!r.k.error.empty()) fmt::print("  kernel: {}\n", r.k.error);
     }
+    const Rtt paired = median_of(paired_rtt);
+    if (std::isfinite(paired_floor_median) && std::isfinite(paired.median))
+        fmt::print("\npaired: usnet {} us, the floor in the same processes {} us: the stacks' share {} us\n",
+                   fmt_us(paired.median), fmt_us(paired_floor_median), fmt_us(paired.median - paired_floor_median));
     return 0;
 }
 

@@ -5,8 +5,12 @@
 //   usnet-pingpong calls ADDR PORT: the cost of single calls, one process (see the README)
 //   usnet-pingpong shm SECONDS SIZE: the floor, two processes bouncing SIZE bytes through
 //     shared memory with no stack at all
+//   server ... spin FILE, client ... spin SECONDS SIZE FILE: paired, the same two processes
+//     also bounce the frame through FILE (mapped shared) between round trips, so that the
+//     floor is measured where the VM placed this very pair; the client adds FLOOR_MEDIAN_NS
 // The client and shm print "ok MEDIAN_NS MEAN_NS P99_NS COUNT" (round trips), or "fail REASON".
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -36,14 +40,17 @@ int fail(const char* what) {
     return 1;
 }
 
-// "ok MEDIAN MEAN P99 COUNT" of round trips in nanoseconds.
-int report(std::vector<double>& rtt) {
+// "ok MEDIAN MEAN P99 COUNT" of round trips in nanoseconds, and the paired floor's median
+// when there is one.
+int report(std::vector<double>& rtt, double floor = -1) {
     if (rtt.empty()) return fail("no round trip");
     double sum = 0;
     for (double x : rtt) sum += x;
     std::sort(rtt.begin(), rtt.end());
-    std::printf("ok %.0f %.0f %.0f %zu\n", rtt[rtt.size() / 2], sum / double(rtt.size()), rtt[rtt.size() * 99 / 100],
+    std::printf("ok %.0f %.0f %.0f %zu", rtt[rtt.size() / 2], sum / double(rtt.size()), rtt[rtt.size() * 99 / 100],
                 rtt.size());
+    if (floor >= 0) std::printf(" %.0f", floor);
+    std::printf("\n");
     return 0;
 }
 
@@ -58,12 +65,38 @@ ssize_t receive(int fd, char* buf, size_t len, bool spin, Clock::duration patien
     }
 }
 
-int server(const sockaddr_in& a, bool spin) {
+// A mailbox of the floor (shm_floor, and the paired mode), laid out as a ring slot: the
+// sequence word with the bytes after it.
+struct alignas(64) Mailbox {
+    std::atomic<uint64_t> seq;
+    unsigned char data[128 - sizeof(std::atomic<uint64_t>)];
+};
+
+inline void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+// Maps the paired mode's mailboxes (two, as shm_floor's) from a file both ends name; null
+// without one.
+Mailbox* map_mailboxes(const char* path) {
+    if (!path) return nullptr;
+    const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, 2 * sizeof(Mailbox)) != 0) return nullptr;
+    void* m = mmap(nullptr, 2 * sizeof(Mailbox), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    return m == MAP_FAILED ? nullptr : static_cast<Mailbox*>(m);
+}
+
+int server(const sockaddr_in& a, bool spin, Mailbox* box) {
     const int fd = socket(AF_INET, SOCK_DGRAM, 0);
     if (fd < 0 || bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) return fail("bind");
     timeval tv{30, 0};  // a client that died must not leave the server behind forever
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     char buf[65536];
+    unsigned char local[sizeof(Mailbox::data)];
+    uint64_t bounced = box ? box[0].seq.load(std::memory_order_acquire) : 0;
     for (;;) {
         sockaddr_in from{};
         socklen_t fl = sizeof from;
@@ -71,6 +104,13 @@ int server(const sockaddr_in& a, bool spin) {
         if (spin) {
             const auto give_up = Clock::now() + std::chrono::seconds(30);
             for (unsigned i = 0;; ++i) {
+                if (box && box[0].seq.load(std::memory_order_acquire) > bounced) {
+                    // The paired floor: the frame back through the other mailbox.
+                    bounced = box[0].seq.load(std::memory_order_acquire);
+                    std::memcpy(local, box[0].data, sizeof local);
+                    std::memcpy(box[1].data, local, sizeof local);
+                    box[1].seq.store(bounced, std::memory_order_release);
+                }
                 n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fl);
                 if (n >= 0 || errno != EAGAIN) break;
                 if ((i & 1023) == 0 && Clock::now() > give_up) break;
@@ -84,7 +124,7 @@ int server(const sockaddr_in& a, bool spin) {
     }
 }
 
-int client(const sockaddr_in& a, bool spin, double seconds, size_t size) {
+int client(const sockaddr_in& a, bool spin, double seconds, size_t size, Mailbox* box) {
     const int fd = socket(AF_INET, SOCK_DGRAM, 0);
     if (fd < 0 || connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) return fail("connect");
     std::vector<char> out(size, 'p'), in(65536);
@@ -99,10 +139,27 @@ int client(const sockaddr_in& a, bool spin, double seconds, size_t size) {
     for (int i = 0; i < 2000; ++i)  // warm-up
         if (send(fd, out.data(), size, 0) < 0 || receive(fd, in.data(), in.size(), spin, std::chrono::seconds(2)) < 0)
             return fail("warm-up");
-    std::vector<double> rtt;
+    std::vector<double> rtt, floor;
     rtt.reserve(1 << 22);
+    if (box) floor.reserve(1 << 22);
+    uint64_t n = box ? box[1].seq.load(std::memory_order_acquire) : 0;
+    unsigned char local[sizeof(Mailbox::data)] = {};
+    const size_t frame = std::min(sizeof local, size + 42);  // (the datagram's Ethernet frame)
     const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     for (auto now = Clock::now(); now < end && rtt.size() < rtt.capacity();) {
+        if (box) {
+            // The paired floor first: the frame's bytes there and back, no stack.
+            const auto f0 = now;
+            std::memcpy(box[0].data, local, frame);
+            box[0].seq.store(++n, std::memory_order_release);
+            for (unsigned i = 0; box[1].seq.load(std::memory_order_acquire) < n; ++i) {
+                relax();
+                if ((i & 0xfffff) == 0 && Clock::now() > end + std::chrono::seconds(2)) return fail("no shared-memory echo");
+            }
+            std::memcpy(local, box[1].data, frame);
+            now = Clock::now();
+            floor.push_back(double(std::chrono::duration_cast<std::chrono::nanoseconds>(now - f0).count()));
+        }
         const auto t0 = now;
         if (send(fd, out.data(), size, 0) < 0) return fail("send");
         if (receive(fd, in.data(), in.size(), spin, std::chrono::seconds(2)) < 0) return fail("datagram lost");
@@ -110,24 +167,13 @@ int client(const sockaddr_in& a, bool spin, double seconds, size_t size) {
         rtt.push_back(double(std::chrono::duration_cast<std::chrono::nanoseconds>(now - t0).count()));
     }
     (void)!send(fd, "q", 1, 0);
-    return report(rtt);
+    std::sort(floor.begin(), floor.end());
+    return report(rtt, floor.empty() ? -1 : floor[floor.size() / 2]);
 }
 
 // Two processes bouncing `size` bytes (106: a 64-byte datagram's Ethernet frame) through
 // shared memory, both spinning, with nothing else: what a stack whose wire is shared memory
 // cannot beat on this machine, as each direction moves the bytes' cache lines between cores.
-// Each mailbox is laid out as a ring slot: the sequence word with the bytes after it.
-struct alignas(64) Mailbox {
-    std::atomic<uint64_t> seq;
-    unsigned char data[128 - sizeof(std::atomic<uint64_t>)];
-};
-
-inline void relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 int shm_floor(double seconds, size_t size) {
     if (size > sizeof(Mailbox::data)) return fail("size");
     void* m = mmap(nullptr, 2 * sizeof(Mailbox), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -206,7 +252,10 @@ int main(int argc, char** argv) {
         return calls(a);
     }
     if (argc < 5) {
-        std::fprintf(stderr, "usage: %s server ADDR PORT spin|block | client ADDR PORT spin|block SECONDS SIZE | calls ADDR PORT | shm SECONDS SIZE\n", argv[0]);
+        std::fprintf(stderr,
+                     "usage: %s server ADDR PORT spin|block [FILE] | client ADDR PORT spin|block SECONDS SIZE [FILE] | "
+                     "calls ADDR PORT | shm SECONDS SIZE\n",
+                     argv[0]);
         return 2;
     }
     sockaddr_in a{};
@@ -215,7 +264,13 @@ int main(int argc, char** argv) {
     if (inet_pton(AF_INET, argv[2], &a.sin_addr) != 1) return 2;
     const bool spin = std::strcmp(argv[4], "spin") == 0;
     setvbuf(stdout, nullptr, _IOLBF, 0);
-    if (std::strcmp(argv[1], "server") == 0) return server(a, spin);
+    // The paired floor's file (spinning only).
+    const char* file = argc > (std::strcmp(argv[1], "server") == 0 ? 5 : 7) && spin ? argv[argc - 1] : nullptr;
+    Mailbox* box = map_mailboxes(file);
+    if (file && !box) return fail(file);
+    if (std::strcmp(argv[1], "server") == 0) return server(a, spin, box);
     if (argc < 7) return 2;
-    return client(a, spin, std::atof(argv[5]), size_t(std::atoi(argv[6])));
+    const int r = client(a, spin, std::atof(argv[5]), size_t(std::atoi(argv[6])), box);
+    if (file) unlink(file);
+    return r;
 }

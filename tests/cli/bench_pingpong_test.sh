@@ -29,5 +29,11 @@ for r in rows:
         rounds = r[side + "_rounds_ns"]
         assert len(rounds) == 3 and all(isinstance(x, (int, float)) for x in rounds), (r, side)
         assert r[side + "_rtt_ns"] == sorted(rounds)[1], (r, side)
+# Paired: the floor measured in the same processes, and the stacks' share beside it.
+paired = [r for r in rows if (r["tool"], r["mode"]) == ("usnet-pingpong", "paired")]
+assert len(paired) == 1, settings
+p = paired[0]
+assert isinstance(p["floor_rtt_ns"], (int, float)) and 0 < p["floor_rtt_ns"], p
+assert abs(p["share_ns"] - (p["usnet_rtt_ns"] - p["floor_rtt_ns"])) < 1.5, p
 print("ok:", len(rows), "settings")
 PY
