@@ -382,7 +382,9 @@ int dump_neigh(Req& q, Reply& r) {
 int dump_rules(Req& q, Reply& r) {
     if (q.family == AF_INET6) return 0;
     const std::pair<uint32_t, uint8_t> rules[] = {{0, RT_TABLE_LOCAL}, {32766, RT_TABLE_MAIN}, {32767, RT_TABLE_DEFAULT}};
-    for (const auto& [pref, table] : rules)
+    for (const auto& rule : rules) {
+        const uint32_t pref = rule.first;  // (not structured bindings: clang before 16 cannot capture them)
+        const uint8_t table = rule.second;
         r.msgs.push_back(one(q, [&](NlWriter& w) {
             w.begin(RTM_NEWRULE, uint16_t(NLM_F_MULTI | r.answer_flags), r.seq, q.n.portid);
             fib_rule_hdr h{};
@@ -396,6 +398,7 @@ int dump_rules(Req& q, Reply& r) {
             if (pref) w.attr_u32(FRA_PRIORITY, pref);
             w.end();
         }));
+    }
     return 0;
 }
 

@@ -2,8 +2,10 @@
 // pending datagram was consumed. Run on the kernel and under `usnet run`; the outputs must
 // be identical (tests/preload/efault_test.sh). Linux answers EFAULT; usnet must never crash.
 // Bad pointers on purpose: the compiler's access checks would refuse them.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wstringop-overread"
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/filter.h>
