@@ -78,6 +78,17 @@ inline void relax() {
 #endif
 }
 
+// Waits until a mailbox's sequence reaches n, asking for its second line on each look as
+// the switch's rings do (Fabric::pending), so that both lines move at once.
+inline uint64_t await(const Mailbox& b, uint64_t n) {
+    uint64_t seen;
+    while ((seen = b.seq.load(std::memory_order_acquire)) < n) {
+        __builtin_prefetch(reinterpret_cast<const char*>(&b) + 64);
+        relax();
+    }
+    return seen;
+}
+
 // Maps the paired mode's mailboxes (two, as shm_floor's) from a file both ends name; null
 // without one.
 Mailbox* map_mailboxes(const char* path) {
@@ -104,6 +115,7 @@ int server(const sockaddr_in& a, bool spin, Mailbox* box) {
         if (spin) {
             const auto give_up = Clock::now() + std::chrono::seconds(30);
             for (unsigned i = 0;; ++i) {
+                if (box) __builtin_prefetch(reinterpret_cast<const char*>(&box[0]) + 64);  // (as await)
                 if (box && box[0].seq.load(std::memory_order_acquire) > bounced) {
                     // The paired floor: the frame back through the other mailbox.
                     bounced = box[0].seq.load(std::memory_order_acquire);
@@ -153,6 +165,7 @@ int client(const sockaddr_in& a, bool spin, double seconds, size_t size, Mailbox
             std::memcpy(box[0].data, local, frame);
             box[0].seq.store(++n, std::memory_order_release);
             for (unsigned i = 0; box[1].seq.load(std::memory_order_acquire) < n; ++i) {
+                __builtin_prefetch(reinterpret_cast<const char*>(&box[1]) + 64);  // (as await)
                 relax();
                 if ((i & 0xfffff) == 0 && Clock::now() > end + std::chrono::seconds(2)) return fail("no shared-memory echo");
             }
@@ -186,9 +199,7 @@ int shm_floor(double seconds, size_t size) {
     if (echo == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         for (uint64_t n = 1;; ++n) {
-            uint64_t seen;
-            while ((seen = box[0].seq.load(std::memory_order_acquire)) < n) relax();
-            if (seen == kStop) _exit(0);
+            if (await(box[0], n) == kStop) _exit(0);
             std::memcpy(local, box[0].data, size);
             std::memcpy(box[1].data, local, size);
             box[1].seq.store(n, std::memory_order_release);
@@ -202,7 +213,7 @@ int shm_floor(double seconds, size_t size) {
         ++n;
         std::memcpy(box[0].data, local, size);
         box[0].seq.store(n, std::memory_order_release);
-        while (box[1].seq.load(std::memory_order_acquire) < n) relax();
+        await(box[1], n);
         std::memcpy(local, box[1].data, size);
     };
     for (int i = 0; i < 2000; ++i) bounce();  // warm-up
