@@ -127,7 +127,12 @@ Rtt parse_sockperf(const std::string& out) {
     r.median = number_after("percentile 50.000 =") * 1000;
     r.mean = number_after("avg-rtt=") * 1000;
     r.p99 = number_after("percentile 99.000 =") * 1000;
-    if (!std::isfinite(r.median)) r.error = "no sockperf summary";
+    if (!std::isfinite(r.median)) {
+        // Its last line says why (a sockperf client does not wait for its server).
+        std::string last = out.substr(0, out.find_last_not_of('\n') + 1);
+        last = last.substr(last.find_last_of('\n') + 1);
+        r.error = "no sockperf summary" + (last.empty() ? std::string() : ": " + last);
+    }
     return r;
 }
 
@@ -139,6 +144,11 @@ struct Setting {
 // rounds that gave one (the first error if none did).
 constexpr int kRounds = 3;
 using Rounds = std::vector<Rtt>;
+double median(std::vector<double> v) {
+    if (v.empty()) return NAN;
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
 Rtt median_of(const Rounds& rounds) {
     std::vector<double> med, mean, p99;
     for (const Rtt& r : rounds)
@@ -148,11 +158,7 @@ Rtt median_of(const Rounds& rounds) {
             p99.push_back(r.p99);
         }
     if (med.empty()) return rounds.empty() ? Rtt{NAN, NAN, NAN, "not measured"} : rounds.front();
-    auto mid = [](std::vector<double>& v) {
-        std::sort(v.begin(), v.end());
-        return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-    };
-    return Rtt{mid(med), mid(mean), mid(p99), ""};
+    return Rtt{median(med), median(mean), median(p99), ""};
 }
 
 // Both tools in both modes against one server address. env: how each end is started.
@@ -307,11 +313,7 @@ int bench_pingpong(const BenchOptions& o) {
                         {"sockperf", "spinning", uspin_perf, kspin_perf},
                         {"sockperf", "blocking", ublock_perf, kblock_perf},
                         {"shared memory", "spinning", floor_rtt, kspin_ours}};
-    const double paired_floor_median = paired_floor.empty() ? NAN : [&] {
-        std::sort(paired_floor.begin(), paired_floor.end());
-        const size_t n = paired_floor.size();
-        return n % 2 ? paired_floor[n / 2] : (paired_floor[n / 2 - 1] + paired_floor[n / 2]) / 2;
-    }();
+    const double paired_floor_median = median(paired_floor);
     if (o.json) {
         std::string j = "[";
         bool first = true;

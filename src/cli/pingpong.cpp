@@ -78,15 +78,33 @@ inline void relax() {
 #endif
 }
 
-// Waits until a mailbox's sequence reaches n, asking for its second line on each look as
-// the switch's rings do (Fabric::pending), so that both lines move at once.
-inline uint64_t await(const Mailbox& b, uint64_t n) {
-    uint64_t seen;
-    while ((seen = b.seq.load(std::memory_order_acquire)) < n) {
-        __builtin_prefetch(reinterpret_cast<const char*>(&b) + 64);
+// Whether a mailbox's sequence has reached n; a look that finds it short also asks for the
+// mailbox's second line, as the switch's rings do (Fabric::pending), so that both lines move
+// at once.
+inline bool arrived(const Mailbox& b, uint64_t n) {
+    if (b.seq.load(std::memory_order_acquire) >= n) return true;
+    __builtin_prefetch(reinterpret_cast<const char*>(&b) + 64);
+    return false;
+}
+
+// The echoing end: the frame in box[0] back through box[1], as number n.
+inline void echo(Mailbox* box, unsigned char* local, size_t size, uint64_t n) {
+    std::memcpy(local, box[0].data, size);
+    std::memcpy(box[1].data, local, size);
+    box[1].seq.store(n, std::memory_order_release);
+}
+
+// The measuring end: the frame out through box[0] as number n, and back through box[1].
+// False when no echo came by give_up.
+inline bool bounce(Mailbox* box, unsigned char* local, size_t size, uint64_t n, Clock::time_point give_up) {
+    std::memcpy(box[0].data, local, size);
+    box[0].seq.store(n, std::memory_order_release);
+    for (unsigned i = 0; !arrived(box[1], n); ++i) {
         relax();
+        if ((i & 0xfffff) == 0 && Clock::now() > give_up) return false;
     }
-    return seen;
+    std::memcpy(local, box[1].data, size);
+    return true;
 }
 
 // Maps the paired mode's mailboxes (two, as shm_floor's) from a file both ends name; null
@@ -115,13 +133,9 @@ int server(const sockaddr_in& a, bool spin, Mailbox* box) {
         if (spin) {
             const auto give_up = Clock::now() + std::chrono::seconds(30);
             for (unsigned i = 0;; ++i) {
-                if (box) __builtin_prefetch(reinterpret_cast<const char*>(&box[0]) + 64);  // (as await)
-                if (box && box[0].seq.load(std::memory_order_acquire) > bounced) {
-                    // The paired floor: the frame back through the other mailbox.
+                if (box && arrived(box[0], bounced + 1)) {  // the paired floor
                     bounced = box[0].seq.load(std::memory_order_acquire);
-                    std::memcpy(local, box[0].data, sizeof local);
-                    std::memcpy(box[1].data, local, sizeof local);
-                    box[1].seq.store(bounced, std::memory_order_release);
+                    echo(box, local, sizeof local, bounced);
                 }
                 n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fl);
                 if (n >= 0 || errno != EAGAIN) break;
@@ -162,14 +176,7 @@ int client(const sockaddr_in& a, bool spin, double seconds, size_t size, Mailbox
         if (box) {
             // The paired floor first: the frame's bytes there and back, no stack.
             const auto f0 = now;
-            std::memcpy(box[0].data, local, frame);
-            box[0].seq.store(++n, std::memory_order_release);
-            for (unsigned i = 0; box[1].seq.load(std::memory_order_acquire) < n; ++i) {
-                __builtin_prefetch(reinterpret_cast<const char*>(&box[1]) + 64);  // (as await)
-                relax();
-                if ((i & 0xfffff) == 0 && Clock::now() > end + std::chrono::seconds(2)) return fail("no shared-memory echo");
-            }
-            std::memcpy(local, box[1].data, frame);
+            if (!bounce(box, local, frame, ++n, end + std::chrono::seconds(2))) return fail("no shared-memory echo");
             now = Clock::now();
             floor.push_back(double(std::chrono::duration_cast<std::chrono::nanoseconds>(now - f0).count()));
         }
@@ -193,39 +200,33 @@ int shm_floor(double seconds, size_t size) {
     if (m == MAP_FAILED) return fail("mmap");
     Mailbox* box = new (m) Mailbox[2]();
     constexpr uint64_t kStop = ~uint64_t(0);
-    const pid_t echo = fork();
-    if (echo < 0) return fail("fork");
+    const pid_t echoer = fork();
+    if (echoer < 0) return fail("fork");
     unsigned char local[sizeof(Mailbox::data)] = {};
-    if (echo == 0) {
+    if (echoer == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         for (uint64_t n = 1;; ++n) {
-            if (await(box[0], n) == kStop) _exit(0);
-            std::memcpy(local, box[0].data, size);
-            std::memcpy(box[1].data, local, size);
-            box[1].seq.store(n, std::memory_order_release);
+            while (!arrived(box[0], n)) relax();
+            if (box[0].seq.load(std::memory_order_acquire) == kStop) _exit(0);
+            echo(box, local, size, n);
         }
     }
     std::vector<double> rtt;
     rtt.reserve(1 << 22);
     std::memset(local, 'p', size);
     uint64_t n = 0;
-    auto bounce = [&] {
-        ++n;
-        std::memcpy(box[0].data, local, size);
-        box[0].seq.store(n, std::memory_order_release);
-        await(box[1], n);
-        std::memcpy(local, box[1].data, size);
-    };
-    for (int i = 0; i < 2000; ++i) bounce();  // warm-up
+    for (int i = 0; i < 2000; ++i)  // warm-up (the echo may still be starting)
+        if (!bounce(box, local, size, ++n, Clock::now() + std::chrono::seconds(5))) return fail("no shared-memory echo");
     const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    const auto give_up = end + std::chrono::seconds(2);  // (the echo died)
     for (auto now = Clock::now(); now < end && rtt.size() < rtt.capacity();) {
         const auto t0 = now;
-        bounce();
+        if (!bounce(box, local, size, ++n, give_up)) return fail("no shared-memory echo");
         now = Clock::now();
         rtt.push_back(double(std::chrono::duration_cast<std::chrono::nanoseconds>(now - t0).count()));
     }
     box[0].seq.store(kStop, std::memory_order_release);
-    waitpid(echo, nullptr, 0);
+    waitpid(echoer, nullptr, 0);
     return report(rtt);
 }
 
