@@ -177,10 +177,13 @@ void measure(const std::string& worker, const std::string& addr, double seconds,
         }
         // sockperf's spinning client busy-polls a non-blocking socket; its server waits in
         // epoll either way (a --nonblocked server stalls even on the kernel).
-        // (sockperf counts whole seconds.)
+        // (sockperf counts whole seconds.) Its client sizes its table of sent sequence numbers
+        // for (1 + seconds) * mps, and "max" mps assumes a rate far below a fast shared-memory
+        // round trip, which then ends the run with "_seqN > m_maxSequenceNo"; a stated rate
+        // above anything reached here sizes the table for it (both stacks get the same flags).
         const std::string whole = std::to_string(std::max(1L, std::lround(seconds)));
         std::vector<std::string> cl = {"sockperf", "pp", "-i", addr, "-p", "11111", "-t", whole, "-m", std::to_string(kSize),
-                                       "--full-rtt"};
+                                       "--full-rtt", "--mps", "5000000"};
         if (st == spin) cl.push_back("--nonblocked");
         st->sockperf = parse_sockperf(run_pair({"sockperf", "sr", "-i", addr, "-p", "11111"}, cl, env_server, env_client));
     }
