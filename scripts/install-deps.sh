@@ -7,7 +7,7 @@ SUDO=""
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
   build-essential g++ cmake ninja-build pkg-config \
-  libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev libcli11-dev libpcap-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev libcli11-dev libpcap-dev libevent-dev \
   tshark iproute2 util-linux procps perl python3 ca-certificates \
   netcat-openbsd socat sockperf iperf memcached ethtool
 # Daemons and clients the programs tests run (never as services: policy-rc.d keeps their
