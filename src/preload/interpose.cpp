@@ -7,6 +7,8 @@
 // close-on-exec and FD_SETSIZE behave as programs expect.
 #include "shim.hpp"
 
+#include <net/if.h>
+
 namespace usnet::shim {
 
 // Runs the usnet call under the lock, or returns the real call's result.
@@ -68,6 +70,47 @@ bool kernel_socket_if_ioctl(int fd, unsigned long req, void* arg, int* ret) {
     void* a = ioctl_arg(req, arg);
     *ret = g_client.load() ? remote().dev_ioctl(family, req, a) : explained(r.stack().dev_ioctl(family, req, a), fd);
     return true;
+}
+
+// bind on a socket the kernel owns (TCP, raw): the program's addresses are usnet's, which
+// the kernel's namespace lacks, so a bind to one fails there with EADDRNOTAVAIL; a daemon
+// that binds every protocol to its interfaces' addresses (dnsmasq --bind-interfaces) then
+// exits. Bound with IP_FREEBIND instead (then cleared, so getsockopt reads as before), such a
+// socket stays as unreachable as one bound to the wildcard; an address usnet lacks too still
+// fails as on Linux.
+int kernel_bind(int fd, const sockaddr* a, socklen_t l) {
+    NATIVE(bind);
+    NATIVE(getsockopt);
+    NATIVE(setsockopt);
+    const int r = real_bind(fd, a, l);
+    if (r == 0 || errno != EADDRNOTAVAIL || !g_active.load(std::memory_order_acquire) || l < sizeof(sockaddr_in) ||
+        a->sa_family != AF_INET)
+        return r;
+    int family = 0, freebind = 0;
+    socklen_t len = sizeof family;
+    if (real_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) != 0 || family != AF_INET) return errno = EADDRNOTAVAIL, r;
+    const in_addr want = reinterpret_cast<const sockaddr_in*>(a)->sin_addr;
+    ifreq ifr[64];
+    ifconf ic{};
+    ic.ifc_len = sizeof ifr;
+    ic.ifc_req = ifr;
+    {
+        Runtime& rt = runtime();
+        std::lock_guard<usnet::CallLock> g(rt.mu);
+        const int q = g_client.load() ? remote().dev_ioctl(AF_INET, SIOCGIFCONF, &ic)
+                                      : rt.stack().dev_ioctl(AF_INET, SIOCGIFCONF, &ic);
+        if (q != 0) ic.ifc_len = 0;
+    }
+    bool ours = false;
+    for (size_t i = 0; i < size_t(ic.ifc_len) / sizeof(ifreq); ++i)
+        ours = ours || reinterpret_cast<const sockaddr_in*>(&ifr[i].ifr_addr)->sin_addr.s_addr == want.s_addr;
+    const int one = 1;
+    if (!ours || real_setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one) != 0) return errno = EADDRNOTAVAIL, r;
+    const int again = real_bind(fd, a, l);
+    const int e = errno;
+    real_setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &freebind, sizeof freebind);
+    errno = e;
+    return again;
 }
 
 }  // namespace usnet::shim
@@ -207,8 +250,7 @@ static int dup_usnet(int oldfd, int newfd_or_min, int how, int flags) {
 }
 
 int bind(int fd, const sockaddr* a, socklen_t l) {
-    NATIVE(bind);
-    ROUTE(fd, st.bind(u, addr_in_bad(a, l) ? nullptr : a, l), real_bind(fd, a, l));
+    ROUTE(fd, st.bind(u, addr_in_bad(a, l) ? nullptr : a, l), kernel_bind(fd, a, l));
 }
 int connect(int fd, const sockaddr* a, socklen_t l) {
     NATIVE(connect);

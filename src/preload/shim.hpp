@@ -395,6 +395,8 @@ void* ioctl_arg(unsigned long req, void* arg);
 // An interface ioctl on a kernel-owned socket, answered from usnet (interpose.cpp): true
 // with *ret set when it was one.
 bool kernel_socket_if_ioctl(int fd, unsigned long req, void* arg, int* ret);
+// bind on a kernel-owned socket, to one of usnet's addresses too (interpose.cpp).
+int kernel_bind(int fd, const sockaddr* a, socklen_t l);
 
 // ---- readiness: poll, select and epoll over usnet and kernel descriptors (readiness.cpp) ----
 extern std::atomic<bool> g_signal;

@@ -403,7 +403,7 @@ long route(long nr, const long* a) {
     switch (nr) {
         case SYS_socket: return kret(::socket(int(a[0]), int(a[1]), int(a[2])));
         case SYS_socketpair: return kret(::socketpair(int(a[0]), int(a[1]), int(a[2]), P<int>(a[3])));
-        case SYS_bind: ON_FD(a[0], ::bind(int(a[0]), P<sockaddr>(a[1]), socklen_t(a[2])));
+        case SYS_bind: return kret(::bind(int(a[0]), P<sockaddr>(a[1]), socklen_t(a[2])));  // (kernel_bind too)
         case SYS_connect: ON_FD(a[0], ::connect(int(a[0]), P<sockaddr>(a[1]), socklen_t(a[2])));
         case SYS_listen: ON_FD(a[0], ::listen(int(a[0]), int(a[1])));
         case SYS_accept: ON_FD(a[0], ::accept(int(a[0]), P<sockaddr>(a[1]), P<socklen_t>(a[2])));

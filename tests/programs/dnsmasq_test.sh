@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # dnsmasq as a DNS server and dig (bind9's, on libuv) as its client, across a usnet switch,
 # compared with the same pair on the kernel. dnsmasq finds its interfaces with SIOCGIF*
-# ioctls and netlink; dig sends with sendmmsg through syscall(2) (the shim's trap). Not
-# --bind-interfaces: dnsmasq also binds a TCP listener to the address, and TCP is the
-# kernel's (which has no 10.0.2.16); bound to the wildcard, it stays in its namespace.
+# ioctls and netlink; dig sends with sendmmsg through syscall(2) (the shim's trap). Then
+# again with --bind-interfaces, the server's kernel namespace with its loopback up as on an
+# ordinary host: dnsmasq also binds a TCP listener to 10.0.2.16, and TCP is the kernel's,
+# which lacks that address (the shim binds it with IP_FREEBIND: kernel_bind).
 usnet=$1
 source "$(dirname "$0")/pair_lib.sh"
 need dnsmasq dig
@@ -16,4 +17,10 @@ echo "$u"
 check "usnet: dnsmasq answers dig" '^10\.0\.2\.99$' "$u"
 k=$(on_kernel "$server" "$client")
 same "usnet and the kernel: the same answers" "$u" "$k"
+server=${server/--listen-address=10.0.2.16/--listen-address=10.0.2.16 --bind-interfaces}
+u=$(SERVER_LO=up on_usnet "$server" "$client")
+grep -q 'failed to create listening socket' "$tmp/usnet-server.log" && { echo "FAIL: --bind-interfaces:"; cat "$tmp/usnet-server.log"; status=1; }
+check "usnet, --bind-interfaces: dnsmasq answers dig" '^10\.0\.2\.99$' "$u"
+k=$(on_kernel "$server" "$client")
+same "usnet and the kernel, --bind-interfaces: the same answers" "$u" "$k"
 exit $status

@@ -9,7 +9,9 @@
 #   same NAME A B            PASS if A equals B, else FAIL with a diff
 # on_usnet and on_kernel run in $(...): they clean up after themselves (the namespaces are
 # also removed at exit, should the test be interrupted).
-# SERVER_WAIT (seconds, default 1) is how long the server gets to start.
+# SERVER_WAIT (seconds, default 1) is how long the server gets to start. SERVER_LO=up brings
+# up the loopback of the usnet server's kernel namespace first, as on an ordinary host
+# (where the kernel then refuses a bind to an address it lacks).
 source "$(dirname "${BASH_SOURCE[0]}")/../preload/switch_lib.sh"
 _pair_cleanup() {
     local n
@@ -26,7 +28,8 @@ on_usnet() {
     local server=$1 client=$2 pid out
     # (in a network namespace of its own: what the program keeps in the kernel, a TCP
     # listener say, is private to it, as on the kernel side)
-    unshare -n "$usnet" run --switch "$sock" --addr 10.0.2.16/24 -- bash -c "$server" >"$tmp/usnet-server.log" 2>&1 &
+    unshare -n sh -c '[ "$1" != up ] || ip link set lo up; shift; exec "$@"' sh "${SERVER_LO:-}" \
+        "$usnet" run --switch "$sock" --addr 10.0.2.16/24 -- bash -c "$server" >"$tmp/usnet-server.log" 2>&1 &
     pid=$!
     _pids+=($pid)
     sleep "${SERVER_WAIT:-1}"
