@@ -610,10 +610,13 @@ bool Network::run_until_realtime(FnRef<bool()> ready, Time deadline, bool leave_
     // (The caller takes it itself, or else takes it in and waits again; before any clock
     // read, which on a VM costs as much as the rest of a receive.)
     auto input_left = [&] { return leave_input && n.up && !n.up->detached && n.up->pending(); };
+    // Nor may the steps take it in: a frame that lands just after input_left() looked would
+    // go up the layers instead of to the caller. The next look (or the sleep's) finds it.
+    const bool link_left = leave_input && n.up && n.up->cheap_poll();
     for (;;) {
         if (input_left()) return true;
         n.sync_clock();
-        n.step_to(n.now);
+        n.step_to(n.now, !link_left);
         if (ready()) return true;
         if (n.now >= deadline) return ready();
         const Time next = std::min(n.next_time(), deadline);
