@@ -6,7 +6,7 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
-  build-essential g++ cmake ninja-build pkg-config \
+  build-essential g++ clang cmake ninja-build pkg-config \
   libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev libcli11-dev libpcap-dev libevent-dev \
   tshark iproute2 util-linux procps perl python3 ca-certificates \
   netcat-openbsd socat sockperf iperf memcached ethtool

@@ -65,10 +65,22 @@ void install_probe_handler() {
     g_probe_installed.store(true, std::memory_order_release);
 }
 
-// One byte per page of [a, last]: read, or an atomic add of 0 (needs write access, changes nothing).
+// A locked write of the byte's own value: needs write access, changes nothing. Not an atomic
+// add of 0 in C++: clang lowers that idempotent update to a fence and a load, which a
+// read-only page lets through (the copy into it then faulted in the program).
+[[gnu::always_inline]] inline void touch_for_write(volatile char* p) {
+#if defined(__x86_64__) || defined(__i386__)
+    asm volatile("lock orb $0, %0" : "+m"(*p)::"memory");
+#else
+    char v = *p;  // (a compare-and-swap, which compilers do not turn into a load)
+    __atomic_compare_exchange_n(p, &v, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+#endif
+}
+
+// One byte per page of [a, last]: read, or written as it is (touch_for_write).
 [[gnu::noinline, gnu::no_sanitize_address]] void touch_pages(uintptr_t a, uintptr_t last, bool write) {
     for (uintptr_t x = a;;) {
-        if (write) __atomic_fetch_add(reinterpret_cast<volatile char*>(x), char(0), __ATOMIC_RELAXED);
+        if (write) touch_for_write(reinterpret_cast<volatile char*>(x));
         else (void)*reinterpret_cast<const volatile char*>(x);
         const uintptr_t next = (x | (kProbePage - 1)) + 1;
         if (next == 0 || next > last) break;
