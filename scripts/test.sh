@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build and run every test: once under ASan+UBSan (Debug), the unit and shim tests built
 # with clang, then the regular build, in the Release configuration a user builds (whose
-# CTest summary is the last one printed). Both
+# CTest summary is the last one printed). All
 # with warnings as errors, which a user's own build leaves off (USNET_WERROR). The
 # conformance tests create their own private network namespaces; without root they report
 # themselves skipped.

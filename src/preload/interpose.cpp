@@ -86,7 +86,7 @@ int kernel_bind(int fd, const sockaddr* a, socklen_t l) {
     if (r == 0 || errno != EADDRNOTAVAIL || !g_active.load(std::memory_order_acquire) || l < sizeof(sockaddr_in) ||
         a->sa_family != AF_INET)
         return r;
-    int family = 0, freebind = 0;
+    int family = 0;
     socklen_t len = sizeof family;
     if (real_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) != 0 || family != AF_INET) return errno = EADDRNOTAVAIL, r;
     const in_addr want = reinterpret_cast<const sockaddr_in*>(a)->sin_addr;
@@ -104,11 +104,11 @@ int kernel_bind(int fd, const sockaddr* a, socklen_t l) {
     bool ours = false;
     for (size_t i = 0; i < size_t(ic.ifc_len) / sizeof(ifreq); ++i)
         ours = ours || reinterpret_cast<const sockaddr_in*>(&ifr[i].ifr_addr)->sin_addr.s_addr == want.s_addr;
-    const int one = 1;
-    if (!ours || real_setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one) != 0) return errno = EADDRNOTAVAIL, r;
+    const int on = 1, off = 0;
+    if (!ours || real_setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &on, sizeof on) != 0) return errno = EADDRNOTAVAIL, r;
     const int again = real_bind(fd, a, l);
     const int e = errno;
-    real_setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &freebind, sizeof freebind);
+    real_setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &off, sizeof off);
     errno = e;
     return again;
 }

@@ -5,7 +5,7 @@
 //   port P+1   EV_READ|EV_PERSIST|EV_ET, the callback drains to EAGAIN (edge triggering)
 //   port P+2   EV_READ without EV_PERSIST, added again in each callback (libevent then
 //              deletes and re-adds, or modifies, the descriptor's epoll registration)
-// plus a persistent 20 ms timer that counts, so that the loop's timeouts run alongside.
+// plus a persistent 20 ms timer, so that the loop's timeouts run alongside.
 //   libevent_udp server ADDR PORT BACKEND   (BACKEND: epoll, poll or select)
 //   libevent_udp client ADDR PORT
 // The client sends bursts of three datagrams to each port and prints the replies in order
@@ -52,10 +52,6 @@ bool answer(int fd, const char* tag) {
     return true;
 }
 
-struct Oneshot {
-    event* ev;
-};
-
 void on_level(evutil_socket_t fd, short, void*) { answer(fd, "level"); }
 
 void on_edge(evutil_socket_t fd, short, void*) {
@@ -63,13 +59,12 @@ void on_edge(evutil_socket_t fd, short, void*) {
     }
 }
 
-void on_oneshot(evutil_socket_t fd, short, void* arg) {
+void on_oneshot(evutil_socket_t fd, short, void* self) {
     answer(fd, "oneshot");
-    event_add(static_cast<Oneshot*>(arg)->ev, nullptr);
+    event_add(static_cast<event*>(self), nullptr);
 }
 
-int ticks = 0;
-void on_tick(evutil_socket_t, short, void*) { ++ticks; }
+void on_tick(evutil_socket_t, short, void*) {}
 
 int server(const char* addr, int port, const char* backend) {
     event_config* cfg = event_config_new();
@@ -84,13 +79,12 @@ int server(const char* addr, int port, const char* backend) {
     const int a = udp_socket(addr, port), b = udp_socket(addr, port + 1), c = udp_socket(addr, port + 2);
     event* level = event_new(base, a, EV_READ | EV_PERSIST, on_level, nullptr);
     event* edge = event_new(base, b, EV_READ | EV_PERSIST | EV_ET, on_edge, nullptr);
-    Oneshot os{};
-    os.ev = event_new(base, c, EV_READ, on_oneshot, &os);
+    event* oneshot = event_new(base, c, EV_READ, on_oneshot, event_self_cbarg());
     event* tick = event_new(base, -1, EV_PERSIST, on_tick, nullptr);
     const timeval every{0, 20 * 1000};
     event_add(level, nullptr);
     event_add(edge, nullptr);
-    event_add(os.ev, nullptr);
+    event_add(oneshot, nullptr);
     event_add(tick, &every);
     event_base_dispatch(base);  // until killed
     return 0;
