@@ -4,9 +4,10 @@
 // __socket, __connect, __close: none of them meets an interposer.
 //
 // A seccomp filter sends those system calls to a SIGSYS handler that routes them exactly as
-// the interposers would. It traps by where the call comes from: the executable mappings
-// present at start (the program, libc, the other libraries), never the shim (whose own
-// calls go through native.cpp's gate) nor the dynamic loader. So:
+// the interposers would. It traps by where the call comes from: the system-call
+// instructions of the executable mappings present at start (the program, libc, the other
+// libraries), never the shim's (whose own calls go through native.cpp's gate) nor the
+// dynamic loader's. So:
 //   - socket, descriptor (close, dup, fcntl, ioctl) and poll/select/epoll calls trap from
 //     anywhere in those mappings, libc included;
 //   - read, write and their vector forms trap only outside libc's text (libc's syscall()
@@ -15,9 +16,10 @@
 //   - rt_sigprocmask with a new mask traps, so SIGSYS is never blocked (a blocked SIGSYS at
 //     a trapped call would kill the process); rt_sigaction traps for SIGSYS, and from
 //     outside libc for every signal (Go installs its handlers with its own system calls).
-// The filter is inherited across fork and exec. Its ranges are this image's: after exec a
+// The filter is inherited across fork and exec. Its sites are this image's: after exec a
 // program without the shim runs untouched by it (a static one is served by the supervisor,
-// supervise.cpp), one with the shim installs its own filter.
+// supervise.cpp), one with the shim installs its own filter (see "where system calls come
+// from" below).
 #include "bpf.hpp"
 #include "native.hpp"
 #include "shim.hpp"
@@ -51,29 +53,62 @@ namespace {
 
 constexpr uint32_t kTrapData = 0x75e7;  // SECCOMP_RET_DATA of our traps: si_errno tells them apart
 constexpr long kSigsetSize = _NSIG / 8;
-
-struct Range {
-    uintptr_t lo, hi;  // [lo, hi)
-};
+constexpr unsigned long kSaRestorer = 0x04000000;  // SA_RESTORER (the kernel's; glibc hides it)
 
 // ---------------- where system calls come from ----------------
+// A filter stays on across exec, and the new program's code lies where the kernel puts it:
+// sometimes on what was libc's text before (every time with address randomization off, as
+// under gdb or `setarch -R`). A trap before the new program's shim has its handler in kills
+// it. So the handler goes in first (handler_first), and the filter traps at the exact
+// addresses of the image's system-call instructions at start (the address after each
+// `syscall` or `int 0x80`, as the kernel reports it), not over a library's whole span: the
+// new program's loader, which runs before any handler can be in, meets one of them only by
+// an exact coincidence (with randomization on, a page-aligned shift that maps one of its
+// few sites onto one of ours: about 1 in 10^8 an exec and inherited filter). Once the new
+// shim's handler is in, a call an old filter traps is routed as the program's own.
 
-struct Ranges {
-    std::vector<Range> libc;   // libc's text, less syscall()
-    std::vector<Range> other;  // every other executable mapping but the shim and the loader
+struct Code {
+    uintptr_t lo, hi;
+    bool libc;
+    bool scan;  // a file's mapping we can read: its sites, else its whole span
 };
 
-// Splits at 4 GiB boundaries: the filter compares the two halves of an address apart.
-void add_range(std::vector<Range>& v, uintptr_t lo, uintptr_t hi) {
-    while (lo < hi) {
-        const uintptr_t end = std::min<uintptr_t>(hi, (lo | 0xffffffffull) + 1);
-        if (!v.empty() && v.back().hi == lo && (v.back().lo >> 32) == (lo >> 32)) v.back().hi = end;
-        else v.push_back({lo, end});
-        lo = end;
+struct Image {
+    std::vector<Code> code;     // the executable mappings but the shim's and the loader's
+    uintptr_t sc_lo, sc_hi;     // libc's syscall(): a call from it is the program's own
+};
+
+struct Sites {
+    std::vector<uintptr_t> libc, other;  // sorted; `other` has syscall()'s
+    std::vector<Range> libc_spans, other_spans;
+};
+
+// coarse: whole spans only (a smaller filter, for an image with too many sites).
+Sites sites_of(const Image& im, bool coarse) {
+    Sites s;
+    for (const Code& c : im.code) {
+        if (coarse || !c.scan) {
+            if (c.libc && im.sc_lo >= c.lo && im.sc_hi <= c.hi) {
+                add_range(s.libc_spans, c.lo, im.sc_lo);
+                add_range(s.other_spans, im.sc_lo, im.sc_hi);
+                add_range(s.libc_spans, im.sc_hi, c.hi);
+            } else {
+                add_range(c.libc ? s.libc_spans : s.other_spans, c.lo, c.hi);
+            }
+            continue;
+        }
+        for_each_syscall_site(reinterpret_cast<const unsigned char*>(c.lo), c.hi - c.lo, [&](size_t i) {
+            const uintptr_t at = c.lo + i;
+            const bool own = !c.libc || (at >= im.sc_lo && at < im.sc_hi);
+            (own ? s.other : s.libc).push_back(at + 2);
+        });
     }
+    std::sort(s.libc.begin(), s.libc.end());
+    std::sort(s.other.begin(), s.other.end());
+    return s;
 }
 
-bool read_ranges(Ranges* out, std::string* why) {
+bool read_image(Image* out, std::string* why) {
     const int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         *why = "cannot read /proc/self/maps";
@@ -91,10 +126,11 @@ bool read_ranges(Ranges* out, std::string* why) {
         *why = "cannot find libc's syscall()";
         return false;
     }
-    const uintptr_t sc_lo = reinterpret_cast<uintptr_t>(sc), sc_hi = sc_lo + std::max<uintptr_t>(sym->st_size, 1);
+    out->sc_lo = reinterpret_cast<uintptr_t>(sc);
+    out->sc_hi = out->sc_lo + std::max<uintptr_t>(sym->st_size, 1);
     struct Map {
         uintptr_t lo, hi;
-        bool exec;
+        bool read, exec;
         std::string path;
     };
     std::vector<Map> maps;
@@ -108,7 +144,8 @@ bool read_ranges(Ranges* out, std::string* why) {
         char perms[8] = {};
         int path_at = 0;
         if (std::sscanf(line.c_str(), "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path_at) < 3) continue;
-        maps.push_back({lo, hi, perms[2] == 'x', path_at > 0 && size_t(path_at) <= line.size() ? line.substr(size_t(path_at)) : ""});
+        maps.push_back({lo, hi, perms[0] == 'r', perms[2] == 'x',
+                        path_at > 0 && size_t(path_at) <= line.size() ? line.substr(size_t(path_at)) : ""});
     }
     // Each file by an address inside it (dladdr's names may differ from the maps' by a symlink).
     auto path_at = [&](uintptr_t a) {
@@ -116,25 +153,19 @@ bool read_ranges(Ranges* out, std::string* why) {
             if (a >= m.lo && a < m.hi) return m.path;
         return std::string();
     };
-    const std::string libc_path = path_at(sc_lo);
-    const std::string shim_path = path_at(reinterpret_cast<uintptr_t>(&read_ranges));
+    const std::string libc_path = path_at(out->sc_lo);
+    const std::string shim_path = path_at(reinterpret_cast<uintptr_t>(&read_image));
     const std::string loader_path = path_at(getauxval(AT_BASE));
+    bool has_libc = false;
     for (const Map& m : maps) {
         if (!m.exec || m.path == "[vdso]" || m.path == "[vsyscall]") continue;
         if (!m.path.empty() && (m.path == shim_path || m.path == loader_path)) continue;
-        if (!m.path.empty() && m.path == libc_path) {
-            if (sc_lo >= m.lo && sc_hi <= m.hi) {
-                add_range(out->libc, m.lo, sc_lo);
-                add_range(out->other, sc_lo, sc_hi);
-                add_range(out->libc, sc_hi, m.hi);
-            } else {
-                add_range(out->libc, m.lo, m.hi);
-            }
-            continue;
-        }
-        add_range(out->other, m.lo, m.hi);
+        const bool libc = !m.path.empty() && m.path == libc_path;
+        has_libc |= libc;
+        // (Anonymous code may be rewritten later: its whole span.)
+        out->code.push_back({m.lo, m.hi, libc, m.read && !m.path.empty() && m.path[0] == '/'});
     }
-    if (out->libc.empty()) {
+    if (!has_libc) {
         *why = "libc's text not found in /proc/self/maps";
         return false;
     }
@@ -143,25 +174,8 @@ bool read_ranges(Ranges* out, std::string* why) {
 
 // ---------------- the filter ----------------
 
-constexpr uint32_t kOffIpLo = offsetof(seccomp_data, instruction_pointer);
-constexpr uint32_t kOffIpHi = offsetof(seccomp_data, instruction_pointer) + 4;
 constexpr uint32_t arg_lo(int i) { return uint32_t(offsetof(seccomp_data, args) + 8 * size_t(i)); }
 constexpr uint32_t kTrap = SECCOMP_RET_TRAP | kTrapData;
-
-// Traps when the instruction pointer lies in one of the ranges, else allows. Six
-// instructions a range, every jump local (ranges never cross a 4 GiB line: add_range).
-void emit_ranges(Bpf& b, const std::vector<Range>& a, const std::vector<Range>& c) {
-    for (const auto* v : {&a, &c})
-        for (const Range& r : *v) {
-            b.ld(kOffIpHi);
-            b.jraw(BPF_JEQ, uint32_t(r.lo >> 32), 0, 4);
-            b.ld(kOffIpLo);
-            b.jraw(BPF_JGE, uint32_t(r.lo), 0, 2);
-            b.jraw(BPF_JGT, uint32_t(r.hi - 1), 1, 0);
-            b.ret(kTrap);
-        }
-    b.ret(SECCOMP_RET_ALLOW);
-}
 
 enum class Cat { Outside, Anywhere, Sigaction, Procmask };
 
@@ -206,9 +220,9 @@ void emit_tree(Bpf& b, std::vector<Trapped>::const_iterator lo, std::vector<Trap
     emit_tree(b, mid, hi, allow, cat_label);
 }
 
-bool build_filter(const Ranges& rg, std::vector<sock_filter>* out) {
+bool build_filter(const Sites& s, std::vector<sock_filter>* out) {
     Bpf b;
-    // The range blocks can be long: short jumps reach them through two `ja`s (t_any, t_outside).
+    // The site blocks are long: short jumps reach them through two `ja`s (t_any, t_outside).
     const int allow = b.label(), sigact = b.label(), procmask = b.label(), t_any = b.label(), t_outside = b.label(),
               any = b.label(), outside = b.label();
     const int cat_label[4] = {t_outside, t_any, sigact, procmask};
@@ -237,10 +251,10 @@ bool build_filter(const Ranges& rg, std::vector<sock_filter>* out) {
     b.ja(any);
     b.bind(t_outside);
     b.ja(outside);
+    b.bind(any);  // libc's sites, then the others'
+    emit_sites(b, s.libc, s.libc_spans, kTrap, outside);
     b.bind(outside);
-    emit_ranges(b, rg.other, {});
-    b.bind(any);
-    emit_ranges(b, rg.libc, rg.other);
+    emit_sites(b, s.other, s.other_spans, kTrap);
     return b.finish(out);
 }
 
@@ -257,6 +271,28 @@ struct KSigaction {
     void* restorer;
     uint64_t mask;
 };
+
+struct sigaction from_kernel(const KSigaction& k) {
+    struct sigaction s{};
+    s.sa_handler = reinterpret_cast<sighandler_t>(k.handler);
+    s.sa_flags = int(k.flags);
+    s.sa_restorer = reinterpret_cast<void (*)()>(k.restorer);
+    std::memcpy(&s.sa_mask, &k.mask, 8);
+    return s;
+}
+
+// rt_sigreturn, as glibc's __restore_rt (unwinders know a signal frame by these bytes).
+extern "C" void usnet_sigreturn();
+asm(R"(
+    .text
+    .globl usnet_sigreturn
+    .hidden usnet_sigreturn
+    .type usnet_sigreturn, @function
+usnet_sigreturn:
+    movq $15, %rax
+    syscall
+    .size usnet_sigreturn, .-usnet_sigreturn
+)");
 
 constexpr uint64_t kSigsysBit = 1ull << (SIGSYS - 1);
 
@@ -315,14 +351,7 @@ long emulate_sigaction(const long* a) {
         old->restorer = reinterpret_cast<void*>(g_user_sigsys.sa_restorer);
         std::memcpy(&old->mask, &g_user_sigsys.sa_mask, 8);
     }
-    if (act) {
-        struct sigaction s{};
-        s.sa_handler = reinterpret_cast<sighandler_t>(act->handler);
-        s.sa_flags = int(act->flags);
-        s.sa_restorer = reinterpret_cast<void (*)()>(act->restorer);
-        std::memcpy(&s.sa_mask, &act->mask, 8);
-        g_user_sigsys = s;
-    }
+    if (act) g_user_sigsys = from_kernel(*act);
     return 0;
 }
 
@@ -566,7 +595,7 @@ void on_sigsys(int, siginfo_t* si, void* ctx) {
 constexpr int kMaxFdFilters = 32;
 
 std::mutex g_fdf_mu;
-Ranges g_ranges;               // this image's, as the trap read them
+std::vector<Range> g_libc_spans;  // this image's libc, as the trap found it
 std::vector<int> g_fdf_numbers;  // numbers with a filter (or waiting for the trap, if it is not on yet)
 bool g_fdf_every = false;      // the filter for every number is in
 
@@ -589,7 +618,9 @@ bool install_fd_filter(int fd) {
         b.ld(arg_lo(0));
         b.jmp(BPF_JEQ, uint32_t(fd), -1, other_fd);
     }
-    emit_ranges(b, g_ranges.libc, {});
+    // libc's whole span, not its sites: a filter for each number, and the kernel allows a
+    // process 32K instructions of filters in all.
+    emit_sites(b, {}, g_libc_spans, kTrap);
     b.bind(other_fd);
     b.ret(SECCOMP_RET_ALLOW);
     std::vector<sock_filter> code;
@@ -617,32 +648,58 @@ void trap_socket_fd(int fd) {
 
 namespace {
 
-void install_trap() {
-    const char* env = std::getenv("USNET_TRAP");
-    if (env && std::strcmp(env, "0") == 0) return;
-    auto say = [](const std::string& why) {
-        const std::string line = "usnet: system calls made without libc's wrappers will not reach usnet: " + why + "\n";
-        (void)!::write(STDERR_FILENO, line.data(), line.size());
-    };
-    Ranges rg;
-    std::string why;
-    if (!read_ranges(&rg, &why)) return say(why);
-    std::vector<sock_filter> code;
-    if (!build_filter(rg, &code)) return say("the filter does not fit (" + std::to_string(rg.other.size()) + " mappings)");
-    struct sigaction sa{};
-    sa.sa_sigaction = on_sigsys;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    static sigaction_fn* real_sa = real<sigaction_fn>("sigaction");
-    if (real_sa(SIGSYS, &sa, &g_user_sigsys) != 0) return say("cannot install the SIGSYS handler");
+// The handler goes in first, before any other constructor of ours, through the gate and with
+// a restorer of our own: a filter inherited from the program that exec'd this one may trap
+// libc's rt_sigaction, and a trap before the handler is in kills the process.
+bool install_handler() {
+    KSigaction k{}, old{};
+    k.handler = reinterpret_cast<void*>(on_sigsys);
+    k.flags = SA_SIGINFO | SA_NODEFER | kSaRestorer;
+    k.restorer = reinterpret_cast<void*>(usnet_sigreturn);
+    if (usnet_gate(SYS_rt_sigaction, SIGSYS, long(&k), long(&old), kSigsetSize) != 0) return false;
+    if (old.handler != k.handler) g_user_sigsys = from_kernel(old);  // (again: keep the program's)
     // Unblock SIGSYS in this thread; threads made later inherit its mask.
     sigset_t s;
     sigemptyset(&s);
     sigaddset(&s, SIGSYS);
     native::set_sigmask(SIG_UNBLOCK, &s, nullptr);
-    if (const long r = seccomp_install(code, SECCOMP_FILTER_FLAG_TSYNC); r != 0) return say(std::string("seccomp: ") + std::strerror(int(-r)));
+    return true;
+}
+
+bool trap_wanted() {
+    const char* env = std::getenv("USNET_TRAP");
+    return !(env && std::strcmp(env, "0") == 0);
+}
+
+[[gnu::constructor(101)]] void handler_first() {
+    if (trap_wanted()) install_handler();
+}
+
+void install_trap() {
+    if (!trap_wanted()) return;
+    auto say = [](const std::string& why) {
+        const std::string line = "usnet: system calls made without libc's wrappers will not reach usnet: " + why + "\n";
+        (void)!::write(STDERR_FILENO, line.data(), line.size());
+    };
+    Image im;
+    std::string why;
+    if (!read_image(&im, &why)) return say(why);
+    // (Again: a library's constructor may have set a SIGSYS action since handler_first.)
+    if (!install_handler()) return say("cannot install the SIGSYS handler");
+    // The sites; or, if they make too large a filter (or the filters inherited from the
+    // programs before this one leave too little room), whole spans.
+    Sites sites;
+    long r = -E2BIG;
+    for (const bool coarse : {false, true}) {
+        sites = sites_of(im, coarse);
+        std::vector<sock_filter> code;
+        if (!build_filter(sites, &code)) continue;
+        if ((r = seccomp_install(code, SECCOMP_FILTER_FLAG_TSYNC)) != -ENOMEM) break;
+    }
+    if (r == -E2BIG) return say("the filter does not fit (" + std::to_string(im.code.size()) + " mappings)");
+    if (r != 0) return say(std::string("seccomp: ") + std::strerror(int(-r)));
     std::lock_guard<std::mutex> g(g_fdf_mu);
-    g_ranges = rg;
+    g_libc_spans = sites_of(im, true).libc_spans;
     g_trap_on.store(true, std::memory_order_release);
     std::vector<int> waiting;
     waiting.swap(g_fdf_numbers);
