@@ -127,7 +127,6 @@ inline void emit_sites(Bpf& b, const std::vector<uintptr_t>& sites, const std::v
         b.jraw(BPF_JGT, uint32_t(r.hi - 1), 1, 0);
         b.ret(trap);
     }
-    const int none = miss >= 0 ? miss : b.label();
     for (size_t i = 0; i < sites.size();) {  // by their high half
         size_t j = i;
         std::vector<uint32_t> low;
@@ -142,12 +141,8 @@ inline void emit_sites(Bpf& b, const std::vector<uintptr_t>& sites, const std::v
         b.bind(next);
         i = j;
     }
-    if (miss >= 0) {
-        b.ja(miss);
-    } else {
-        b.bind(none);
-        b.ret(SECCOMP_RET_ALLOW);
-    }
+    if (miss >= 0) b.ja(miss);
+    else b.ret(SECCOMP_RET_ALLOW);
 }
 
 #if defined(__x86_64__)

@@ -688,12 +688,10 @@ void install_trap() {
     if (!install_handler()) return say("cannot install the SIGSYS handler");
     // The sites; or, if they make too large a filter (or the filters inherited from the
     // programs before this one leave too little room), whole spans.
-    Sites sites;
     long r = -E2BIG;
     for (const bool coarse : {false, true}) {
-        sites = sites_of(im, coarse);
         std::vector<sock_filter> code;
-        if (!build_filter(sites, &code)) continue;
+        if (!build_filter(sites_of(im, coarse), &code)) continue;
         if ((r = seccomp_install(code, SECCOMP_FILTER_FLAG_TSYNC)) != -ENOMEM) break;
     }
     if (r == -E2BIG) return say("the filter does not fit (" + std::to_string(im.code.size()) + " mappings)");
